@@ -1,0 +1,201 @@
+"""The command line: `python -m core list | run | bench`.
+
+A mistake on the command line (an unknown scenario, preset or field, a bad value) ends with one line
+on stderr that names the flag or field, the value and what is allowed, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import contextmanager
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+class UsageError(Exception):
+    """A mistake on the command line; its text is the one line shown to the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print the usage too; one line is enough
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+@contextmanager
+def _quiet_native_stderr():
+    """TensorFlow's C++ start-up notes go to fd 2 whatever the log level; keep them off the terminal."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _engine():
+    with _quiet_native_stderr():
+        import core.training  # noqa: F401  (imports TensorFlow and Keras)
+    from core import bench, readout, scenarios, training
+
+    return bench, readout, scenarios, training
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m core", description="Tiny Net Lab: rebuild, train and explain the four posted cases.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="scenarios and their presets")
+    run = sub.add_parser("run", help="train one scenario preset")
+    run.add_argument("scenario", help="sine-relu, noisy-sine, parabola or segments")
+    run.add_argument("--preset", default="question", help="question (default), answer or a variant (see list)")
+    run.add_argument("--seed", help="seed of the initializers and shuffles (default: the preset's)")
+    run.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                     help="change one setting, e.g. train.learning_rate=0.01 or model.units=32,32 (repeatable)")
+    run.add_argument("--json", action="store_true", help="print the result as JSON")
+    run.add_argument("--full", action="store_true", help="with --json: add recorded weights and replayed fits")
+    run.add_argument("--save-model", metavar="PATH", help="write the trained model to PATH (.keras)")
+    run.add_argument("--path", default="fast", help="fast (compiled loop, default) or fit (plain model.fit)")
+    bench = sub.add_parser("bench", help="fast path against plain model.fit on every posted setup")
+    bench.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    bench.add_argument("--scenarios", default="", help="comma-separated scenario ids (default: all)")
+    bench.add_argument("--fit-seconds", default="3", help="length of the model.fit slice that is timed (default 3)")
+    return parser
+
+
+def _parse_changes(items: list[str]) -> dict[str, str]:
+    changes = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set: {item!r} is not allowed; allowed: SECTION.FIELD=VALUE, e.g. train.epochs=200")
+        changes[name.strip()] = value.strip()
+    return changes
+
+
+def _cmd_list() -> int:
+    from core import scenarios  # no TensorFlow needed
+
+    for scenario in scenarios.SCENARIOS.values():
+        print(f"{scenario.id}: {scenario.title}")
+        print(f"  {scenario.question}")
+        for preset in scenario.presets:
+            print(f"  --preset {preset.name:<11} {preset.label}: {preset.description}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from core import scenarios
+    from core.specs import SpecError
+
+    scenario = scenarios.get(args.scenario)
+    scenario.preset(args.preset)
+    if args.path not in ("fast", "fit"):
+        raise UsageError(f"--path: {args.path!r} is not allowed; allowed: fast, fit")
+    if args.save_model is not None:
+        _check_model_path(args.save_model)
+    spec = scenario.spec(args.preset)
+    changes = _parse_changes(args.changes)
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    try:
+        spec = spec.with_values(changes) if changes else spec
+    except SpecError as err:
+        if err.field == "seed" and args.seed is not None:
+            raise UsageError(f"--seed: {args.seed!r} is not allowed; allowed: {err.allowed}") from None
+        raise
+    _, readout, _, training = _engine()
+    result = training.train(spec, path=args.path)
+    if args.save_model:
+        from core.models import model_with_weights
+
+        model_with_weights(spec.model, result.final_weights).save(args.save_model)
+    if args.json:
+        print(json.dumps(result.to_json_dict(full=args.full), indent=1))
+    else:
+        _print_summary(result, readout.diagnose(result))
+        if args.save_model:
+            print(f"model saved to {args.save_model}")
+    return 0
+
+
+def _check_model_path(path: str) -> None:
+    if not path.endswith(".keras"):
+        raise UsageError(f"--save-model: {path!r} is not allowed; allowed: a path ending in .keras")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--save-model: {path!r} is not allowed; allowed: a path in an existing folder ({folder} does not exist)")
+
+
+def _print_summary(result, notes: list[str]) -> None:
+    spec = result.spec
+    print(f"{spec.scenario} / {spec.preset} (seed {spec.seed}): {result.epochs_run} epochs, {result.steps:,} optimizer steps "
+          f"in {result.wall_s:.2f} s ({result.path} path)")
+    final = ", ".join(f"{k} {v:.6g}" for k, v in result.final.items())
+    print(f"final: {final}" if final else "final: no finite epoch")
+    r = result.readout
+    if "coefficients" in r:
+        a, b, c = r["coefficients"]
+        line = f"learned parabola: {a:.6g} x^2 {b:+.6g} x {c:+.6g}"
+        if "target" in r:
+            ta, tb, tc = r["target"]
+            line += f"   (target {ta:g} x^2 {tb:+g} x {tc:+g})"
+        print(line)
+    if "kinks" in r:
+        kinks = ", ".join("none" if k is None else f"{k:.3g}" for k in r["kinks"])
+        print(f"ReLU kinks at x = {kinks}; {r['units_in_range']} inside the data range")
+    if "thresholds" in r and result.task == "classification":
+        print("hidden-unit thresholds at x = " + ", ".join("none" if t is None else f"{t:.3g}" for t in r["thresholds"]))
+    if result.diverged_at:
+        print(f"diverged in epoch {result.diverged_at}")
+    for note in notes:
+        print(f"- {note}")
+
+
+def _cmd_bench(args) -> int:
+    from core import scenarios
+
+    ids = [s.strip() for s in args.scenarios.split(",") if s.strip()] or list(scenarios.SCENARIOS)
+    for sid in ids:
+        scenarios.get(sid)
+    try:
+        seconds = float(args.fit_seconds)
+    except ValueError:
+        seconds = -1.0
+    if not 0.5 <= seconds <= 600:
+        raise UsageError(f"--fit-seconds: {args.fit_seconds!r} is not allowed; allowed: a number from 0.5 to 600")
+    bench, *_ = _engine()
+    rows = bench.run(ids, fit_seconds=seconds, report=None if args.json else lambda line: print(line, flush=True))
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.specs import SpecError
+
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "run":
+            return _cmd_run(args)
+        return _cmd_bench(args)
+    except (UsageError, SpecError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

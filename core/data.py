@@ -1,0 +1,134 @@
+"""The posted datasets, drawn exactly as the posts drew them, and the scalers between units.
+
+Randomness follows the posts: numpy's legacy `RandomState` seeded with `data_seed`, x drawn first and
+the noise after it, so `np.random.seed(42); x = np.random.rand(999)` is reproduced bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.specs import DataSpec
+
+FINE_GRID = 1001  # points on which the clean target and the fit are compared
+REPLAY_STRIDE = 5  # every 5th fine-grid point (201 in all) is recorded per epoch for replay
+# Segments as posted: 0..10 is class 0, 11..20 class 1, 21..30 class 0 (fractions of the range).
+_SEGMENT_BLOCKS = ((0.0, 10 / 30, 0), (11 / 30, 20 / 30, 1), (21 / 30, 1.0, 0))
+_SEGMENT_EDGES = (10.5 / 30, 20.5 / 30)  # class boundaries halfway across the gaps
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """An affine map fitted on training values: scaled = (value - shift) / scale."""
+
+    kind: str
+    shift: float
+    scale: float
+
+    @classmethod
+    def fit(cls, kind: str, values: np.ndarray) -> "Scaler":
+        values = np.asarray(values, dtype=np.float64)
+        lo, hi = float(values.min()), float(values.max())
+        shift, scale = {
+            "none": (0.0, 1.0),
+            "minmax": (lo, hi - lo),  # -> [0, 1]
+            "symmetric": ((hi + lo) / 2, (hi - lo) / 2),  # -> [-1, 1]
+            "standard": (float(values.mean()), float(values.std())),  # z-score, as X.std() in the post
+        }[kind]
+        return cls(kind, shift, scale if scale > 0 else 1.0)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return (np.asarray(values, dtype=np.float64) - self.shift) / self.scale
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64) * self.scale + self.shift
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "shift": self.shift, "scale": self.scale}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Training (and optional test) data in original units, with the scalers fitted on them."""
+
+    spec: DataSpec
+    x: np.ndarray  # (n, 1) float64, original units
+    y: np.ndarray  # (n, 1) float64, original units (with noise)
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    x_scaler: Scaler
+    y_scaler: Scaler
+
+    @property
+    def task(self) -> str:
+        return self.spec.task
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+    @property
+    def x_train(self) -> np.ndarray:
+        return self.x_scaler.transform(self.x).astype(np.float32)
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return self.y_scaler.transform(self.y).astype(np.float32)
+
+    @property
+    def x_range(self) -> tuple[float, float]:
+        return (self.spec.x_min, self.spec.x_max)
+
+    def grid(self) -> np.ndarray:
+        """The fine grid over the data range, original units, shape (FINE_GRID,)."""
+        return np.linspace(self.spec.x_min, self.spec.x_max, FINE_GRID)
+
+    def replay_grid(self) -> np.ndarray:
+        return self.grid()[::REPLAY_STRIDE]
+
+    def target(self, x: np.ndarray) -> np.ndarray:
+        """The clean, noise-free target at x (original units)."""
+        return clean_target(self.spec, x)
+
+
+def clean_target(spec: DataSpec, x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if spec.function == "sine":
+        return spec.amplitude * np.sin(x)
+    if spec.function == "parabola":
+        return spec.coef_a * x**2 + spec.coef_b * x + spec.coef_c
+    t = (x - spec.x_min) / (spec.x_max - spec.x_min)
+    return ((t >= _SEGMENT_EDGES[0]) & (t <= _SEGMENT_EDGES[1])).astype(np.float64)
+
+
+def _draw(spec: DataSpec, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rs = np.random.RandomState(seed)
+    span = spec.x_max - spec.x_min
+    if spec.sampling == "grid":
+        x = np.linspace(spec.x_min, spec.x_max, n).reshape(-1, 1)
+        y = clean_target(spec, x)
+    elif spec.sampling == "uniform":
+        # As posted: rand(n, 1) * 10 - 1 (noisy-sine), rand(999) (parabola).
+        x = rs.rand(n, 1) * span + spec.x_min
+        y = clean_target(spec, x)
+    else:  # blocks: np.concatenate of three linspaces with their labels, as in the segments post
+        sizes = [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]
+        xs, ys = [], []
+        for size, (lo, hi, label) in zip(sizes, _SEGMENT_BLOCKS):
+            xs.append(np.linspace(spec.x_min + lo * span, spec.x_min + hi * span, size))
+            ys.append(np.repeat(float(label), size))
+        x, y = np.concatenate(xs).reshape(-1, 1), np.concatenate(ys).reshape(-1, 1)
+    if spec.noise:
+        y = y + rs.randn(n, 1) * spec.noise
+    return x.astype(np.float64), y.astype(np.float64)
+
+
+def make_dataset(spec: DataSpec) -> Dataset:
+    """Draw the training set (and the test set when `test_samples` > 0) and fit the scalers."""
+    x, y = _draw(spec, spec.n_samples, spec.data_seed)
+    x_test = y_test = None
+    if spec.test_samples:
+        x_test, y_test = _draw(spec, spec.test_samples, spec.test_seed)
+    return Dataset(spec, x, y, x_test, y_test, Scaler.fit(spec.x_scaling, x), Scaler.fit(spec.y_scaling, y))

@@ -1,0 +1,310 @@
+"""Algebra and diagnostics read from a trained network's weights, all in original units.
+
+- x^2 networks: the learned parabola A x^2 + B x + C; for the one-neuron family (a x + b)^2 the
+  condition its members meet and how close the best member comes to the target.
+- ReLU networks: each first-layer unit's kink x = -b/w, whether it lies in the data range, dead
+  units, and each last-hidden-layer unit's contribution to the output.
+- sigmoid/tanh networks: the share of samples on which each unit is saturated; for the classifier,
+  each first-layer unit's threshold and where the predicted probability crosses 0.5.
+- any regression: local extrema of the fit against the target's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.data import Dataset, Scaler
+from core.models import layer_outputs, layer_shapes, split_layers
+from core.specs import ModelSpec
+
+if TYPE_CHECKING:
+    from core.training import RunResult
+
+# A sigmoid/tanh unit counts as saturated where its derivative is below this share of its maximum
+# (sigmoid: s(1-s) < 0.05 * 0.25; tanh: 1 - t^2 < 0.05).
+SATURATION_SHARE = 0.05
+_SATURATING = {"sigmoid": 0.25, "tanh": 1.0}
+
+
+# ---------------------------------------------------------------------------------------------
+# Parabolas
+
+
+def parabola_coefficients(a1: float, b1: float, a2: float, b2: float) -> tuple[float, float, float]:
+    """a2 * (a1 x + b1)^2 + b2 = A x^2 + B x + C (the two-neuron model of the parabola post)."""
+    return (a2 * a1**2, 2 * a2 * a1 * b1, a2 * b1**2 + b2)
+
+
+def one_neuron_coefficients(a: float, b: float) -> tuple[float, float, float]:
+    """(a x + b)^2 = A x^2 + B x + C with A = a^2, B = 2ab, C = b^2."""
+    return (a**2, 2 * a * b, b**2)
+
+
+def to_original_units(coefficients, x_scaler: Scaler, y_scaler: Scaler) -> tuple[float, float, float]:
+    """Coefficients of a parabola in scaled units rewritten for original x and y."""
+    a, b, c = coefficients
+    k, s = x_scaler.scale, x_scaler.shift  # x_scaled = (x - s) / k
+    big_a = a / k**2
+    big_b = b / k - 2 * a * s / k**2
+    big_c = a * s**2 / k**2 - b * s / k + c
+    ky, sy = y_scaler.scale, y_scaler.shift  # y = y_scaled * ky + sy
+    return (big_a * ky, big_b * ky, big_c * ky + sy)
+
+
+def square_family_gap(coefficients, y_shift: float = 0.0) -> float:
+    """B^2 - 4A(C - s): zero for every parabola of the family k (a x + b)^2 + s."""
+    a, b, c = coefficients
+    return b * b - 4 * a * (c - y_shift)
+
+
+def best_in_square_family(x: np.ndarray, target: np.ndarray, y_scaler: Scaler) -> dict[str, Any]:
+    """The member of ky * (p x + q)^2 + sy closest to `target` on x (least squares).
+
+    Every member is c * (x - r)^2 (c >= 0) or a constant; for each root r the best c is linear least
+    squares, so a dense scan of r followed by a local refinement finds the best member.
+    """
+    ky, sy = y_scaler.scale, y_scaler.shift
+    goal = (np.asarray(target, float) - sy) / ky
+    x = np.asarray(x, float)
+    lo, hi = float(x.min()), float(x.max())
+    span = hi - lo
+
+    def fit(r: float) -> tuple[float, float]:
+        basis = (x - r) ** 2
+        c = max(0.0, float(basis @ goal / (basis @ basis)))
+        return float(np.mean((c * basis - goal) ** 2)), c
+
+    roots = np.linspace(lo - 20 * span, hi + 20 * span, 4001)
+    errors = [fit(r)[0] for r in roots]
+    best = int(np.argmin(errors))
+    left, right = roots[max(best - 1, 0)], roots[min(best + 1, len(roots) - 1)]
+    for _ in range(60):  # golden-section refinement around the best scanned root
+        m1, m2 = left + 0.382 * (right - left), left + 0.618 * (right - left)
+        if fit(m1)[0] < fit(m2)[0]:
+            right = m2
+        else:
+            left = m1
+    r = (left + right) / 2
+    mse, c = fit(r)
+    # The constant members (p = 0): q^2 = max(mean(goal), 0).
+    const = max(float(np.mean(goal)), 0.0)
+    const_mse = float(np.mean((const - goal) ** 2))
+    if const_mse < mse:
+        coefficients = (0.0, 0.0, const)
+    else:
+        coefficients = (c, -2 * c * r, c * r * r)
+    member = np.polyval(coefficients, x) * ky + sy
+    coefficients = tuple(float(v) * ky for v in coefficients[:2]) + (float(coefficients[2]) * ky + sy,)
+    err = member - np.asarray(target, float)
+    return {
+        "coefficients": list(coefficients),
+        "rms_error": float(np.sqrt(np.mean(err**2))),
+        "max_abs_error": float(np.max(np.abs(err))),
+    }
+
+
+def _parabola_readout(spec: ModelSpec, weights, data: Dataset, grid: np.ndarray, target: np.ndarray) -> dict[str, Any] | None:
+    shapes = layer_shapes(spec)
+    layers = split_layers(spec, weights)
+    bias = lambda b: 0.0 if b is None else float(b.ravel()[0])  # noqa: E731
+    if len(shapes) == 2 and shapes[0][2] == 1 and shapes[0][3] == "square" and shapes[1][3] == "linear":
+        (k1, b1), (k2, b2) = layers
+        scaled = parabola_coefficients(float(k1.ravel()[0]), bias(b1), float(k2.ravel()[0]), bias(b2))
+        model = "two-neuron"
+    elif len(shapes) == 1 and shapes[0][3] == "square":
+        (k1, b1), = layers
+        scaled = one_neuron_coefficients(float(k1.ravel()[0]), bias(b1))
+        model = "one-neuron"
+    else:
+        return None
+    coefficients = to_original_units(scaled, data.x_scaler, data.y_scaler)
+    out: dict[str, Any] = {"model": model, "coefficients": list(coefficients)}
+    if data.spec.function == "parabola":
+        goal = list(data.spec.coefficients)
+        out["target"] = goal
+        out["coefficient_errors"] = [c - g for c, g in zip(coefficients, goal)]
+    if model == "one-neuron":
+        shift = data.y_scaler.shift
+        out["family"] = {
+            "form": "(a x + b)^2" if data.y_scaler.kind == "none" else f"{data.y_scaler.scale:g} (a x + b)^2 + {shift:g}",
+            "condition": "B^2 = 4 A C, A >= 0, C >= 0" if shift == 0 else f"B^2 = 4 A (C - {shift:g})",
+            "learned_gap": square_family_gap(coefficients, shift),
+            "target_gap": square_family_gap(out.get("target", coefficients), shift),
+            "best_member": best_in_square_family(grid, target, data.y_scaler),
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Units
+
+
+def _units_readout(spec: ModelSpec, weights, data: Dataset, replay_x: np.ndarray) -> dict[str, Any]:
+    shapes = layer_shapes(spec)
+    hidden = shapes[:-1]
+    out: dict[str, Any] = {"layers": []}
+    if not hidden:
+        return out
+    x_train = data.x_train
+    outputs = layer_outputs(spec, weights, x_train)
+    lo, hi = data.x_range
+    first_kernel, first_bias = split_layers(spec, weights)[0]
+    k, s = data.x_scaler.scale, data.x_scaler.shift
+    for index, (name, _, units, act) in enumerate(hidden):
+        pre, post = outputs[index]
+        layer: dict[str, Any] = {"name": name, "activation": act, "units": units}
+        if act == "relu":
+            dead = np.all(post <= 0, axis=0)
+            layer["dead_units"] = [int(i) for i in np.flatnonzero(dead)]
+        if act in _SATURATING:
+            slope = post * (1 - post) if act == "sigmoid" else 1 - post**2
+            share = np.mean(slope < SATURATION_SHARE * _SATURATING[act], axis=0)
+            layer["saturated_share"] = [float(v) for v in share]
+        out["layers"].append(layer)
+    # First-layer boundaries in original x: w * (x - s) / k + b = 0  ->  x = s - k b / w.
+    w = first_kernel.ravel().astype(np.float64)
+    b = np.zeros_like(w) if first_bias is None else first_bias.ravel().astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boundary = np.where(w != 0, s - k * b / w, np.nan)
+    boundary_list = [None if not np.isfinite(v) else float(v) for v in boundary]
+    inside = [v is not None and lo < v < hi for v in boundary_list]
+    if hidden[0][3] == "relu":
+        out["kinks"] = boundary_list
+        out["kink_in_range"] = inside
+        out["units_in_range"] = int(sum(inside))
+        out["dead_units"] = out["layers"][0]["dead_units"]
+    if hidden[0][3] in _SATURATING:
+        out["thresholds"] = boundary_list
+        out["threshold_in_range"] = inside
+    # Each last-hidden-layer unit's share of the output (before the output activation), in
+    # original y units: w_out_i * h_i(x) * ky; the offset holds the output bias and y's shift.
+    replay_scaled = data.x_scaler.transform(replay_x).astype(np.float32)
+    last_hidden = layer_outputs(spec, weights, replay_scaled)[len(hidden) - 1][1]
+    out_kernel, out_bias = split_layers(spec, weights)[-1]
+    ky = data.y_scaler.scale
+    contributions = last_hidden * out_kernel.ravel()[None, :] * (ky if spec.output_activation == "linear" else 1.0)
+    offset = (0.0 if out_bias is None else float(out_bias.ravel()[0]))
+    out["contributions"] = {
+        "x": replay_x.tolist(),
+        "units": contributions.T.tolist(),
+        "offset": offset * ky + data.y_scaler.shift if spec.output_activation == "linear" else offset,
+        "additive": spec.output_activation == "linear",
+    }
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Curves
+
+
+def count_extrema(values: np.ndarray, tolerance: float | None = None) -> int:
+    """Local minima and maxima of a sampled curve, ignoring wiggles smaller than `tolerance`.
+
+    The default tolerance is 0.5% of the curve's range, so float noise on a flat piece (a dead
+    ReLU, a saturated tanh) is not counted.
+    """
+    values = np.asarray(values, float)
+    if values.size < 3:
+        return 0
+    span = float(values.max() - values.min())
+    if span == 0:
+        return 0
+    tol = 0.005 * span if tolerance is None else tolerance
+    count, direction, anchor = 0, 0, values[0]
+    extreme = values[0]
+    for v in values[1:]:
+        if direction >= 0 and v > extreme:
+            extreme = v
+        elif direction <= 0 and v < extreme:
+            extreme = v
+        if direction == 0:
+            if abs(v - anchor) > tol:
+                direction = 1 if v > anchor else -1
+                extreme = v
+        elif direction == 1 and extreme - v > tol:
+            count += 1
+            direction, extreme = -1, v
+        elif direction == -1 and v - extreme > tol:
+            count += 1
+            direction, extreme = 1, v
+    return count
+
+
+def probability_crossings(x: np.ndarray, p: np.ndarray, level: float = 0.5) -> list[float]:
+    """Where a sampled curve crosses `level`, linearly interpolated between samples."""
+    d = np.asarray(p, float) - level
+    idx = np.flatnonzero(np.sign(d[:-1]) * np.sign(d[1:]) < 0)
+    return [float(x[i] - d[i] * (x[i + 1] - x[i]) / (d[i + 1] - d[i])) for i in idx]
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole readout and its plain-language diagnostics
+
+
+def summarize(result: "RunResult", data: Dataset) -> dict[str, Any]:
+    spec = result.spec.model
+    weights = result.final_weights
+    out: dict[str, Any] = _units_readout(spec, weights, data, result.replay_x)
+    if data.task == "regression":
+        out["extrema"] = {"fit": count_extrema(result.grid_prediction), "target": count_extrema(result.grid_target)}
+        parabola = _parabola_readout(spec, weights, data, result.grid_x, result.grid_target)
+        if parabola:
+            out.update(parabola)
+    else:
+        out["crossings"] = probability_crossings(result.grid_x, result.grid_prediction)
+        out["majority_share"] = float(max(np.mean(result.y), 1 - np.mean(result.y)))
+    return out
+
+
+def diagnose(result: "RunResult") -> list[str]:
+    """Plain-language findings about a run, each computed from the run."""
+    r, notes = result.readout, []
+    if result.diverged_at:
+        notes.append(f"Training diverged: the loss became NaN or infinite in epoch {result.diverged_at}; "
+                     f"the results show the last finite state (epoch {result.diverged_at - 1}). Lower the learning rate.")
+    if result.stopped:
+        notes.append(f"Stopped on request after {result.epochs_run} of {result.spec.train.epochs} epochs.")
+    for layer in r.get("layers", []):
+        dead = layer.get("dead_units") or []
+        if dead:
+            notes.append(f"{len(dead)} of {layer['units']} ReLU units in {layer['name']} are dead: they output 0 on every "
+                         f"training sample, so they neither contribute nor learn (units {', '.join(str(i + 1) for i in dead)}).")
+        shares = layer.get("saturated_share")
+        if shares:
+            stuck = [i for i, v in enumerate(shares) if v >= 0.9]
+            if stuck:
+                notes.append(f"{len(stuck)} of {layer['units']} {layer['activation']} units in {layer['name']} are saturated on at "
+                             f"least 90% of the samples: their gradient there is almost zero.")
+    boundaries = [b for b in (r.get("thresholds") or r.get("kinks") or []) if b is not None]
+    if len(boundaries) > 1 and max(boundaries) - min(boundaries) < 1e-9:
+        notes.append(f"All {len(boundaries)} first-layer units switch at the same x = {boundaries[0]:.3g} (no biases to move them): "
+                     f"they differ only in slope, so away from that point they saturate one after another and the fit "
+                     f"cannot place a bend anywhere else.")
+    if "units_in_range" in r:
+        units = len(r["kinks"])
+        outside = units - r["units_in_range"]
+        notes.append(f"{r['units_in_range']} of {units} first-layer ReLU kinks lie inside the data range "
+                     f"[{result.x.min():.3g}, {result.x.max():.3g}]; the fit there is made of at most "
+                     f"{r['units_in_range'] + 1} straight pieces." + (f" {outside} kink(s) lie outside and only shift or tilt the line." if outside else ""))
+    extrema = r.get("extrema")
+    if extrema and extrema["fit"] > extrema["target"]:
+        notes.append(f"The fit has {extrema['fit']} local extrema where the target has {extrema['target']}: it is wigglier than the function.")
+    if result.task == "classification" and result.final:
+        acc, majority = result.final["accuracy"], r["majority_share"]
+        if abs(acc - majority) < 1e-9:
+            notes.append(f"Accuracy is {acc:.4f}, exactly the share of the majority class: the network predicts one class "
+                         f"everywhere, as a single threshold or a constant would.")
+        crossings = r.get("crossings", [])
+        notes.append(f"The predicted probability crosses 0.5 at {len(crossings)} place(s)"
+                     + (": " + ", ".join(f"x = {c:.3g}" for c in crossings) if crossings else "") + "; separating 0/1/0 needs two.")
+    if "coefficients" in r and "target" in r:
+        worst = max(abs(e) for e in r["coefficient_errors"])
+        a, b, c = r["coefficients"]
+        notes.append(f"Learned {a:.6g} x^2 {b:+.6g} x {c:+.6g}; the largest coefficient error is {worst:.3g}.")
+    family = r.get("family")
+    if family and abs(family["target_gap"]) > 1e-9:
+        notes.append(f"The target is not in the family {family['form']} (B^2 - 4AC = {family['target_gap']:.3g}, members have 0); "
+                     f"its best member still misses by up to {family['best_member']['max_abs_error']:.3g} on the data range.")
+    return notes

@@ -1,0 +1,362 @@
+"""The run specification: frozen, validated dataclasses that say everything a run depends on.
+
+Every field carries a `Rule` (its kind, range or choices and a one-line help). The same rules parse
+values typed on the command line, read from URLs or from JSON, so a wrong value anywhere is answered
+with one message that names the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+SCALINGS = ("none", "minmax", "symmetric", "standard")
+FUNCTIONS = ("sine", "parabola", "segments")
+SAMPLINGS = ("grid", "uniform", "blocks")
+ACTIVATIONS = (
+    "linear", "relu", "leaky_relu", "elu", "selu", "gelu", "swish",
+    "softplus", "sigmoid", "tanh", "square",
+)
+INITIALIZERS = (
+    "uniform", "random_uniform", "random_normal", "truncated_normal",
+    "glorot_uniform", "glorot_normal", "he_normal", "he_uniform",
+    "lecun_normal", "lecun_uniform", "zeros", "ones",
+)
+OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
+LOSSES = ("mse", "mae", "sse", "binary_crossentropy")
+MAX_UNITS = 1024
+MAX_LAYERS = 8
+MAX_EPOCHS = 100_000
+MAX_SAMPLES = 100_000
+
+
+class SpecError(ValueError):
+    """A value a spec cannot take. `str(err)` is a one-line message for the user."""
+
+    def __init__(self, field_name: str, value: Any, allowed: str):
+        self.field = field_name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field_name}: {value!r} is not allowed; allowed: {allowed}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one field is parsed and checked: `kind` is int, float, bool, choice, units or names."""
+
+    kind: str
+    help: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    optional: bool = False  # None is allowed (means "the framework's default")
+    full: bool = False  # the word "full" is allowed (batch size)
+
+    def allowed(self) -> str:
+        if self.kind == "choice":
+            return ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind in ("units", "names"):
+            item = f"whole numbers {_show(self.lo)} to {_show(self.hi)}" if self.kind == "units" else ", ".join(self.choices)
+            return f"a comma-separated list of 0 to {MAX_LAYERS} of: {item}"
+        word = "a whole number" if self.kind == "int" else "a number"
+        text = f"{word} from {_show(self.lo)} to {_show(self.hi)}"
+        if self.full:
+            text += ", or 'full'"
+        if self.optional:
+            text += ", or empty for the default"
+        return text
+
+    def parse(self, name: str, value: Any) -> Any:
+        """Turn `value` (typed or a string) into this field's type, or raise SpecError."""
+        fail = SpecError(name, value, self.allowed())
+        if self.optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "default"))):
+            return None
+        if self.full and isinstance(value, str) and value.strip().lower() == "full":
+            return "full"
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+                return False
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value)
+            raise fail
+        if self.kind == "choice":
+            text = str(value).strip().lower().replace("-", "_") if isinstance(value, str) else value
+            for choice in self.choices:
+                if text == choice or text == choice.replace("-", "_"):
+                    return choice
+            raise fail
+        if self.kind in ("units", "names"):
+            items = value.split(",") if isinstance(value, str) else value
+            items = items if isinstance(items, (list, tuple)) else [items]
+            items = [item for item in items if not (isinstance(item, str) and not item.strip())]
+            if len(items) > MAX_LAYERS:
+                raise fail
+            inner = Rule("int" if self.kind == "units" else "choice", self.help, self.lo, self.hi, self.choices)
+            try:
+                return tuple(inner.parse(name, item.strip() if isinstance(item, str) else item) for item in items)
+            except SpecError:
+                raise fail from None
+        number = _number(value, integer=self.kind == "int")
+        if number is None or not (self.lo <= number <= self.hi):
+            raise fail
+        return number
+
+
+def _show(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() and abs(number) >= 1 else f"{number:g}"
+
+
+def _number(value: Any, integer: bool) -> float | int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):
+        return None
+    if integer:
+        return int(number) if number == int(number) else None
+    return number
+
+
+def _f(default: Any, rule: Rule) -> Any:
+    return field(default=default, metadata={"rule": rule})
+
+
+class _Spec:
+    """Shared behaviour: validation of every field on construction, dict conversion, rules."""
+
+    section = ""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            object.__setattr__(self, f.name, f.metadata["rule"].parse(f"{self.section}.{f.name}", value))
+        self._check()
+
+    def _check(self) -> None:
+        """Rules that tie several fields together; subclasses override."""
+
+    @classmethod
+    def rules(cls) -> dict[str, Rule]:
+        return {f.name: f.metadata["rule"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None):
+        values = dict(values or {})
+        unknown = sorted(set(values) - set(cls.rules()))
+        if unknown:
+            raise SpecError(f"{cls.section}.{unknown[0]}", values[unknown[0]], f"fields of {cls.section}: " + ", ".join(cls.rules()))
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class DataSpec(_Spec):
+    """The dataset: which function is sampled where and how, its noise, and how x and y are scaled."""
+
+    section = "data"
+    function: str = _f("sine", Rule("choice", "target: amplitude*sin(x), A x^2 + B x + C, or the 0/1/0 segments", choices=FUNCTIONS))
+    sampling: str = _f("grid", Rule("choice", "grid: evenly spaced; uniform: random draws; blocks: three separated runs (segments)", choices=SAMPLINGS))
+    n_samples: int = _f(10_000, Rule("int", "training samples", 3, MAX_SAMPLES))
+    x_min: float = _f(0.0, Rule("float", "left end of the data range", -1e4, 1e4))
+    x_max: float = _f(2 * math.pi, Rule("float", "right end of the data range", -1e4, 1e4))
+    noise: float = _f(0.0, Rule("float", "standard deviation of Gaussian noise added to y", 0.0, 100.0))
+    amplitude: float = _f(1.0, Rule("float", "sine: y = amplitude * sin(x)", -100.0, 100.0))
+    coef_a: float = _f(1.0, Rule("float", "parabola: coefficient A of x^2", -100.0, 100.0))
+    coef_b: float = _f(2.0, Rule("float", "parabola: coefficient B of x", -100.0, 100.0))
+    coef_c: float = _f(2.0, Rule("float", "parabola: constant C", -100.0, 100.0))
+    data_seed: int = _f(0, Rule("int", "seed of numpy's legacy RandomState that draws x and noise", 0, 2**32 - 1))
+    test_samples: int = _f(0, Rule("int", "held-out samples drawn like the training ones (0: none)", 0, MAX_SAMPLES))
+    test_seed: int = _f(43, Rule("int", "seed of the held-out samples", 0, 2**32 - 1))
+    x_scaling: str = _f("none", Rule("choice", "scaling of the input, fitted on the training x", choices=SCALINGS))
+    y_scaling: str = _f("none", Rule("choice", "scaling of the target, fitted on the training y", choices=SCALINGS))
+
+    @property
+    def task(self) -> str:
+        return "classification" if self.function == "segments" else "regression"
+
+    @property
+    def coefficients(self) -> tuple[float, float, float]:
+        return (self.coef_a, self.coef_b, self.coef_c)
+
+    def _check(self) -> None:
+        if not self.x_max > self.x_min:
+            raise SpecError("data.x_max", self.x_max, f"a number greater than data.x_min ({self.x_min:g})")
+        if self.sampling == "blocks" and self.function != "segments":
+            raise SpecError("data.sampling", self.sampling, "grid or uniform for function " + self.function)
+        if self.task == "classification" and self.y_scaling != "none":
+            raise SpecError("data.y_scaling", self.y_scaling, "none (class labels 0/1 are not scaled)")
+        if self.task == "classification" and self.noise != 0:
+            raise SpecError("data.noise", self.noise, "0 for class labels")
+
+
+@dataclass(frozen=True)
+class ModelSpec(_Spec):
+    """A stack of Dense layers on one input: hidden widths, activations, bias and initializers."""
+
+    section = "model"
+    units: tuple[int, ...] = _f((4,), Rule("units", "widths of the hidden layers, e.g. 32,32 (empty: no hidden layer)", 1, MAX_UNITS))
+    activation: tuple[str, ...] = _f(("relu",), Rule("names", "activation of each hidden layer (one name applies to all)", choices=ACTIVATIONS))
+    output_activation: str = _f("linear", Rule("choice", "activation of the single output unit", choices=ACTIVATIONS))
+    use_bias: bool = _f(True, Rule("bool", "whether every layer has a bias"))
+    kernel_initializer: str = _f("glorot_uniform", Rule("choice", "Keras initializer of the weights", choices=INITIALIZERS))
+    kernel_init_scale: float | None = _f(None, Rule("float", "stddev (normal) or limit (uniform) of the kernel initializer; empty: Keras's default", 1e-6, 100.0, optional=True))
+    bias_initializer: str = _f("zeros", Rule("choice", "Keras initializer of the biases", choices=INITIALIZERS))
+
+    def _check(self) -> None:
+        # One activation name may stand for every hidden layer (and for none when there are none).
+        if not self.units:
+            object.__setattr__(self, "activation", ())
+        if len(self.activation) == 1 and len(self.units) > 1:
+            object.__setattr__(self, "activation", self.activation * len(self.units))
+        if len(self.activation) != len(self.units):
+            raise SpecError("model.activation", ",".join(self.activation), f"one name, or {len(self.units)} names (one per hidden layer)")
+        if self.kernel_init_scale is not None and self.kernel_initializer not in _SCALED_INITIALIZERS:
+            raise SpecError("model.kernel_init_scale", self.kernel_init_scale, "empty unless model.kernel_initializer is one of " + ", ".join(_SCALED_INITIALIZERS))
+
+    @property
+    def hidden(self) -> list[tuple[int, str]]:
+        return list(zip(self.units, self.activation))
+
+
+_SCALED_INITIALIZERS = ("uniform", "random_uniform", "random_normal", "truncated_normal")
+
+
+@dataclass(frozen=True)
+class TrainSpec(_Spec):
+    """How the network is trained: optimizer, learning rate, loss, batch size, epochs, shuffling."""
+
+    section = "train"
+    optimizer: str = _f("adam", Rule("choice", "Keras optimizer", choices=OPTIMIZERS))
+    learning_rate: float = _f(0.001, Rule("float", "step size of the optimizer", 1e-8, 10.0))
+    momentum: float = _f(0.0, Rule("float", "momentum of sgd or rmsprop (0: none)", 0.0, 0.999))
+    loss: str = _f("mse", Rule("choice", "mse: mean squared error; mae: mean absolute error; sse: sum of squared errors over the batch; binary_crossentropy", choices=LOSSES))
+    batch_size: int | str = _f(32, Rule("int", "samples per optimizer step", 1, MAX_SAMPLES, full=True))
+    epochs: int = _f(500, Rule("int", "passes over the training data", 1, MAX_EPOCHS))
+    shuffle: bool = _f(True, Rule("bool", "reshuffle the samples before every epoch"))
+
+    def _check(self) -> None:
+        if self.momentum and self.optimizer not in ("sgd", "rmsprop"):
+            raise SpecError("train.momentum", self.momentum, f"0 for optimizer {self.optimizer} (momentum applies to sgd and rmsprop)")
+
+    def resolved_batch_size(self, n_samples: int) -> int:
+        return n_samples if self.batch_size == "full" else min(int(self.batch_size), n_samples)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: data, model, training, the seed of every initializer and shuffle, and labels."""
+
+    data: DataSpec = field(default_factory=DataSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    seed: int = 0
+    record_every: int = 0  # weights and replayed predictions every N epochs; 0 picks N by size
+    scenario: str | None = None
+    preset: str | None = None
+
+    SECTIONS = ("data", "model", "train")
+    TOP_RULES = {
+        "seed": Rule("int", "seed of the initializers and the shuffles", 0, 2**31 - 1),
+        "record_every": Rule("int", "record weights and predictions every N epochs (0: every epoch unless that is too much)", 0, MAX_EPOCHS),
+    }
+
+    def __post_init__(self) -> None:
+        for name, rule in self.TOP_RULES.items():
+            object.__setattr__(self, name, rule.parse(name, getattr(self, name)))
+        for name, cls in (("data", DataSpec), ("model", ModelSpec), ("train", TrainSpec)):
+            if isinstance(getattr(self, name), dict):
+                object.__setattr__(self, name, cls.from_dict(getattr(self, name)))
+        if self.data.task == "regression" and self.train.loss == "binary_crossentropy":
+            raise SpecError("train.loss", self.train.loss, "mse, mae or sse for a regression target")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "preset": self.preset,
+            "seed": self.seed,
+            "record_every": self.record_every,
+            "data": self.data.to_dict(),
+            "model": self.model.to_dict(),
+            "train": self.train.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunSpec":
+        values = dict(values)
+        known = {"scenario", "preset", "seed", "record_every", "data", "model", "train"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SpecError(unknown[0], values[unknown[0]], "keys: " + ", ".join(sorted(known)))
+        return cls(
+            data=DataSpec.from_dict(values.get("data")),
+            model=ModelSpec.from_dict(values.get("model")),
+            train=TrainSpec.from_dict(values.get("train")),
+            seed=values.get("seed", 0),
+            record_every=values.get("record_every", 0),
+            scenario=values.get("scenario"),
+            preset=values.get("preset"),
+        )
+
+    def with_value(self, path: str, value: Any) -> "RunSpec":
+        """A copy with one field changed by its dotted name, e.g. `train.learning_rate`, '0.1'."""
+        return self.with_values({path: value})
+
+    def with_values(self, changes: dict[str, Any]) -> "RunSpec":
+        """A copy with several fields changed at once (so cross-field rules see them together)."""
+        tree = self.to_dict()
+        for path, value in changes.items():
+            section, _, name = path.partition(".")
+            if not name:
+                if section not in self.TOP_RULES:
+                    raise SpecError(path, value, "section.field (sections: data, model, train) or " + ", ".join(self.TOP_RULES))
+                tree[section] = value
+                continue
+            if section not in self.SECTIONS:
+                raise SpecError(path, value, "section.field with section one of: " + ", ".join(self.SECTIONS))
+            rules = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec}[section].rules()
+            if name not in rules:
+                raise SpecError(path, value, f"fields of {section}: " + ", ".join(rules))
+            tree[section][name] = value
+        return RunSpec.from_dict(tree)
+
+    def differences(self, other: "RunSpec") -> dict[str, tuple[Any, Any]]:
+        """Dotted field name -> (this value, other value) for every field that differs."""
+        mine, theirs = _flatten(self.to_dict()), _flatten(other.to_dict())
+        return {k: (mine.get(k), theirs.get(k)) for k in mine if mine.get(k) != theirs.get(k) and k not in ("scenario", "preset")}
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def all_rules() -> dict[str, Rule]:
+    """Every settable field by its dotted name, for the command line and the dashboard."""
+    rules = {f"{cls.section}.{name}": rule for cls in (DataSpec, ModelSpec, TrainSpec) for name, rule in cls.rules().items()}
+    rules.update(RunSpec.TOP_RULES)
+    return rules

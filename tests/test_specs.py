@@ -1,0 +1,89 @@
+"""Specs: validation names the field, the value and what is allowed; dicts round-trip."""
+
+import math
+
+import pytest
+
+from core.specs import DataSpec, ModelSpec, RunSpec, SpecError, TrainSpec, all_rules
+
+
+def test_defaults_round_trip_through_dicts():
+    spec = RunSpec(seed=5, scenario="x", preset="y")
+    again = RunSpec.from_dict(spec.to_dict())
+    assert again == spec
+    assert again.to_dict() == spec.to_dict()
+
+
+@pytest.mark.parametrize(
+    "path, value, field, allowed",
+    [
+        ("data.x_scaling", "zscore", "data.x_scaling", "none, minmax, symmetric, standard"),
+        ("train.learning_rate", "0", "train.learning_rate", "1e-08 to 10"),
+        ("train.learning_rate", "abc", "train.learning_rate", "a number"),
+        ("train.batch_size", "0", "train.batch_size", "'full'"),
+        ("train.epochs", "2.5", "train.epochs", "a whole number"),
+        ("model.units", "4,0", "model.units", "whole numbers 1 to 1024"),
+        ("model.activation", "relu,foo", "model.activation", "square"),
+        ("model.kernel_initializer", "he", "model.kernel_initializer", "he_normal"),
+        ("train.optimizer", "lbfgs", "train.optimizer", "sgd, adam, rmsprop, adagrad"),
+        ("train.shuffle", "maybe", "train.shuffle", "true or false"),
+        ("data.noise", "nan", "data.noise", "a number from 0 to 100"),
+        ("seed", "-1", "seed", "a whole number from 0"),
+        ("train.lr", "0.1", "train.lr", "fields of train: optimizer, learning_rate"),
+        ("nope.x", "1", "nope.x", "section.field"),
+    ],
+)
+def test_bad_values_name_field_value_and_allowed(path, value, field, allowed):
+    with pytest.raises(SpecError) as err:
+        RunSpec().with_value(path, value)
+    assert err.value.field == field
+    message = str(err.value)
+    assert message.startswith(f"{field}: {value!r} is not allowed; allowed: ")
+    assert allowed in message
+    assert "\n" not in message
+
+
+def test_cross_field_rules():
+    with pytest.raises(SpecError, match=r"data.x_max: 0.0 is not allowed; allowed: a number greater than data.x_min \(1\)"):
+        DataSpec(x_min=1.0, x_max=0.0)
+    with pytest.raises(SpecError, match="data.y_scaling"):
+        DataSpec(function="segments", sampling="blocks", y_scaling="minmax")
+    with pytest.raises(SpecError, match="data.sampling"):
+        DataSpec(function="sine", sampling="blocks")
+    with pytest.raises(SpecError, match="model.activation"):
+        ModelSpec(units=(4, 4, 4), activation=("relu", "tanh"))
+    with pytest.raises(SpecError, match="train.momentum"):
+        TrainSpec(optimizer="adam", momentum=0.9)
+    with pytest.raises(SpecError, match="model.kernel_init_scale"):
+        ModelSpec(kernel_initializer="he_normal", kernel_init_scale=1.0)
+    with pytest.raises(SpecError, match="train.loss"):
+        RunSpec(train=TrainSpec(loss="binary_crossentropy"))
+
+
+def test_parsing_from_strings():
+    spec = RunSpec().with_values({
+        "model.units": "32, 32", "model.activation": "tanh", "train.batch_size": "full",
+        "train.shuffle": "false", "train.learning_rate": "1e-8", "model.kernel_init_scale": "",
+    })
+    assert spec.model.units == (32, 32)
+    assert spec.model.activation == ("tanh", "tanh")  # one name stands for every layer
+    assert spec.train.batch_size == "full" and spec.train.resolved_batch_size(300) == 300
+    assert spec.train.shuffle is False
+    assert math.isclose(spec.train.learning_rate, 1e-8)
+    assert spec.model.kernel_init_scale is None
+    assert RunSpec().with_value("model.units", "").model.units == ()
+    assert RunSpec().with_value("train.batch_size", 500).train.resolved_batch_size(300) == 300
+
+
+def test_specs_are_frozen_and_differences_are_listed():
+    spec = RunSpec()
+    with pytest.raises(Exception):
+        spec.seed = 3
+    other = spec.with_values({"train.learning_rate": 0.1, "seed": 4})
+    assert spec.differences(other) == {"train.learning_rate": (0.001, 0.1), "seed": (0, 4)}
+
+
+def test_every_field_has_a_rule_with_help():
+    rules = all_rules()
+    assert "train.learning_rate" in rules and "seed" in rules
+    assert all(rule.help for rule in rules.values())
