@@ -206,7 +206,7 @@ def count_extrema(values: np.ndarray, tolerance: float | None = None) -> int:
     ReLU, a saturated tanh) is not counted.
     """
     values = np.asarray(values, float)
-    if values.size < 3:
+    if values.size < 3 or not np.all(np.isfinite(values)):
         return 0
     span = float(values.max() - values.min())
     if span == 0:
@@ -244,6 +244,12 @@ def probability_crossings(x: np.ndarray, p: np.ndarray, level: float = 0.5) -> l
 
 
 def summarize(result: "RunResult", data: Dataset) -> dict[str, Any]:
+    # The last finite weights of a diverging run can still overflow float32 on the grid.
+    with np.errstate(all="ignore"):
+        return _summarize(result, data)
+
+
+def _summarize(result: "RunResult", data: Dataset) -> dict[str, Any]:
     spec = result.spec.model
     weights = result.final_weights
     out: dict[str, Any] = _units_readout(spec, weights, data, result.replay_x)

@@ -118,6 +118,8 @@ class RunResult:
             out["weight_epochs"] = self.weight_epochs.tolist()
             out["weight_history"] = {n: _jsonable(w) for n, w in zip(self.weight_names, self.weight_history)}
             out["replay"] = {"x": _floats(self.replay_x), "epochs": self.replay_epochs.tolist(), "predictions": _jsonable(self.replay_predictions)}
+            if self.x_test is not None:
+                out["test"] = {"x": _floats(self.x_test), "y": _floats(self.y_test), "prediction": _floats(self.test_prediction)}
         return out
 
 
@@ -221,6 +223,7 @@ class _CompiledLoop:
 
     def __init__(self, model_spec: ModelSpec, train_spec: TrainSpec, n: int, batch: int, task: str):
         self.n, self.batch, self.task = n, batch, task
+        self.mean_loss = train_spec.loss != "sse"  # sse sums over the batch, the others average
         self.model = build_model(model_spec, seed=0)
         self.model.compile(optimizer=make_optimizer(train_spec), loss=make_loss(train_spec))
         self.optimizer = self.model.optimizer
@@ -228,7 +231,7 @@ class _CompiledLoop:
         # Building the compiled loss eagerly keeps any lazily created state out of the loop.
         probe = np.zeros((1, 1), np.float32)
         self.model.compute_loss(x=probe, y=probe, y_pred=self.model(probe), training=True)
-        self._optimizer_start = [np.array(v) for v in self.optimizer.variables]
+        self._optimizer_start = [np.array(v.numpy()) for v in self.optimizer.variables]
         self._chunk = tf.function(self._chunk_fn, jit_compile=True, reduce_retracing=False)
         self.compiled = False
 
@@ -248,29 +251,41 @@ class _CompiledLoop:
         model, optimizer = self.model, self.optimizer
         variables = model.trainable_variables
         n, batch = self.n, self.batch
-        full_batches, rest = divmod(n, batch)
+        steps = -(-n // batch)
+        rest = n - (steps - 1) * batch  # samples in the last step
+        padding = steps * batch - n
         capacity = perms.shape[0]
+        # A short last batch would need a second compiled copy of the whole step (slower to
+        # compile), so it is padded to full size with repeated samples that carry weight 0; the
+        # real ones carry batch/rest, so a mean loss is still the mean over the real samples.
+        weights = np.ones(steps * batch, np.float32)
+        if padding:
+            weights[n - rest : n] = batch / rest if self.mean_loss else 1.0
+            weights[n:] = 0.0
 
-        def train_step(xb, yb):
+        def train_step(xb, yb, wb):
             with tf.GradientTape() as tape:
                 y_pred = model(xb, training=True)
-                loss = model.compute_loss(x=xb, y=yb, y_pred=y_pred, training=True)
+                loss = model.compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=wb, training=True)
             optimizer.apply(tape.gradient(loss, variables), variables)
             return loss
 
         def epoch(e, last_loss, losses, metrics, predictions, *snapshots):
-            xs = tf.gather(x, perms[e])
-            ys = tf.gather(y, perms[e])
+            order = perms[e]
+            if padding:
+                order = tf.concat([order, order[:padding]], axis=0)
+            xs = tf.gather(x, order)
+            ys = tf.gather(y, order)
 
             def step(i, total):
                 xb = tf.slice(xs, [i * batch, 0], [batch, 1])
                 yb = tf.slice(ys, [i * batch, 0], [batch, 1])
-                # Keras's loss tracker: a mean over batches weighted by batch size.
-                return i + 1, total + train_step(xb, yb) * batch
+                wb = tf.slice(weights, [i * batch], [batch]) if padding else None
+                # Keras's loss tracker: a mean over batches weighted by their real sizes.
+                size = tf.where(i == steps - 1, float(rest), float(batch))
+                return i + 1, total + train_step(xb, yb, wb) * size
 
-            _, total = tf.while_loop(lambda i, t: i < full_batches, step, (tf.constant(0), tf.constant(0.0)))
-            if rest:
-                total += train_step(xs[full_batches * batch :], ys[full_batches * batch :]) * rest
+            _, total = tf.while_loop(lambda i, t: i < steps, step, (tf.constant(0), tf.constant(0.0)))
             loss = total / n
             grid_out = model(grid_x, training=False)[:, 0] * y_scale + y_shift
             if self.task == "classification":
@@ -367,7 +382,7 @@ def _train_fast(ctx: _Context, callbacks: list, progress: Progress | None, stop:
                 compile_s = spent  # includes compilation: says nothing about the speed of an epoch
             for i in range(int(ran)):
                 weights = [snapshots[j][i] for j in range(len(names))]
-                probe.set(weights, ctx.y_inverse(predictions[i]))
+                probe.set(weights, predictions[i])  # already in original units
                 logs = {"loss": float(losses[i]), ctx.metric: float(metrics[i])}
                 callback_list.on_epoch_end(done + i, logs)
                 last_logs = logs
@@ -488,7 +503,8 @@ def train(
     runner = _train_fast if path == "fast" else _train_fit
     outcome = runner(ctx, [*own, *(callbacks or [])], progress, stop)
     wall = time.perf_counter() - began
-    return _assemble(ctx, path, outcome, history, weights, predictions, wall)
+    with np.errstate(all="ignore"):  # a diverging run's last finite weights may overflow float32
+        return _assemble(ctx, path, outcome, history, weights, predictions, wall)
 
 
 def _assemble(ctx, path, outcome, history, weights, predictions, wall) -> RunResult:

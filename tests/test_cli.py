@@ -1,0 +1,93 @@
+"""The command line, run as users run it: `python -m core ...` in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli(*args, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_list_names_every_scenario_and_preset():
+    out = cli("list")
+    assert out.returncode == 0, out.stderr
+    for name in ("sine-relu", "noisy-sine", "parabola", "segments", "--preset one-neuron", "--preset deep", "--preset sigmoid"):
+        assert name in out.stdout
+
+
+def test_run_json_has_the_promised_fields():
+    out = cli("run", "parabola", "--preset", "answer", "--seed", "3", "--set", "train.epochs=4", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for key in ("scenario", "preset", "seed", "config", "epochs", "steps", "wall_s", "history", "final", "readout", "diverged_at"):
+        assert key in data
+    assert (data["scenario"], data["preset"], data["seed"], data["epochs"]) == ("parabola", "answer", 3, 4)
+    assert data["steps"] == 4 * 999
+    assert data["config"]["train"]["learning_rate"] == 0.001 and data["config"]["train"]["epochs"] == 4
+    assert len(data["history"]["loss"]) == len(data["history"]["max_abs_error"]) == 4
+    assert data["readout"]["target"] == [1.0, 2.0, 2.0] and len(data["readout"]["coefficients"]) == 3
+    assert data["final"]["loss"] == data["history"]["loss"][-1]
+    assert data["diverged_at"] is None and data["wall_s"] > 0
+
+
+def test_run_segments_json_thresholds_and_accuracy():
+    out = cli("run", "segments", "--preset", "answer", "--json", "--set", "model.units=2", "--set", "train.epochs=20")
+    data = json.loads(out.stdout)
+    assert data["final"]["accuracy"] == 1.0
+    assert len(data["readout"]["thresholds"]) == 2
+
+
+def test_human_summary_and_saved_model(tmp_path):
+    path = tmp_path / "relu.keras"
+    out = cli("run", "sine-relu", "--set", "train.epochs=5", "--save-model", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "sine-relu / question (seed 7): 5 epochs, 1,565 optimizer steps" in out.stdout
+    assert "ReLU kinks at x =" in out.stdout
+    assert f"model saved to {path}" in out.stdout
+    import keras
+
+    model = keras.models.load_model(path)
+    assert model.count_params() == 13
+    assert np.all(np.isfinite(np.asarray(model(np.zeros((2, 1), np.float32)))))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "nope"], "error: scenario: 'nope' is not allowed; allowed: sine-relu, noisy-sine, parabola, segments"),
+    (["run", "parabola", "--preset", "x"], "error: preset: 'x' is not allowed; allowed: presets of parabola: question, answer, one-neuron"),
+    (["run", "parabola", "--set", "train.lr=3"], "error: train.lr: '3' is not allowed; allowed: fields of train:"),
+    (["run", "parabola", "--set", "train.learning_rate=-1"], "error: train.learning_rate: '-1' is not allowed; allowed: a number from 1e-08 to 10"),
+    (["run", "parabola", "--set", "epochs"], "error: --set: 'epochs' is not allowed; allowed: SECTION.FIELD=VALUE"),
+    (["run", "parabola", "--seed", "x"], "error: --seed: 'x' is not allowed; allowed: a whole number from 0 to 2147483647"),
+    (["run", "parabola", "--save-model", "m.h5"], "error: --save-model: 'm.h5' is not allowed; allowed: a path ending in .keras"),
+    (["run", "parabola", "--path", "slow"], "error: --path: 'slow' is not allowed; allowed: fast, fit"),
+    (["bench", "--scenarios", "cubic"], "error: scenario: 'cubic' is not allowed"),
+    (["bench", "--fit-seconds", "x"], "error: --fit-seconds: 'x' is not allowed"),
+    (["frobnicate"], "error: python -m core: argument command: invalid choice: 'frobnicate'"),
+])
+def test_mistakes_exit_2_with_one_line_and_no_traceback(args, message):
+    out = cli(*args)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.startswith(message)
+    assert out.stderr.count("\n") == 1
+    assert "Traceback" not in out.stderr
+
+
+def test_bench_json_on_one_small_case():
+    out = cli("bench", "--json", "--scenarios", "segments", "--fit-seconds", "0.5")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    (row,) = data["rows"]
+    assert row["scenario"] == "segments" and row["steps"] == 2000
+    for key in ("fit_steps_per_s", "fit_full_s_extrapolated", "fast_cold_s", "fast_warm_s", "fast_steps_per_s", "speedup_cold"):
+        assert row[key] > 0
+    assert row["final"]["accuracy"] == pytest.approx(2 / 3, abs=1e-6)
+    assert data["peak_rss_mb"] > 0

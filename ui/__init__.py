@@ -1,0 +1,1 @@
+"""Presentation: Altair chart builders (charts.py) and the Streamlit pieces pages share."""
