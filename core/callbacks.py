@@ -4,6 +4,10 @@ A callback reads the state at the end of an epoch through `self.probe` (an `Epoc
 `model.fit` the probe reads the live model; under the fast path, which trains many epochs inside one
 compiled function, it serves the per-epoch snapshots that function returned. So one callback class
 records the same numbers on both paths.
+
+On the fast path the callbacks get on_train_begin, then on_epoch_begin/on_epoch_end for every epoch
+(replayed after each compiled chunk), then on_train_end; there are no per-batch calls, and
+`self.model` holds the weights of the end of the chunk: read per-epoch state through `self.probe`.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from core.callbacks import (
     StopOnFlag,
     WeightRecorder,
 )
-from core.data import REPLAY_STRIDE, Dataset, make_dataset
+from core.data import FINE_GRID, REPLAY_STRIDE, Dataset, make_dataset
 from core.models import build_model, count_params, forward, initial_weights, weight_names
 from core.specs import ModelSpec, RunSpec, TrainSpec
 
@@ -54,7 +54,7 @@ class _NoRetracingNotes(logging.Filter):
 logging.getLogger("tensorflow").addFilter(_NoRetracingNotes())
 CHUNK_CAPACITY = 64  # epochs one call of the compiled loop can hold
 CHUNK_SECONDS = 0.15  # aim of one chunk's length: progress several times a second
-RECORD_BUDGET = 2_000_000  # recorded weight values per run before record_every is raised
+RECORD_BUDGET = 2_000_000  # recorded weights and replay points per run before record_every is raised
 PROGRESS_INTERVAL = 0.1  # seconds between progress calls on the model.fit path
 
 
@@ -183,7 +183,8 @@ def shuffle_orders(spec: RunSpec, n: int):
 def resolve_record_every(spec: RunSpec) -> int:
     if spec.record_every:
         return spec.record_every
-    values = count_params(spec.model) * spec.train.epochs
+    replay_points = len(range(0, FINE_GRID, REPLAY_STRIDE))
+    values = (count_params(spec.model) + replay_points) * spec.train.epochs
     return max(1, math.ceil(values / RECORD_BUDGET))
 
 
@@ -232,7 +233,8 @@ class _CompiledLoop:
         probe = np.zeros((1, 1), np.float32)
         self.model.compute_loss(x=probe, y=probe, y_pred=self.model(probe), training=True)
         self._optimizer_start = [np.array(v.numpy()) for v in self.optimizer.variables]
-        self._chunk = tf.function(self._chunk_fn, jit_compile=True, reduce_retracing=False)
+        # autograph=False: the loops are explicit tf.while_loops, and converting the source costs ~1 s.
+        self._chunk = tf.function(self._chunk_fn, jit_compile=True, reduce_retracing=False, autograph=False)
         self.compiled = False
 
     def reset(self, weights: list[np.ndarray], learning_rate: float) -> None:
@@ -384,6 +386,7 @@ def _train_fast(ctx: _Context, callbacks: list, progress: Progress | None, stop:
                 weights = [snapshots[j][i] for j in range(len(names))]
                 probe.set(weights, predictions[i])  # already in original units
                 logs = {"loss": float(losses[i]), ctx.metric: float(metrics[i])}
+                callback_list.on_epoch_begin(done + i)
                 callback_list.on_epoch_end(done + i, logs)
                 last_logs = logs
                 if not math.isfinite(logs["loss"]):
