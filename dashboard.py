@@ -1,7 +1,18 @@
-"""The front door of Tiny Net Lab: page config and navigation over the pages."""
+"""The front door of Tiny Net Lab: page config, navigation over the pages, the shared sidebar."""
 
 import streamlit as st
 
+from ui.layout import pages
+
 st.set_page_config(page_title="Tiny Net Lab", page_icon=":material/science:", layout="wide")
-navigation = st.navigation([st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)])
+navigation = st.navigation(pages())
+
+with st.sidebar:
+    st.markdown("**Tiny Net Lab**")
+    st.caption(
+        "Four real questions about tiny networks, rebuilt exactly in Keras and trained live. "
+        "Every number on a page is computed from the run you see; the URL reproduces its settings."
+    )
+    st.caption("Command line: `python -m core run parabola --preset answer`")
+
 navigation.run()

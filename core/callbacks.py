@@ -94,6 +94,22 @@ class HistoryRecorder(LabCallback):
             self.history.setdefault(name, []).append(float(value))
 
 
+class LatestState(LabCallback):
+    """Keeps the latest epoch, its logs and its weights, for live displays while training runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch, self.logs, self.weights = 0, {}, None
+
+    def on_train_begin(self, logs=None):
+        self.epoch, self.logs, self.weights = 0, {}, [np.array(w, copy=True) for w in self.probe.weights()]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.epoch, self.logs = epoch + 1, dict(logs)
+        self.weights = [np.array(w, copy=True) for w in self.probe.weights()]
+
+
 class _EveryN(LabCallback):
     """Shared timing of the recorders: the start (epoch 0), every `every`-th epoch, and the last."""
 

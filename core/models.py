@@ -39,10 +39,10 @@ def initializer(name: str, seed: int, scale: float | None = None):
         return keras.initializers.RandomNormal(stddev=0.05 if scale is None else scale, seed=seed)
     if name == "truncated_normal":
         return keras.initializers.TruncatedNormal(stddev=0.05 if scale is None else scale, seed=seed)
-    return getattr(keras.initializers, _CLASS_NAMES[name])(seed=seed)
+    return getattr(keras.initializers, INITIALIZER_CLASSES[name])(seed=seed)
 
 
-_CLASS_NAMES = {
+INITIALIZER_CLASSES = {
     "glorot_uniform": "GlorotUniform",
     "glorot_normal": "GlorotNormal",
     "he_normal": "HeNormal",

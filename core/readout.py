@@ -105,21 +105,42 @@ def best_in_square_family(x: np.ndarray, target: np.ndarray, y_scaler: Scaler) -
     }
 
 
-def _parabola_readout(spec: ModelSpec, weights, data: Dataset, grid: np.ndarray, target: np.ndarray) -> dict[str, Any] | None:
+def parabola_from_weights(spec: ModelSpec, weights, x_scaler: Scaler, y_scaler: Scaler) -> tuple[float, float, float] | None:
+    """A x^2 + B x + C in original units for the two-neuron or one-neuron x^2 model, else None."""
     shapes = layer_shapes(spec)
     layers = split_layers(spec, weights)
-    bias = lambda b: 0.0 if b is None else float(b.ravel()[0])  # noqa: E731
+    bias = lambda b: 0.0 if b is None else float(np.asarray(b).ravel()[0])  # noqa: E731
     if len(shapes) == 2 and shapes[0][2] == 1 and shapes[0][3] == "square" and shapes[1][3] == "linear":
         (k1, b1), (k2, b2) = layers
-        scaled = parabola_coefficients(float(k1.ravel()[0]), bias(b1), float(k2.ravel()[0]), bias(b2))
-        model = "two-neuron"
+        scaled = parabola_coefficients(float(np.asarray(k1).ravel()[0]), bias(b1), float(np.asarray(k2).ravel()[0]), bias(b2))
     elif len(shapes) == 1 and shapes[0][3] == "square":
         (k1, b1), = layers
-        scaled = one_neuron_coefficients(float(k1.ravel()[0]), bias(b1))
-        model = "one-neuron"
+        scaled = one_neuron_coefficients(float(np.asarray(k1).ravel()[0]), bias(b1))
     else:
         return None
-    coefficients = to_original_units(scaled, data.x_scaler, data.y_scaler)
+    return to_original_units(scaled, x_scaler, y_scaler)
+
+
+def coefficient_trajectory(result: "RunResult") -> dict[str, np.ndarray] | None:
+    """A, B, C at every recorded epoch (None unless the model is an x^2 parabola model)."""
+    spec = result.spec.model
+    scalers = (Scaler(**result.scalers["x"]), Scaler(**result.scalers["y"]))
+    rows = []
+    for i in range(len(result.weight_epochs)):
+        weights = [w[i] for w in result.weight_history]
+        coefficients = parabola_from_weights(spec, weights, *scalers)
+        if coefficients is None:
+            return None
+        rows.append(coefficients)
+    values = np.asarray(rows, dtype=float).reshape(-1, 3)
+    return {"epoch": np.asarray(result.weight_epochs), "A": values[:, 0], "B": values[:, 1], "C": values[:, 2]}
+
+
+def _parabola_readout(spec: ModelSpec, weights, data: Dataset, grid: np.ndarray, target: np.ndarray) -> dict[str, Any] | None:
+    coefficients = parabola_from_weights(spec, weights, data.x_scaler, data.y_scaler)
+    if coefficients is None:
+        return None
+    model = "two-neuron" if len(layer_shapes(spec)) == 2 else "one-neuron"
     out: dict[str, Any] = {"model": model, "coefficients": list(coefficients)}
     if data.spec.function == "parabola":
         goal = list(data.spec.coefficients)
@@ -279,10 +300,14 @@ def diagnose(result: "RunResult") -> list[str]:
                          f"training sample, so they neither contribute nor learn (units {', '.join(str(i + 1) for i in dead)}).")
         shares = layer.get("saturated_share")
         if shares:
-            stuck = [i for i, v in enumerate(shares) if v >= 0.9]
-            if stuck:
-                notes.append(f"{len(stuck)} of {layer['units']} {layer['activation']} units in {layer['name']} are saturated on at "
-                             f"least 90% of the samples: their gradient there is almost zero.")
+            stuck = [i for i, v in enumerate(shares) if v >= 0.5]
+            if stuck and len(stuck) <= 8:
+                detail = ", ".join(f"unit {i + 1} on {shares[i]:.0%}" for i in stuck)
+                notes.append(f"Saturated {layer['activation']} units in {layer['name']} (slope below {SATURATION_SHARE:.0%} of its "
+                             f"maximum on at least half of the samples, where they barely learn): {detail}.")
+            elif stuck:
+                notes.append(f"{len(stuck)} of {layer['units']} {layer['activation']} units in {layer['name']} are saturated (slope below "
+                             f"{SATURATION_SHARE:.0%} of its maximum) on at least half of the samples, where they barely learn.")
     boundaries = [b for b in (r.get("thresholds") or r.get("kinks") or []) if b is not None]
     if len(boundaries) > 1 and max(boundaries) - min(boundaries) < 1e-9:
         notes.append(f"All {len(boundaries)} first-layer units switch at the same x = {boundaries[0]:.3g} (no biases to move them): "
@@ -299,7 +324,7 @@ def diagnose(result: "RunResult") -> list[str]:
         notes.append(f"The fit has {extrema['fit']} local extrema where the target has {extrema['target']}: it is wigglier than the function.")
     if result.task == "classification" and result.final:
         acc, majority = result.final["accuracy"], r["majority_share"]
-        if abs(acc - majority) < 1e-9:
+        if round(acc * len(result.y)) == round(majority * len(result.y)):
             notes.append(f"Accuracy is {acc:.4f}, exactly the share of the majority class: the network predicts one class "
                          f"everywhere, as a single threshold or a constant would.")
         crossings = r.get("crossings", [])

@@ -95,6 +95,11 @@ class RunResult:
     def task(self) -> str:
         return self.spec.data.task
 
+    @property
+    def metric(self) -> str:
+        """The name of the engine's metric in `history` and `final`."""
+        return metric_name(self.task)
+
     def to_json_dict(self, full: bool = False) -> dict[str, Any]:
         """The run as JSON-ready data; `full` adds recorded weights and replayed predictions."""
         out = {

@@ -1,19 +1,32 @@
-"""Home (placeholder until the case pages land): the four posted cases and how to run them."""
+"""Home: what the lab is for, and a card per case with its posted failure."""
 
 import streamlit as st
 
 from core.scenarios import SCENARIOS
+from ui import charts, run
+from ui.layout import SCRIPTS, keep_router
+
+keep_router()
 
 st.title("Tiny Net Lab")
 st.write(
-    "Rebuild a tiny network that would not fit a simple function, train it live in seconds with real "
-    "Keras, and see why it fails and what really fixes it. The case pages are on their way; until "
-    "then every case runs from the command line."
+    "Why won't a tiny neural network fit a simple function? Each case below rebuilds a real question "
+    "exactly in Keras, trains it at its full posted length in seconds, and shows why it fails. "
+    "Press a preset, train, and watch the fit, the loss, every weight and every hidden unit; then try "
+    "the posted fix and see whether it really is one."
 )
-for scenario in SCENARIOS.values():
-    with st.container(border=True):
+columns = st.columns(2, gap="medium")
+cards = {}
+for index, scenario in enumerate(SCENARIOS.values()):
+    with columns[index % 2].container(border=True):
         st.subheader(scenario.title)
         st.caption(scenario.question)
-        st.write(scenario.story)
-        st.markdown("\n".join(f"- **{p.label}** (`--preset {p.name}`): {p.description}" for p in scenario.presets))
-        st.code(f"python -m core run {scenario.id} --preset answer", language="bash")
+        cards[scenario.id] = (st.empty(), st.empty())
+        st.page_link(SCRIPTS[scenario.id], label=f"Open the {scenario.id} case", icon=":material/arrow_forward:")
+# Cards first, charts after: the posted runs train one by one (cached after the first visit).
+for scenario_id, (chart_box, caption_box) in cards.items():
+    with chart_box, st.spinner(f"Training the posted setup of {scenario_id}..."):
+        result = run.posted_result(scenario_id)
+    chart_box.altair_chart(charts.mini_chart(result), width="stretch")
+    final = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in result.final.items())
+    caption_box.caption(f"The posted setup, trained here (seed {result.spec.seed}): {final}.")

@@ -1,0 +1,9 @@
+"""The parabola case page: the shared page plus the learned function read out algebraically."""
+
+from ui.case import render
+from ui.panels import PARABOLA
+from ui.layout import keep_router
+
+keep_router()
+
+render("parabola", PARABOLA)

@@ -1,0 +1,352 @@
+"""The dashboard in a real browser: `streamlit run dashboard.py` driven by headless Chromium.
+
+One Streamlit server and one Chromium serve the whole module. Every page must load without an
+exception, every case page must train from its "Train" button and draw its charts, and a bad URL
+parameter must be answered with a warning. Screenshots land in artifacts/screenshots/, the server's
+log in artifacts/streamlit-browser.log (its tail is added to every failure message).
+
+Needs Debian's Chromium (`apt-get install chromium`, or TINYNET_CHROMIUM=/path/to/chromium) and the
+playwright package (`pip install -r requirements-dev.txt`). Without them the tests skip, except under
+CI (CI set and not "false"), where they fail. Leave them out with `--ignore=tests/test_browser.py`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+SERVER_LOG = ARTIFACTS / "streamlit-browser.log"
+
+CASE_PAGES = ("sine-relu", "noisy-sine", "parabola", "segments")
+VIEWPORT = {"width": 1400, "height": 1000}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_START_TIMEOUT_S = 60
+PAGE_IDLE_TIMEOUT_S = 60
+TRAIN_TIMEOUT_S = 90
+# Streamlit shows its running indicator only once a run has lasted a moment, so "idle" means idle for this long.
+IDLE_QUIET_S = 1.0
+MIN_CHARTS = 3
+
+# What the page scripts promise (see the module docstring of each page).
+TRAIN_BUTTON = "Train"
+TRAINED_TEXT = "Trained in"
+
+# The app's run state as the browser sees it: stApp carries the script's run state and the
+# connection state; while a run is under way the status widget shows a running icon and a Stop
+# button (the same widget also offers "File change. Rerun", which is not a run).
+_APP_STATE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  return {
+    app: !!app,
+    script: app ? app.getAttribute('data-test-script-state') : null,
+    connection: app ? app.getAttribute('data-test-connection-state') : null,
+    running_indicator: !!status && (
+      !!status.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
+      || /Running|Stop/.test(status.innerText)),
+  };
+}"""
+
+# Charts drawn by Vega-Lite: Streamlit's chart element (itself the .vega-embed in current versions),
+# counted once even if one selector's element wraps the other's. A chart in a hidden tab is not drawn
+# until its tab is shown, so each chart is marked (data-tinynet-drawn) once Vega has drawn it.
+_CHART_STATE_JS = """() => {
+  const all = [...document.querySelectorAll('[data-testid="stVegaLiteChart"], .vega-embed')];
+  const charts = all.filter(c => !all.some(o => o !== c && o.contains(c)));
+  for (const c of charts) if (c.querySelector('canvas, svg.marks')) c.setAttribute('data-tinynet-drawn', '');
+  const visible = charts.filter(c => c.getBoundingClientRect().width > 0);
+  const drawn = list => list.filter(c => c.hasAttribute('data-tinynet-drawn')).length;
+  return {charts: charts.length, drawn: drawn(charts), visible: visible.length, visible_drawn: drawn(visible)};
+}"""
+
+
+def _chromium_path() -> str:
+    return os.environ.get("TINYNET_CHROMIUM") or "/usr/bin/chromium"
+
+
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "false", "0")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The Chromium executable; skips (fails under CI) when it or playwright is missing."""
+    path = _chromium_path()
+    missing = []
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        missing.append(f"no Chromium executable at {path}")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright package is not installed")
+    if missing:
+        problem = "; ".join(missing)
+        if _under_ci():
+            pytest.fail(
+                f"Browser tests cannot run under CI: {problem}. CI must install Chromium "
+                "(apt-get install chromium; .ci/run does it) and the playwright package "
+                "(pip install -r requirements-dev.txt).",
+                pytrace=False,
+            )
+        pytest.skip(
+            f"Browser tests skipped: {problem}. Install Chromium with `apt-get install chromium` (Debian; "
+            "or point TINYNET_CHROMIUM at a Chromium binary) and playwright with "
+            "`pip install -r requirements-dev.txt`."
+        )
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _log_tail(lines: int = 60) -> str:
+    try:
+        text = SERVER_LOG.read_text(errors="replace")
+    except OSError as error:
+        return f"(no server log: {error})"
+    tail = text.splitlines()[-lines:]
+    return "\n".join(tail) if tail else "(server log is empty)"
+
+
+def _health(url: str) -> str:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+@pytest.fixture(scope="module")
+def server(chromium):
+    """A real `streamlit run dashboard.py` on a free localhost port; yields its base URL."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = _free_port()
+    url = f"http://localhost:{port}"
+    command = [
+        sys.executable, "-m", "streamlit", "run", "dashboard.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+        # The files may be edited while the tests run: no reloads, no "File change. Rerun" prompt.
+        "--server.fileWatcherType", "none",
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NO_COLOR": "1"}  # a plain-text log
+    with open(SERVER_LOG, "w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+            while _health(url) != "ok":
+                if process.poll() is not None:
+                    pytest.fail(f"streamlit exited with code {process.returncode} before answering on {url}.\n"
+                                f"Log tail ({SERVER_LOG}):\n{_log_tail()}", pytrace=False)
+                if time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not answer 'ok' on {url}/_stcore/health within "
+                                f"{SERVER_START_TIMEOUT_S} s.\nLog tail ({SERVER_LOG}):\n{_log_tail()}", pytrace=False)
+                time.sleep(0.25)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium_browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium_browser
+        finally:
+            chromium_browser.close()
+
+
+@contextlib.contextmanager
+def visit(browser, server: str, path: str, name: str):
+    """Open path in a fresh browser context (a new Streamlit session) and wait until the app is idle.
+
+    Any failure inside the block is re-raised with the page's text, a screenshot
+    (artifacts/screenshots/<name>-failure.png) and the tail of the server log.
+    """
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    failure = None
+    failure_shot = SCREENSHOTS / f"{name}-failure.png"
+    failure_shot.unlink(missing_ok=True)  # a stale one from an earlier run would mislead
+    try:
+        try:
+            page.goto(f"{server}/{path}")
+            page.locator('[data-testid="stApp"]').wait_for(state="attached")
+            wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+            yield page
+        except Exception as error:
+            failure = f"{type(error).__name__} on /{path}: {error}"
+            with contextlib.suppress(Exception):
+                screenshot(page, failure_shot.stem)
+            text = "(unavailable)"
+            with contextlib.suppress(Exception):
+                text = page.locator('[data-testid="stApp"]').inner_text(timeout=2_000)[:1_500]
+            failure += (
+                f"\n\nPage URL: {page.url}\nScreenshot: {failure_shot}\nPage text (start):\n{text}\n\n"
+                f"Streamlit log tail ({SERVER_LOG}):\n{_log_tail()}"
+            )
+    finally:
+        context.close()
+    if failure is not None:
+        try:
+            pytest.fail(failure, pytrace=False)
+        except pytest.fail.Exception as failed:
+            raise failed from None  # one message, not "during handling of the above exception"
+
+
+def wait_until_idle(page, timeout_s: float) -> None:
+    """Wait until the script has run and stayed finished (not running, no running indicator) for IDLE_QUIET_S."""
+    deadline = time.monotonic() + timeout_s
+    quiet_since = None
+    while True:
+        state = page.evaluate(_APP_STATE_JS)
+        idle = state["app"] and state["script"] == "notRunning" and state["connection"] == "CONNECTED" and not state["running_indicator"]
+        now = time.monotonic()
+        if not idle:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= IDLE_QUIET_S:
+            return
+        if now > deadline:
+            raise AssertionError(f"the app did not finish running within {timeout_s:.0f} s (last state: {state})")
+        page.wait_for_timeout(100)
+
+
+def assert_no_exception(page) -> None:
+    exceptions = page.locator('[data-testid="stException"]')
+    if exceptions.count():
+        raise AssertionError(f"the page shows {exceptions.count()} exception(s): {exceptions.first.inner_text()[:1_000]}")
+    if "Traceback" in page.locator('[data-testid="stApp"]').inner_text():
+        raise AssertionError("the page shows a Traceback")
+
+
+def assert_on_page(page, path: str) -> None:
+    """Streamlit answers an unknown url path with the home page and a "Page not found" notice."""
+    if page.get_by_text("Page not found").count():
+        raise AssertionError(f"Streamlit says page not found: no page has url path {path!r}")
+
+
+# Streamlit scrolls inside its main element, not the document, so a "full page" screenshot would
+# stop at the viewport: how much taller the viewport must be to show every scrolled element whole.
+_HIDDEN_HEIGHT_JS = """() => Math.max(0, ...[...document.querySelectorAll('*')]
+  .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))
+  .map(e => e.scrollHeight - e.clientHeight))"""
+
+
+def screenshot(page, name: str) -> None:
+    """A screenshot of the whole page, however long, at artifacts/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    hidden = page.evaluate(_HIDDEN_HEIGHT_JS)
+    if hidden > 0:
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": min(VIEWPORT["height"] + hidden, 16_000)})
+        page.wait_for_timeout(500)  # let the layout and the charts settle at the new size
+    try:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    finally:
+        if hidden > 0:
+            page.set_viewport_size(VIEWPORT)
+
+
+def draw_visible_charts(page, timeout_s: float = 15) -> dict:
+    """Wait until Vega has drawn every chart on show (it draws a moment after the script finishes)."""
+    deadline = time.monotonic() + timeout_s
+    none_since = time.monotonic()
+    while True:
+        state = page.evaluate(_CHART_STATE_JS)
+        now = time.monotonic()
+        if state["visible"]:
+            none_since = now
+            if state["visible_drawn"] == state["visible"]:
+                return state
+        elif now - none_since >= 1.0:  # nothing to draw here (a tab of text), not a chart still mounting
+            return state
+        if now > deadline:
+            return state
+        page.wait_for_timeout(200)
+
+
+def draw_every_chart(page) -> dict:
+    """Show each tab of the main area in turn so each chart gets drawn, then return to the first tab."""
+    state = draw_visible_charts(page)
+    tabs = page.locator('[data-testid="stMain"] [role="tab"]')
+    for index in range(tabs.count()):
+        tabs.nth(index).click()
+        state = draw_visible_charts(page)
+    if tabs.count():
+        tabs.first.click()
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)  # in case a tab switch reruns the script
+    return state
+
+
+def test_home_page_loads(browser, server):
+    with visit(browser, server, "", "home") as page:
+        assert_no_exception(page)
+        if not page.locator('[data-testid="stMain"]').inner_text().strip():
+            raise AssertionError("the home page shows nothing")
+        screenshot(page, "home")
+
+
+@pytest.mark.parametrize("path", CASE_PAGES)
+def test_case_page_loads(browser, server, path):
+    with visit(browser, server, path, path) as page:
+        assert_on_page(page, path)
+        assert_no_exception(page)
+        screenshot(page, path)
+
+
+@pytest.mark.parametrize("path", CASE_PAGES)
+def test_case_page_trains_and_draws_charts(browser, server, path):
+    with visit(browser, server, path, f"{path}-trained") as page:
+        assert_on_page(page, path)
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        draw_visible_charts(page)
+        screenshot(page, f"{path}-trained")
+        charts = draw_every_chart(page)
+        if charts["drawn"] < MIN_CHARTS:
+            raise AssertionError(
+                f"{charts['drawn']} chart(s) drawn after training (of {charts['charts']} chart elements, "
+                f"every tab shown), expected at least {MIN_CHARTS}"
+            )
+        assert_no_exception(page)
+
+
+def test_bad_url_parameter_is_answered_with_a_warning(browser, server):
+    with visit(browser, server, "parabola?lr=abc", "parabola-bad-lr") as page:
+        assert_on_page(page, "parabola")
+        alerts = page.locator('[data-testid="stAlert"], [data-testid="stAlertContainer"]').filter(has_text="lr")
+        alerts.first.wait_for(state="visible", timeout=10_000)
+        assert_no_exception(page)
+        screenshot(page, "parabola-bad-lr")

@@ -1,0 +1,121 @@
+"""Every page under Streamlit's AppTest: presets fill controls, Train draws results, bad input is answered."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGES = {"sine-relu": "../pages/sine-relu.py", "noisy-sine": "../pages/noisy-sine.py", "parabola": "../pages/parabola.py", "segments": "../pages/segments.py"}
+TIMEOUT = 180
+
+
+def page(scenario: str, **query) -> AppTest:
+    at = AppTest.from_file(PAGES[scenario], default_timeout=TIMEOUT)
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def charts(at: AppTest) -> list:
+    return at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart")
+
+
+def train(at: AppTest, scenario: str, **settings) -> AppTest:
+    for name, value in settings.items():
+        at.text_input(key=f"{scenario}.{name}").set_value(value)
+    return at.button(key=f"{scenario}.train").click().run()
+
+
+def successes(at: AppTest) -> list[str]:
+    return [s.value for s in at.success]
+
+
+@pytest.mark.parametrize("scenario", PAGES)
+def test_page_loads_with_the_posted_setup_and_no_exception(scenario):
+    at = page(scenario)
+    assert not at.exception
+    assert at.title[0].value
+    assert at.button(key=f"{scenario}.preset.question")
+    assert at.text_input(key=f"{scenario}.epochs").value  # the posted length is filled in
+    assert not successes(at)  # nothing is trained before Train is pressed
+
+
+def test_presets_fill_every_control():
+    at = page("sine-relu")
+    assert at.text_input(key="sine-relu.units").value == "4"
+    assert at.selectbox(key="sine-relu.init").value == "uniform"
+    at.button(key="sine-relu.preset.answer").click().run()
+    assert at.text_input(key="sine-relu.units").value == "32,32"
+    assert at.selectbox(key="sine-relu.init").value == "he_normal"
+    assert at.text_input(key="sine-relu.lr").value == "0.001"
+    at.button(key="sine-relu.preset.sigmoid").click().run()
+    assert at.text_input(key="sine-relu.units").value == "4"
+    assert at.text_input(key="sine-relu.act").value == "sigmoid"
+    assert at.selectbox(key="sine-relu.init").value == "uniform"
+
+
+@pytest.mark.parametrize("scenario, settings", [
+    ("sine-relu", {"epochs": "20"}),
+    ("noisy-sine", {"epochs": "50"}),
+    ("segments", {}),
+])
+def test_train_draws_the_results(scenario, settings):
+    at = train(page(scenario), scenario, **settings)
+    assert not at.exception
+    assert any(s.startswith("Trained in") for s in successes(at))
+    assert len(charts(at)) >= 5  # fit, residual, loss, weights, units (and more)
+    assert at.get("download_button")
+
+
+def test_parabola_shows_the_learned_coefficients():
+    at = page("parabola")
+    at.button(key="parabola.preset.answer").click().run()
+    at = train(at, "parabola")
+    assert not at.exception
+    latex = [element.value for element in at.latex]
+    assert any("x^2" in text for text in latex)
+    table = at.dataframe[0].value
+    learned = dict(zip(table["coefficient"], table["learned"]))
+    assert learned["A (x²)"] == pytest.approx(1, abs=0.01)
+    assert learned["B (x)"] == pytest.approx(2, abs=0.01)
+    assert learned["C"] == pytest.approx(2, abs=0.01)
+
+
+def test_bad_input_gives_an_error_and_keeps_the_previous_result():
+    at = train(page("segments"), "segments", epochs="5")
+    assert any(s.startswith("Trained in") for s in successes(at))
+    at = train(at, "segments", lr="abc", bs="0")
+    assert not at.exception
+    message = at.error[0].value
+    assert "Learning rate (train.learning_rate): 'abc' is not allowed; allowed: a number from 1e-08 to 10" in message
+    assert "Batch size (train.batch_size): '0' is not allowed" in message
+    assert any(s.startswith("Trained in") for s in successes(at))  # the earlier run is still shown
+
+
+def test_bad_url_values_fall_back_with_a_warning():
+    at = page("parabola", lr="abc", units="2", colour="red", preset="nope")
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "lr='abc'" in warnings and "Using the default '0.1'" in warnings
+    assert "colour='red'" in warnings
+    assert "preset='nope'" in warnings
+    assert at.text_input(key="parabola.lr").value == "0.1"
+    assert at.text_input(key="parabola.units").value == "2"  # a good value from the URL is kept
+
+
+def test_url_reproduces_settings():
+    at = page("segments", preset="answer", epochs="7", seed="3")
+    assert at.text_input(key="segments.epochs").value == "7"
+    assert at.selectbox(key="segments.xscale").value == "standard"
+    at = train(at, "segments")
+    assert "epochs · " in successes(at)[0] and "7 epochs" in successes(at)[0] and "seed 3" in successes(at)[0]
+    assert at.query_params["preset"] == ["answer"] or at.query_params["preset"] == "answer"
+
+
+def test_asked_versus_answered_compares_both_with_one_seed():
+    at = page("segments")
+    at.button(key="segments.asked_vs_answered").click().run()
+    assert not at.exception
+    assert at.selectbox(key="segments.xscale").value == "standard"  # the controls now show the answer
+    table = at.dataframe[-1].value
+    settings = set(table["setting"])
+    assert {"data.x_scaling", "train.optimizer", "train.learning_rate", "train.epochs"} <= settings
+    assert "seed" not in settings

@@ -1,0 +1,269 @@
+"""The page every case shares: story, presets, settings, live training, results, compare, downloads.
+
+A case page script calls `render(scenario_id, extras)`; the extras add what only that case has
+(the parabola's algebra, the segments' classes and thresholds).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core import export, readout, scenarios
+from core.scenarios import Scenario
+from core.specs import SpecError
+from core.training import RunResult, metric_name
+from ui import charts, controls, run
+
+LIVE_INTERVAL = 0.25  # seconds between live redraws while training
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What one case adds to the shared page."""
+
+    live: Callable[[run.Job], None] | None = None  # drawn live while training (inside a placeholder)
+    summary: Callable[[RunResult], None] | None = None  # beside the diagnostics
+    tabs: tuple[tuple[str, Callable[[RunResult], None]], ...] = ()  # first result tabs
+
+
+def render(scenario_id: str, extras: Extras = Extras()) -> None:
+    scenario = scenarios.get(scenario_id)
+    _apply_pending(scenario)
+    warnings = controls.init_from_url(scenario)
+    st.title(scenario.title)
+    st.caption(scenario.question)
+    for warning in warnings:
+        st.warning(warning, icon=":material/link_off:")
+    with st.expander("The case: what was asked and what the answer proposed", expanded=False):
+        st.write(scenario.story)
+        st.caption(f"Original post (machine-translated): `{scenario.source}`")
+    _preset_buttons(scenario)
+
+    job = run.active(scenario.id)
+    busy = job is not None and job.running
+    pressed = controls.render_form(scenario, busy)
+    _compare_buttons(scenario, busy)
+    if pressed and not busy:
+        spec, errors = controls.read_spec(scenario)
+        if errors:
+            st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {e}" for e in errors), icon=":material/error:")
+        else:
+            controls.write_url(scenario, spec)
+            job = run.start(scenario.id, [spec])
+    if job is not None:
+        _follow(scenario, job, extras)
+    result = st.session_state.get(f"{scenario.id}.result")
+    if result is None:
+        st.info("Press **Train** to train the settings above (the posted setup until you change it).", icon=":material/play_arrow:")
+        return
+    _results(scenario, result, extras)
+
+
+def show_chart(chart) -> None:
+    """An Altair chart with its title drawn by Streamlit: Vega titles with subtitles get clipped in
+    Streamlit's container-width layout, so the title and subtitle become markdown above the chart."""
+    title = getattr(chart, "title", alt.Undefined)
+    if isinstance(title, alt.TitleParams):
+        text, subtitle = title.text, title.subtitle
+    else:
+        text, subtitle = (title if isinstance(title, str) else None), None
+    if text:
+        st.markdown(f"**{text}**")
+    if subtitle and subtitle is not alt.Undefined:
+        st.caption(" · ".join(subtitle) if isinstance(subtitle, (list, tuple)) else str(subtitle))
+    if text or subtitle:
+        chart = chart.copy()
+        chart.title = alt.Undefined
+    st.altair_chart(chart, width="stretch")
+
+
+def _apply_pending(scenario: Scenario) -> None:
+    """A preset asked for by the compare button is filled in before any widget is drawn."""
+    pending = st.session_state.pop(f"{scenario.id}.pending", None)
+    if pending:
+        controls.apply_preset(scenario, *pending)
+
+
+def _preset_buttons(scenario: Scenario) -> None:
+    current = controls.current_preset(scenario)
+    columns = st.columns(len(scenario.presets) + 1, gap="small")
+    for column, preset in zip(columns, scenario.presets):
+        column.button(
+            preset.label, key=f"{scenario.id}.preset.{preset.name}", help=preset.description, width="stretch",
+            type="primary" if preset.name == current else "secondary",
+            on_click=controls.apply_preset, args=(scenario, preset.name),
+        )
+    columns[-1].caption(f"Preset: **{scenario.preset(current).label}**. A preset fills every setting; Train runs it.")
+
+
+def _compare_buttons(scenario: Scenario, busy: bool) -> None:
+    has_result = f"{scenario.id}.result" in st.session_state
+    left, middle, right = st.columns(3, gap="small")
+    if left.button("Keep this run as A", key=f"{scenario.id}.keep", disabled=busy or not has_result, width="stretch",
+                   help="Keep the current result; the next run is compared with it in the Compare tab."):
+        st.session_state[f"{scenario.id}.A"] = st.session_state[f"{scenario.id}.result"]
+        st.toast("Kept as A. Change a setting and train B.")
+    if middle.button("As asked vs as answered", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="stretch",
+                     help="Train the posted setup and the posted fix with the same seed and compare them."):
+        seed = _typed_seed(scenario)
+        specs = [scenario.spec("question", seed=seed), scenario.spec("answer", seed=seed)]
+        st.session_state[f"{scenario.id}.pending"] = ("answer", seed)
+        run.start(scenario.id, specs, purpose="compare")
+        st.rerun()
+    if right.button("Forget A", key=f"{scenario.id}.forget", disabled=f"{scenario.id}.A" not in st.session_state, width="stretch"):
+        st.session_state.pop(f"{scenario.id}.A", None)
+
+
+def _typed_seed(scenario: Scenario) -> int:
+    raw = st.session_state.get(f"{scenario.id}.seed")
+    try:
+        return controls.RULES["seed"].parse("seed", raw)
+    except SpecError:
+        return scenario.spec().seed
+
+
+def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
+    """Draw the job's progress live until it ends, then keep its results."""
+    if job.running:
+        box = st.container(border=True)
+        top = box.columns([5, 1], vertical_alignment="center")
+        progress = top[0].empty()
+        if top[1].button("Stop", key=f"{scenario.id}.stop", type="primary", width="stretch"):
+            job.stop.set()
+        live_chart, live_extra = box.empty(), box.empty()
+        while job.running:
+            _draw_live(job, progress, live_chart, live_extra, extras)
+            time.sleep(LIVE_INTERVAL)
+    job = run.finish(scenario.id)
+    if job is None:
+        return
+    if job.error:
+        st.error(f"Training failed: {job.error}. The previous results are kept.", icon=":material/error:")
+    if job.results:
+        if job.purpose == "compare" and len(job.results) == 2:
+            st.session_state[f"{scenario.id}.A"] = job.results[0]
+        st.session_state[f"{scenario.id}.result"] = job.results[-1]
+        st.session_state[f"{scenario.id}.ran_for"] = job.finished - job.started
+    st.rerun()
+
+
+def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -> None:
+    spec = job.current
+    latest = job.latest
+    epochs = spec.train.epochs
+    which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
+    logs = ", ".join(f"{k} {v:.4g}" for k, v in latest.logs.items())
+    progress.progress(min(latest.epoch / epochs, 1.0),
+                      text=f"{which}epoch {latest.epoch:,} of {epochs:,} · {logs} · {time.perf_counter() - job.started:.1f} s")
+    history = {k: list(v) for k, v in job.history.history.items()}
+    metric = metric_name(spec.data.task)
+    history.setdefault("loss", [])
+    history.setdefault(metric, [])
+    with live_chart.container():
+        show_chart(charts.history_chart(history, metric, title="Live: loss and metric per epoch"))
+    if extras.live is not None:
+        with live_extra.container():
+            extras.live(job)
+
+
+def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
+    waited = st.session_state.get(f"{scenario.id}.ran_for", result.wall_s)
+    cached = waited < 0.5 * result.wall_s
+    final = " · ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in result.final.items())
+    st.success(f"Trained in {result.wall_s:.2f} s{' (shown from the cache)' if cached else ''} · "
+               f"{controls.architecture(result.spec.model)} · {result.epochs_run:,} epochs · {result.steps:,} optimizer steps · "
+               f"seed {result.spec.seed} · preset {result.spec.preset} · {final}", icon=":material/check_circle:")
+    if extras.summary is not None:
+        left, right = st.columns(2, gap="large")
+    else:
+        left = right = st.container()
+    with left:
+        st.subheader("Diagnostics")
+        notes = readout.diagnose(result)
+        for note in notes:
+            st.markdown(f"- {note}")
+        if not notes:
+            st.markdown("- Nothing unusual: no dead or saturated units, no divergence, no extra bumps.")
+    if extras.summary is not None:
+        with right:
+            extras.summary(result)
+    names = [t for t, _ in extras.tabs] + ["Fit", "Loss & metric", "Weights", "Hidden units", "Replay", "Compare"]
+    tabs = st.tabs(names, key=f"{scenario.id}.tabs")
+    for tab, (_, draw) in zip(tabs, extras.tabs):
+        with tab:
+            draw(result)
+    offset = len(extras.tabs)
+    with tabs[offset]:
+        show_chart(charts.fit_chart(result))
+        show_chart(charts.residual_chart(result))
+    with tabs[offset + 1]:
+        show_chart(charts.history_chart(result.history, result.metric))
+    with tabs[offset + 2]:
+        show_chart(charts.weights_chart(result))
+    with tabs[offset + 3]:
+        show_chart(charts.units_chart(result))
+    with tabs[offset + 4]:
+        _replay(scenario, result)
+    with tabs[offset + 5]:
+        _compare(scenario, result)
+    _downloads(scenario, result)
+
+
+@st.fragment
+def _replay(scenario: Scenario, result: RunResult) -> None:
+    epochs = [int(e) for e in result.replay_epochs]
+    if len(epochs) < 2:
+        st.info("Only one recorded epoch: nothing to replay.")
+        return
+    epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1], key=f"{scenario.id}.replay")
+    show_chart(charts.replay_chart(result, epochs.index(epoch)))
+
+
+def _compare(scenario: Scenario, result: RunResult) -> None:
+    kept = st.session_state.get(f"{scenario.id}.A")
+    if kept is None:
+        st.info("Press **Keep this run as A**, change something and train again, or press **As asked vs as answered**.")
+        return
+    show_chart(charts.compare_chart(kept, result, "A", "B (current)"))
+    differences = kept.spec.differences(result.spec)
+    rows = [{"setting": k, "A": _show(a), "B (current)": _show(b)} for k, (a, b) in differences.items()]
+    for name in sorted(set(kept.final) | set(result.final)):
+        rows.append({"setting": f"final {name}", "A": _show(kept.final.get(name)), "B (current)": _show(result.final.get(name))})
+    frame = pd.DataFrame(rows, columns=["setting", "A", "B (current)"])
+    changed = set(differences)
+    st.dataframe(
+        frame.style.apply(lambda row: ["background-color: #fff3bf" if row["setting"] in changed else "" for _ in row], axis=1),
+        hide_index=True, width="stretch",
+    )
+    if not differences:
+        st.caption("A and B have the same settings.")
+
+
+def _show(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return "—" if value is None else str(value)
+
+
+def _downloads(scenario: Scenario, result: RunResult) -> None:
+    stem = f"{scenario.id}-{result.spec.preset}-seed{result.spec.seed}"
+    columns = st.columns(4, gap="small")
+    columns[0].download_button("History (CSV)", export.history_csv(result.history), f"{stem}-history.csv", "text/csv",
+                               key=f"{scenario.id}.dl.csv", width="stretch", on_click="ignore", icon=":material/download:")
+    columns[1].download_button("Run (JSON)", lambda: json.dumps(result.to_json_dict(full=True)), f"{stem}.json", "application/json",
+                               key=f"{scenario.id}.dl.json", width="stretch", on_click="ignore", icon=":material/download:")
+    columns[2].download_button("Trained model (.keras)", lambda: export.model_bytes(result.spec, result.final_weights), f"{stem}.keras",
+                               "application/octet-stream", key=f"{scenario.id}.dl.keras", width="stretch", on_click="ignore",
+                               icon=":material/download:")
+    columns[3].download_button("Keras script (.py)", export.keras_script(result.spec), f"{stem}.py", "text/x-python",
+                               key=f"{scenario.id}.dl.py", width="stretch", on_click="ignore", icon=":material/download:",
+                               help="A plain numpy + Keras script that rebuilds this run outside the lab.")

@@ -1,0 +1,207 @@
+"""The settings panel of a case page: every spec field as a keyed widget, presets, and the URL.
+
+Each control is one field of the RunSpec with a short URL name. Widget keys are `<case>.<url name>`,
+values are read back as text and parsed by the spec's own rules, so a bad value is answered with the
+same message the command line gives. The URL carries every setting that differs from the preset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from core.scenarios import Scenario
+from core.specs import ModelSpec, RunSpec, SpecError, all_rules
+
+
+@dataclass(frozen=True)
+class Control:
+    path: str  # dotted spec field
+    url: str  # query parameter name
+    label: str
+    group: str  # data, network, training
+    functions: tuple[str, ...] = ()  # only for these data functions (empty: all)
+
+
+CONTROLS = (
+    Control("data.x_min", "xmin", "x from", "data"),
+    Control("data.x_max", "xmax", "x to", "data"),
+    Control("data.n_samples", "n", "Samples", "data"),
+    Control("data.noise", "noise", "Noise (sd of y)", "data", ("sine", "parabola")),
+    Control("data.sampling", "sampling", "Sampling", "data"),
+    Control("data.amplitude", "amp", "Amplitude", "data", ("sine",)),
+    Control("data.coef_a", "a", "Target A (x²)", "data", ("parabola",)),
+    Control("data.coef_b", "b", "Target B (x)", "data", ("parabola",)),
+    Control("data.coef_c", "c", "Target C", "data", ("parabola",)),
+    Control("data.x_scaling", "xscale", "x scaling", "data"),
+    Control("data.y_scaling", "yscale", "y scaling", "data", ("sine", "parabola")),
+    Control("data.data_seed", "dseed", "Data seed", "data"),
+    Control("model.units", "units", "Hidden layer widths", "network"),
+    Control("model.activation", "act", "Hidden activations", "network"),
+    Control("model.output_activation", "out", "Output activation", "network"),
+    Control("model.use_bias", "bias", "Biases", "network"),
+    Control("model.kernel_initializer", "init", "Weight initializer", "network"),
+    Control("model.kernel_init_scale", "iscale", "Initializer scale", "network"),
+    Control("model.bias_initializer", "binit", "Bias initializer", "network"),
+    Control("train.optimizer", "opt", "Optimizer", "training"),
+    Control("train.learning_rate", "lr", "Learning rate", "training"),
+    Control("train.momentum", "mom", "Momentum", "training"),
+    Control("train.loss", "loss", "Loss", "training"),
+    Control("train.batch_size", "bs", "Batch size", "training"),
+    Control("train.epochs", "epochs", "Epochs", "training"),
+    Control("train.shuffle", "shuffle", "Shuffle every epoch", "training"),
+    Control("seed", "seed", "Seed", "training"),
+)
+RULES = all_rules()
+GROUPS = (("data", "Data"), ("network", "Network"), ("training", "Training"))
+
+
+def controls_for(scenario: Scenario) -> list[Control]:
+    function = scenario.spec().data.function
+    return [c for c in CONTROLS if not c.functions or function in c.functions]
+
+
+def key(scenario: Scenario, control: Control) -> str:
+    return f"{scenario.id}.{control.url}"
+
+
+def value_of(spec: RunSpec, path: str) -> Any:
+    section, _, name = path.partition(".")
+    return getattr(getattr(spec, section), name) if name else getattr(spec, section)
+
+
+def widget_value(path: str, value: Any) -> Any:
+    """A spec value as its widget shows it (text for numbers and lists, so any value can be typed)."""
+    rule = RULES[path]
+    if rule.kind == "bool":
+        return bool(value)
+    if rule.kind == "choice":
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)  # the shortest text that reads back as exactly this number
+    return str(value)
+
+
+def fill(scenario: Scenario, spec: RunSpec) -> None:
+    """Put every value of `spec` into the widgets' state (before they are drawn)."""
+    for control in controls_for(scenario):
+        st.session_state[key(scenario, control)] = widget_value(control.path, value_of(spec, control.path))
+
+
+def apply_preset(scenario: Scenario, preset: str, seed: int | None = None) -> None:
+    fill(scenario, scenario.spec(preset, seed=seed))
+    st.session_state[f"{scenario.id}.preset"] = preset
+
+
+def current_preset(scenario: Scenario) -> str:
+    return st.session_state.get(f"{scenario.id}.preset", "question")
+
+
+def init_from_url(scenario: Scenario) -> list[str]:
+    """On a page's first run in a session: the preset, then URL values; warnings for bad ones."""
+    flag = f"{scenario.id}.initialised"
+    if st.session_state.get(flag):
+        return []
+    st.session_state[flag] = True
+    warnings = []
+    params = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    preset = params.pop("preset", "question")
+    if preset not in scenario.preset_names():
+        warnings.append(f"URL parameter preset={preset!r} is not a preset of {scenario.id} "
+                        f"(allowed: {', '.join(scenario.preset_names())}); using 'question'.")
+        preset = "question"
+    apply_preset(scenario, preset)
+    base = scenario.spec(preset)
+    by_url = {c.url: c for c in controls_for(scenario)}
+    for name, raw in params.items():
+        control = by_url.get(name)
+        if control is None:
+            warnings.append(f"URL parameter {name}={raw!r} is not a setting of this page; ignored "
+                            f"(settings: {', '.join(by_url)}).")
+            continue
+        try:
+            parsed = RULES[control.path].parse(control.path, raw)
+        except SpecError as err:
+            default = widget_value(control.path, value_of(base, control.path))
+            warnings.append(f"URL parameter {name}={raw!r} ({control.label}) is not allowed; allowed: {err.allowed}. "
+                            f"Using the default {default!r}.")
+            continue
+        st.session_state[key(scenario, control)] = widget_value(control.path, parsed)
+    return warnings
+
+
+def render_form(scenario: Scenario, busy: bool) -> bool:
+    """The settings form; returns True when Train was pressed."""
+    controls = controls_for(scenario)
+    with st.form(f"{scenario.id}.form", border=True):
+        columns = st.columns(3, gap="medium")
+        for column, (group, title) in zip(columns, GROUPS):
+            with column:
+                st.markdown(f"**{title}**")
+                for control in (c for c in controls if c.group == group):
+                    _widget(scenario, control)
+        return st.form_submit_button("Train", key=f"{scenario.id}.train", type="primary", disabled=busy, width="stretch")
+
+
+def _widget(scenario: Scenario, control: Control) -> None:
+    rule = RULES[control.path]
+    k = key(scenario, control)
+    help_text = f"{rule.help}. Allowed: {rule.allowed()}. URL: ?{control.url}=…"
+    if rule.kind == "bool":
+        st.checkbox(control.label, key=k, help=help_text)
+    elif rule.kind == "choice":
+        st.selectbox(control.label, rule.choices, key=k, help=help_text)
+    else:
+        st.text_input(control.label, key=k, help=help_text)
+
+
+def read_spec(scenario: Scenario) -> tuple[RunSpec | None, list[str]]:
+    """The spec the widgets describe, or the list of what is wrong with them."""
+    base = scenario.spec(current_preset(scenario))
+    changes, errors = {}, []
+    for control in controls_for(scenario):
+        raw = st.session_state.get(key(scenario, control))
+        try:
+            RULES[control.path].parse(control.path, raw)
+        except SpecError as err:
+            errors.append(f"{control.label} ({control.path}): {raw!r} is not allowed; allowed: {err.allowed}")
+            continue
+        changes[control.path] = raw
+    if errors:
+        return None, errors
+    try:
+        spec = base.with_values(changes)
+    except SpecError as err:
+        return None, [str(err)]
+    matching = [p for p in scenario.preset_names() if scenario.spec(p, seed=spec.seed) == _relabel(spec, scenario.id, p)]
+    label = matching[0] if matching else "custom"
+    return _relabel(spec, scenario.id, label), []
+
+
+def _relabel(spec: RunSpec, scenario_id: str, preset: str) -> RunSpec:
+    return RunSpec(spec.data, spec.model, spec.train, spec.seed, spec.record_every, scenario_id, preset)
+
+
+def write_url(scenario: Scenario, spec: RunSpec) -> None:
+    """Put the settings that differ from the preset into the URL, so a copied link reproduces them."""
+    preset = spec.preset if spec.preset in scenario.preset_names() else current_preset(scenario)
+    base = scenario.spec(preset)
+    params = {} if preset == "question" else {"preset": preset}
+    for control in controls_for(scenario):
+        mine, theirs = value_of(spec, control.path), value_of(base, control.path)
+        if mine != theirs:
+            params[control.url] = str(widget_value(control.path, mine)).lower() if isinstance(mine, bool) else widget_value(control.path, mine)
+    st.query_params.from_dict(params)
+
+
+def architecture(spec: ModelSpec) -> str:
+    """e.g. '1-4-1 relu/linear'."""
+    widths = "-".join(str(w) for w in (1, *spec.units, 1))
+    acts = "/".join([*dict.fromkeys(spec.activation), spec.output_activation])
+    return f"{widths} {acts}"

@@ -1,0 +1,99 @@
+"""What single cases add to the shared page: the parabola's algebra, the segments' thresholds."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import readout
+from core.data import make_dataset
+from core.training import RunResult
+from ui import charts
+from ui.case import Extras, show_chart
+from ui.run import Job
+
+
+def latex_parabola(coefficients, digits: int = 5) -> str:
+    a, b, c = coefficients
+    sign = lambda v: "-" if v < 0 else "+"  # noqa: E731
+    return (f"\\hat f(x) = {a:.{digits}f}\\,x^2 {sign(b)} {abs(b):.{digits}f}\\,x {sign(c)} {abs(c):.{digits}f}")
+
+
+def _parabola_live(job: Job) -> None:
+    spec = job.current
+    weights = job.latest.weights
+    if weights is None:
+        return
+    data = make_dataset(spec.data)
+    coefficients = readout.parabola_from_weights(spec.model, weights, data.x_scaler, data.y_scaler)
+    if coefficients is not None:
+        st.latex(latex_parabola(coefficients) + f"\\qquad\\text{{(epoch {job.latest.epoch})}}")
+
+
+def _parabola_summary(result: RunResult) -> None:
+    r = result.readout
+    if "coefficients" not in r:
+        st.info("The algebraic readout needs an x² model: one x² unit then a linear output, or a single x² neuron.")
+        return
+    st.subheader("The learned parabola")
+    st.latex(latex_parabola(r["coefficients"]))
+    if "target" in r:
+        st.latex(latex_parabola(r["target"], digits=2).replace("\\hat f", "f"))
+        frame = pd.DataFrame({
+            "coefficient": ["A (x²)", "B (x)", "C"],
+            "learned": r["coefficients"],
+            "target": r["target"],
+            "error": r["coefficient_errors"],
+        })
+        st.dataframe(frame, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.6f") for c in ("learned", "target", "error")})
+        worst = max(abs(e) for e in r["coefficient_errors"])
+        lr = result.spec.train.learning_rate
+        st.caption(f"Largest coefficient error {worst:.3g}; learning rate {lr:g} "
+                   f"({'smaller' if worst < lr else 'larger'} than the learning rate).")
+    family = r.get("family")
+    if family:
+        best = family["best_member"]
+        st.markdown(
+            f"**One x² neuron** can only express **{family['form']}**: every such parabola meets "
+            f"**{family['condition']}**. For the target, B² − 4AC = **{family['target_gap']:.4g}**"
+            + (" — it is not in the family." if abs(family["target_gap"]) > 1e-9 else " — it is in the family.")
+            + f" The closest member, {latex_inline(best['coefficients'])}, still misses by up to "
+              f"**{best['max_abs_error']:.3g}** (RMS {best['rms_error']:.3g}) on the data range."
+        )
+
+
+def latex_inline(coefficients) -> str:
+    a, b, c = coefficients
+    return f"{a:.4g} x² {'-' if b < 0 else '+'} {abs(b):.4g} x {'-' if c < 0 else '+'} {abs(c):.4g}"
+
+
+def _parabola_tab(result: RunResult) -> None:
+    trajectory = readout.coefficient_trajectory(result)
+    if trajectory is None:
+        st.info("No coefficient trajectory: the model is not an x² parabola model.")
+        return
+    target = result.readout.get("target")
+    show_chart(charts.coefficients_chart(pd.DataFrame(trajectory), target=target))
+
+
+PARABOLA = Extras(live=_parabola_live, summary=_parabola_summary, tabs=(("Coefficients", _parabola_tab),))
+
+
+def _segments_summary(result: RunResult) -> None:
+    r = result.readout
+    thresholds = r.get("thresholds") or []
+    crossings = r.get("crossings") or []
+    rows = [{"what": f"unit {i + 1} threshold (−b/w)", "x": t} for i, t in enumerate(thresholds)]
+    rows += [{"what": f"probability crosses 0.5 ({i + 1})", "x": c} for i, c in enumerate(crossings)]
+    if rows:
+        st.subheader("Thresholds")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     column_config={"x": st.column_config.NumberColumn(format="%.3f")})
+
+
+def _segments_tab(result: RunResult) -> None:
+    show_chart(charts.segments_chart(result))
+
+
+SEGMENTS = Extras(summary=_segments_summary, tabs=(("Classes", _segments_tab),))

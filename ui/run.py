@@ -1,0 +1,113 @@
+"""Training from a page: a background job with live progress, a clean stop, and a result cache.
+
+The engine runs in a worker thread so that the page can redraw progress several times a second and a
+Stop click (which reruns the page) reaches the job through its StopFlag instead of killing the run:
+the engine then returns everything learned so far. Finished runs are cached by their full
+configuration with st.cache_data (bounded), so repeating a demo is instant; a stopped run is never
+cached. Results are plain data: no Keras model is shared between sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+from core.callbacks import HistoryRecorder, LatestState, StopFlag
+from core.specs import RunSpec
+from core.training import RunResult, train
+
+CACHE_ENTRIES = 32
+
+
+class StoppedEarly(Exception):
+    """Carries the partial result of a stopped run out of the cached function, so it is not cached."""
+
+    def __init__(self, result: RunResult):
+        super().__init__("stopped")
+        self.result = result
+
+
+@dataclass
+class Job:
+    """One request from a page: one spec, or two (as asked, then as answered)."""
+
+    scenario: str
+    specs: list[RunSpec]
+    purpose: str = "run"  # run | compare
+    stop: StopFlag = field(default_factory=StopFlag)
+    history: HistoryRecorder = field(default_factory=HistoryRecorder)
+    latest: LatestState = field(default_factory=LatestState)
+    results: list[RunResult] = field(default_factory=list)
+    error: str | None = None
+    index: int = 0  # which spec is training
+    started: float = field(default_factory=time.perf_counter)
+    finished: float | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    @property
+    def current(self) -> RunSpec:
+        return self.specs[min(self.index, len(self.specs) - 1)]
+
+    def work(self) -> None:
+        try:
+            for index, spec in enumerate(self.specs):
+                if self.stop.is_set():
+                    break
+                self.index = index
+                self.history, self.latest = HistoryRecorder(), LatestState()
+                try:
+                    self.results.append(cached_train(json.dumps(spec.to_dict(), sort_keys=True), self))
+                except StoppedEarly as stopped:
+                    self.results.append(stopped.result)
+        except Exception as err:  # shown on the page; the previous results stay
+            self.error = f"{type(err).__name__}: {err}"
+        finally:
+            self.finished = time.perf_counter()
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def cached_train(spec_json: str, _job: Job) -> RunResult:
+    """Train the spec given as canonical JSON (the cache key); `_job` supplies live recorders."""
+    spec = RunSpec.from_dict(json.loads(spec_json))
+    result = train(spec, callbacks=[_job.history, _job.latest], stop=_job.stop)
+    if result.stopped:
+        raise StoppedEarly(result)
+    return result
+
+
+def start(scenario: str, specs: list[RunSpec], purpose: str = "run") -> Job:
+    job = Job(scenario, specs, purpose)
+    job.thread = threading.Thread(target=job.work, name=f"train-{scenario}", daemon=True)
+    # The cache needs the session's context; the worker draws nothing itself.
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        add_script_run_ctx(job.thread, ctx)
+    st.session_state[f"{scenario}.job"] = job
+    job.thread.start()
+    return job
+
+
+def active(scenario: str) -> Job | None:
+    return st.session_state.get(f"{scenario}.job")
+
+
+def finish(scenario: str) -> Job | None:
+    """Drop the finished job from the session and return it."""
+    return st.session_state.pop(f"{scenario}.job", None)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def posted_result(scenario_id: str) -> RunResult:
+    """The posted setup ("question" preset) of a case at full length, for the home page's cards."""
+    from core import scenarios
+
+    return train(scenarios.get(scenario_id).spec("question"))
