@@ -13,8 +13,10 @@ CI (CI set and not "false"), where they fail. Leave them out with `--ignore=test
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -46,9 +48,14 @@ TRAIN_TIMEOUT_S = 90
 IDLE_QUIET_S = 1.0
 MIN_CHARTS = 3
 
-# What the page scripts promise (see the module docstring of each page).
+# The contract with the case pages: a form submit button named "Train"; a finished run says
+# "Trained in 1.2 s" (case-sensitive, a digit after it, so a story saying "trained in Keras" does
+# not count); a bad URL parameter lr is named in a warning.
 TRAIN_BUTTON = "Train"
-TRAINED_TEXT = "Trained in"
+TRAINED_TEXT = re.compile(r"Trained in \d")
+BAD_LR_WARNING = re.compile(r"\blr\b")
+# Seconds without a connection to the server before a wait gives up on it.
+DISCONNECTED_LIMIT_S = 15
 
 # The app's run state as the browser sees it: stApp carries the script's run state and the
 # connection state; while a run is under way the status widget shows a running icon and a Stop
@@ -136,9 +143,20 @@ def _health(url: str) -> str:
         return ""
 
 
+@dataclasses.dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+
+    def describe(self) -> str:
+        code = self.process.poll()
+        state = "still running" if code is None else f"EXITED with code {code} (a negative code is the signal that ended it)"
+        return f"Streamlit server (pid {self.process.pid}) {state}; log tail ({SERVER_LOG}):\n{_log_tail()}"
+
+
 @pytest.fixture(scope="module")
 def server(chromium):
-    """A real `streamlit run dashboard.py` on a free localhost port; yields its base URL."""
+    """A real `streamlit run dashboard.py` on a free localhost port."""
     ARTIFACTS.mkdir(exist_ok=True)
     port = _free_port()
     url = f"http://localhost:{port}"
@@ -163,7 +181,7 @@ def server(chromium):
                     pytest.fail(f"streamlit did not answer 'ok' on {url}/_stcore/health within "
                                 f"{SERVER_START_TIMEOUT_S} s.\nLog tail ({SERVER_LOG}):\n{_log_tail()}", pytrace=False)
                 time.sleep(0.25)
-            yield url
+            yield Server(url, process)
         finally:
             process.terminate()
             try:
@@ -186,7 +204,7 @@ def browser(chromium):
 
 
 @contextlib.contextmanager
-def visit(browser, server: str, path: str, name: str):
+def visit(browser, server: Server, path: str, name: str):
     """Open path in a fresh browser context (a new Streamlit session) and wait until the app is idle.
 
     Any failure inside the block is re-raised with the page's text, a screenshot
@@ -200,7 +218,7 @@ def visit(browser, server: str, path: str, name: str):
     failure_shot.unlink(missing_ok=True)  # a stale one from an earlier run would mislead
     try:
         try:
-            page.goto(f"{server}/{path}")
+            page.goto(f"{server.url}/{path}")
             page.locator('[data-testid="stApp"]').wait_for(state="attached")
             wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
             yield page
@@ -213,7 +231,7 @@ def visit(browser, server: str, path: str, name: str):
                 text = page.locator('[data-testid="stApp"]').inner_text(timeout=2_000)[:1_500]
             failure += (
                 f"\n\nPage URL: {page.url}\nScreenshot: {failure_shot}\nPage text (start):\n{text}\n\n"
-                f"Streamlit log tail ({SERVER_LOG}):\n{_log_tail()}"
+                f"{server.describe()}"
             )
     finally:
         context.close()
@@ -228,10 +246,15 @@ def wait_until_idle(page, timeout_s: float) -> None:
     """Wait until the script has run and stayed finished (not running, no running indicator) for IDLE_QUIET_S."""
     deadline = time.monotonic() + timeout_s
     quiet_since = None
+    connected_at = time.monotonic()
     while True:
         state = page.evaluate(_APP_STATE_JS)
-        idle = state["app"] and state["script"] == "notRunning" and state["connection"] == "CONNECTED" and not state["running_indicator"]
         now = time.monotonic()
+        if state["connection"] == "CONNECTED":
+            connected_at = now
+        elif now - connected_at > DISCONNECTED_LIMIT_S:
+            raise AssertionError(f"the page lost its connection to the server (last state: {state})")
+        idle = state["app"] and state["script"] == "notRunning" and state["connection"] == "CONNECTED" and not state["running_indicator"]
         if not idle:
             quiet_since = None
         elif quiet_since is None:
@@ -346,7 +369,7 @@ def test_case_page_trains_and_draws_charts(browser, server, path):
 def test_bad_url_parameter_is_answered_with_a_warning(browser, server):
     with visit(browser, server, "parabola?lr=abc", "parabola-bad-lr") as page:
         assert_on_page(page, "parabola")
-        alerts = page.locator('[data-testid="stAlert"], [data-testid="stAlertContainer"]').filter(has_text="lr")
+        alerts = page.locator('[data-testid="stAlert"], [data-testid="stAlertContainer"]').filter(has_text=BAD_LR_WARNING)
         alerts.first.wait_for(state="visible", timeout=10_000)
         assert_no_exception(page)
         screenshot(page, "parabola-bad-lr")

@@ -41,29 +41,34 @@ def render(scenario_id: str, extras: Extras = Extras()) -> None:
     st.caption(scenario.question)
     for warning in warnings:
         st.warning(warning, icon=":material/link_off:")
-    with st.expander("The case: what was asked and what the answer proposed", expanded=False):
+    with st.expander("The case: what was asked and what the answer proposed", expanded=True):
         st.write(scenario.story)
         st.caption(f"Original post (machine-translated): `{scenario.source}`")
     _preset_buttons(scenario)
 
     job = run.active(scenario.id)
     busy = job is not None and job.running
-    pressed = controls.render_form(scenario, busy)
-    _compare_buttons(scenario, busy)
-    if pressed and not busy:
-        spec, errors = controls.read_spec(scenario)
-        if errors:
-            st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {e}" for e in errors), icon=":material/error:")
-        else:
-            controls.write_url(scenario, spec)
-            job = run.start(scenario.id, [spec])
-    if job is not None:
-        _follow(scenario, job, extras)
-    result = st.session_state.get(f"{scenario.id}.result")
-    if result is None:
-        st.info("Press **Train** to train the settings above (the posted setup until you change it).", icon=":material/play_arrow:")
-        return
-    _results(scenario, result, extras)
+    settings, outcome = st.columns([1.1, 2], gap="large")
+    with settings:
+        pressed = controls.render_form(scenario, busy)
+        _compare_buttons(scenario, busy)
+    with outcome:
+        if pressed and not busy:
+            spec, errors = controls.read_spec(scenario)
+            if errors:
+                st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {e}" for e in errors),
+                         icon=":material/error:")
+            else:
+                controls.write_url(scenario, spec)
+                job = run.start(scenario.id, [spec])
+        if job is not None:
+            _follow(scenario, job, extras)
+        result = st.session_state.get(f"{scenario.id}.result")
+        if result is None:
+            st.info("Press **Train** to train these settings (the posted setup until you change something).",
+                    icon=":material/play_arrow:")
+            return
+        _results(scenario, result, extras)
 
 
 def show_chart(chart) -> None:
@@ -105,18 +110,19 @@ def _preset_buttons(scenario: Scenario) -> None:
 
 def _compare_buttons(scenario: Scenario, busy: bool) -> None:
     has_result = f"{scenario.id}.result" in st.session_state
-    left, middle, right = st.columns(3, gap="small")
-    if left.button("Keep this run as A", key=f"{scenario.id}.keep", disabled=busy or not has_result, width="stretch",
-                   help="Keep the current result; the next run is compared with it in the Compare tab."):
-        st.session_state[f"{scenario.id}.A"] = st.session_state[f"{scenario.id}.result"]
-        st.toast("Kept as A. Change a setting and train B.")
-    if middle.button("As asked vs as answered", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="stretch",
-                     help="Train the posted setup and the posted fix with the same seed and compare them."):
+    if st.button("As asked vs as answered", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="stretch",
+                 icon=":material/compare_arrows:",
+                 help="Train the posted setup and the posted fix with the same seed and compare them."):
         seed = _typed_seed(scenario)
         specs = [scenario.spec("question", seed=seed), scenario.spec("answer", seed=seed)]
         st.session_state[f"{scenario.id}.pending"] = ("answer", seed)
         run.start(scenario.id, specs, purpose="compare")
         st.rerun()
+    left, right = st.columns(2, gap="small")
+    if left.button("Keep this run as A", key=f"{scenario.id}.keep", disabled=busy or not has_result, width="stretch",
+                   help="Keep the current result; the next run is compared with it in the Compare tab."):
+        st.session_state[f"{scenario.id}.A"] = st.session_state[f"{scenario.id}.result"]
+        st.toast("Kept as A. Change a setting and train B.")
     if right.button("Forget A", key=f"{scenario.id}.forget", disabled=f"{scenario.id}.A" not in st.session_state, width="stretch"):
         st.session_state.pop(f"{scenario.id}.A", None)
 
@@ -135,7 +141,7 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
         box = st.container(border=True)
         top = box.columns([5, 1], vertical_alignment="center")
         progress = top[0].empty()
-        if top[1].button("Stop", key=f"{scenario.id}.stop", type="primary", width="stretch"):
+        if top[1].button("Stop training", key=f"{scenario.id}.stop", type="primary", width="stretch", icon=":material/stop_circle:"):
             job.stop.set()
         live_chart, live_extra = box.empty(), box.empty()
         while job.running:
@@ -159,9 +165,13 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
     latest = job.latest
     epochs = spec.train.epochs
     which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
-    logs = ", ".join(f"{k} {v:.4g}" for k, v in latest.logs.items())
-    progress.progress(min(latest.epoch / epochs, 1.0),
-                      text=f"{which}epoch {latest.epoch:,} of {epochs:,} · {logs} · {time.perf_counter() - job.started:.1f} s")
+    elapsed = f"{time.perf_counter() - job.started:.1f} s"
+    if latest.epoch == 0:
+        text = f"{which}compiling the training loop for this architecture (once per architecture) · {elapsed}"
+    else:
+        logs = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in latest.logs.items())
+        text = f"{which}epoch {latest.epoch:,} of {epochs:,} · {logs} · {elapsed}"
+    progress.progress(min(latest.epoch / epochs, 1.0), text=text)
     history = {k: list(v) for k, v in job.history.history.items()}
     metric = metric_name(spec.data.task)
     history.setdefault("loss", [])
@@ -177,23 +187,20 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     waited = st.session_state.get(f"{scenario.id}.ran_for", result.wall_s)
     cached = waited < 0.5 * result.wall_s
     final = " · ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in result.final.items())
-    st.success(f"Trained in {result.wall_s:.2f} s{' (shown from the cache)' if cached else ''} · "
+    how = f" (stopped on request after {result.epochs_run:,} of {result.spec.train.epochs:,} epochs)" if result.stopped else ""
+    how += f" (diverged in epoch {result.diverged_at})" if result.diverged_at else ""
+    how += " (shown from the cache)" if cached else ""
+    st.success(f"Trained in {result.wall_s:.2f} s{how} · "
                f"{controls.architecture(result.spec.model)} · {result.epochs_run:,} epochs · {result.steps:,} optimizer steps · "
                f"seed {result.spec.seed} · preset {result.spec.preset} · {final}", icon=":material/check_circle:")
     if extras.summary is not None:
-        left, right = st.columns(2, gap="large")
-    else:
-        left = right = st.container()
-    with left:
-        st.subheader("Diagnostics")
-        notes = readout.diagnose(result)
-        for note in notes:
-            st.markdown(f"- {note}")
-        if not notes:
-            st.markdown("- Nothing unusual: no dead or saturated units, no divergence, no extra bumps.")
-    if extras.summary is not None:
-        with right:
-            extras.summary(result)
+        extras.summary(result)
+    st.subheader("Diagnostics")
+    notes = readout.diagnose(result)
+    for note in notes:
+        st.markdown(f"- {note}")
+    if not notes:
+        st.markdown("- Nothing unusual: no dead or saturated units, no divergence, no extra bumps.")
     names = [t for t, _ in extras.tabs] + ["Fit", "Loss & metric", "Weights", "Hidden units", "Replay", "Compare"]
     tabs = st.tabs(names, key=f"{scenario.id}.tabs")
     for tab, (_, draw) in zip(tabs, extras.tabs):

@@ -137,16 +137,19 @@ def init_from_url(scenario: Scenario) -> list[str]:
 
 
 def render_form(scenario: Scenario, busy: bool) -> bool:
-    """The settings form; returns True when Train was pressed."""
+    """The settings form (a tab per group, two columns each); returns True when Train was pressed."""
     controls = controls_for(scenario)
     with st.form(f"{scenario.id}.form", border=True):
-        columns = st.columns(3, gap="medium")
-        for column, (group, title) in zip(columns, GROUPS):
-            with column:
-                st.markdown(f"**{title}**")
-                for control in (c for c in controls if c.group == group):
-                    _widget(scenario, control)
-        return st.form_submit_button("Train", key=f"{scenario.id}.train", type="primary", disabled=busy, width="stretch")
+        tabs = st.tabs([title for _, title in GROUPS])
+        for tab, (group, _) in zip(tabs, GROUPS):
+            members = [c for c in controls if c.group == group]
+            with tab:
+                columns = st.columns(2, gap="small")
+                for index, control in enumerate(members):
+                    with columns[index % 2]:
+                        _widget(scenario, control)
+        return st.form_submit_button("Train", key=f"{scenario.id}.train", type="primary", disabled=busy, width="stretch",
+                                     icon=":material/play_arrow:")
 
 
 def _widget(scenario: Scenario, control: Control) -> None:
