@@ -292,7 +292,7 @@ def diagnose(result: "RunResult") -> list[str]:
         notes.append(f"Training diverged: the loss became NaN or infinite in epoch {result.diverged_at}; "
                      f"the results show the last finite state (epoch {result.diverged_at - 1}). Lower the learning rate.")
     if result.stopped:
-        notes.append(f"Stopped on request after {result.epochs_run} of {result.spec.train.epochs} epochs.")
+        notes.append(f"Stopped on request after {result.epochs_run:,} of {result.spec.train.epochs:,} epochs.")
     for layer in r.get("layers", []):
         dead = layer.get("dead_units") or []
         if dead:

@@ -373,3 +373,21 @@ def test_bad_url_parameter_is_answered_with_a_warning(browser, server):
         alerts.first.wait_for(state="visible", timeout=10_000)
         assert_no_exception(page)
         screenshot(page, "parabola-bad-lr")
+
+
+def test_stop_training_ends_the_run_and_keeps_what_was_learned(browser, server):
+    # The deeper noisy-sine net runs 3000 full-batch epochs (several seconds): long enough to stop.
+    with visit(browser, server, "noisy-sine?preset=deep&epochs=20000", "noisy-sine-stopped") as page:
+        assert_on_page(page, "noisy-sine")
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        stop = page.get_by_role("button", name="Stop training")
+        stop.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        page.get_by_text(re.compile(r"epoch [1-9][\d,]* of 20,000")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+        stop.click()
+        summary = page.get_by_text(re.compile(r"Trained in \d.*stopped on request after [\d,]+ of 20,000 epochs"))
+        summary.first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        screenshot(page, "noisy-sine-stopped")
+        assert page.get_by_text(re.compile(r"Stopped on request after [\d,]+ of 20,000 epochs")).count() >= 1
+        assert draw_every_chart(page)["drawn"] >= MIN_CHARTS
+        assert_no_exception(page)
