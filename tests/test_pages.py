@@ -38,6 +38,45 @@ def test_page_loads_with_the_posted_setup_and_no_exception(scenario):
     assert not successes(at)  # nothing is trained before Train is pressed
 
 
+@pytest.mark.parametrize("scenario", PAGES)
+def test_every_preset_fills_the_controls_with_its_own_values(scenario):
+    from core import scenarios
+    from ui.controls import controls_for, key, value_of, widget_value
+
+    case = scenarios.get(scenario)
+    at = page(scenario)
+    for preset in case.presets:
+        at.button(key=f"{scenario}.preset.{preset.name}").click().run()
+        spec = case.spec(preset.name)
+        for control in controls_for(case):
+            assert at.session_state[key(case, control)] == widget_value(control.path, value_of(spec, control.path)), (preset.name, control.path)
+        for path, value in preset.changes.items():  # what makes the preset differ is on screen
+            control = next(c for c in controls_for(case) if c.path == path)
+            widget = at.get_by_key(key(case, control)) if hasattr(at, "get_by_key") else None
+            shown = widget.value if widget is not None else at.session_state[key(case, control)]
+            assert shown == widget_value(path, value_of(spec, path))
+
+
+@pytest.mark.parametrize("scenario", PAGES)
+def test_bad_input_on_every_page_is_an_error_not_an_exception(scenario):
+    at = train(page(scenario), scenario, lr="abc", units="4,x", epochs="-3")
+    assert not at.exception
+    message = at.error[0].value
+    assert "Learning rate (train.learning_rate): 'abc' is not allowed" in message
+    assert "Hidden layer widths (model.units): '4,x' is not allowed" in message
+    assert "Epochs (train.epochs): '-3' is not allowed" in message
+    assert not successes(at)
+
+
+def test_home_page_shows_every_case_with_its_posted_failure():
+    at = AppTest.from_file("../dashboard.py", default_timeout=TIMEOUT).run()  # the router opens Home
+    assert not at.exception
+    assert len(charts(at)) == 4
+    captions = " ".join(c.value for c in at.caption)
+    assert "accuracy 0.667" in captions  # segments as posted, trained here
+    assert len(at.get("page_link")) == 4
+
+
 def test_presets_fill_every_control():
     at = page("sine-relu")
     assert at.text_input(key="sine-relu.units").value == "4"
