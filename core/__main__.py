@@ -64,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--full", action="store_true", help="with --json: add recorded weights and replayed fits")
     run.add_argument("--save-model", metavar="PATH", help="write the trained model to PATH (.keras)")
     run.add_argument("--path", default="fast", help="fast (compiled loop, default) or fit (plain model.fit)")
+    sweep = sub.add_parser("sweep", help="train many seeds of a preset at once and report how often it succeeds")
+    sweep.add_argument("scenario", help="sine-relu, noisy-sine, parabola or segments")
+    sweep.add_argument("--preset", default="question", help="question (default), answer or a variant")
+    sweep.add_argument("--seeds", default="64", help="how many seeds (1 to 256; default 64)")
+    sweep.add_argument("--seed", help="the first seed (default: the preset's); the others follow it")
+    sweep.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                       help="change one setting (repeatable)")
+    sweep.add_argument("--vary", metavar="SECTION.FIELD=V1,V2,...", help="a success rate for each of these values of one setting")
+    sweep.add_argument("--threshold", help="the success criterion's threshold (default: the case's, see --help of the case)")
+    sweep.add_argument("--json", action="store_true", help="print the result as JSON")
     bench = sub.add_parser("bench", help="fast path against plain model.fit on every posted setup")
     bench.add_argument("--json", action="store_true", help="print the measurements as JSON")
     bench.add_argument("--scenarios", default="", help="comma-separated scenario ids (default: all)")
@@ -160,6 +170,74 @@ def _print_summary(result, notes: list[str]) -> None:
         print(f"- {note}")
 
 
+def _cmd_sweep(args) -> int:
+    from core import scenarios
+    from core.specs import SpecError
+
+    scenario = scenarios.get(args.scenario)
+    scenario.preset(args.preset)
+    seeds = _seeds(args.seeds)
+    criterion = scenario.criterion if args.threshold is None else _threshold(scenario.criterion, args.threshold)
+    spec = scenario.spec(args.preset)
+    changes = _parse_changes(args.changes)
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    try:
+        spec = spec.with_values(changes) if changes else spec
+    except SpecError as err:
+        if err.field == "seed" and args.seed is not None:
+            raise UsageError(f"--seed: {args.seed!r} is not allowed; allowed: {err.allowed}") from None
+        raise
+    variants = [(None, spec)]
+    if args.vary:
+        path, sep, values = args.vary.partition("=")
+        items = [v.strip() for v in values.split(",") if v.strip()] if sep else []
+        if not items:
+            raise UsageError(f"--vary: {args.vary!r} is not allowed; allowed: SECTION.FIELD=V1,V2,... e.g. train.learning_rate=0.1,0.01")
+        variants = [(value, spec.with_value(path.strip(), value)) for value in items]
+    with _quiet_native_stderr():
+        import core.training  # noqa: F401
+    from core.ensemble import summarize_sweep, train_ensemble
+
+    reports = []
+    for value, variant in variants:
+        report = summarize_sweep(train_ensemble(variant, seeds), criterion)
+        if value is not None:
+            report["vary"] = {"field": args.vary.partition("=")[0].strip(), "value": value}
+        reports.append(report)
+    if args.json:
+        print(json.dumps(reports[0] if not args.vary else {"vary": args.vary.partition("=")[0].strip(), "results": reports}, indent=1))
+        return 0
+    print(f"{scenario.id} / {args.preset}: {seeds} seeds from {spec.seed}; success = {criterion.describe()}")
+    for report in reports:
+        low, high = report["interval"]
+        label = f"{report['vary']['field']}={report['vary']['value']}: " if "vary" in report else ""
+        best = report["best"]
+        print(f"{label}{report['successes']}/{report['seeds']} succeeded ({report['success_rate']:.0%}, 95% interval "
+              f"{low:.0%}-{high:.0%}) in {report['wall_s']:.1f} s; best seed {best['seed']}: "
+              + ", ".join(f"{k} {v:.4g}" for k, v in best["final"].items()))
+    return 0
+
+
+def _seeds(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256 or str(value) != raw.strip():
+        raise UsageError(f"--seeds: {raw!r} is not allowed; allowed: a whole number from 1 to 256")
+    return value
+
+
+def _threshold(criterion, raw: str):
+    from core.specs import SpecError
+
+    try:
+        return criterion.with_threshold(raw)
+    except SpecError as err:
+        raise UsageError(f"--threshold: {raw!r} is not allowed; allowed: {err.allowed} ({criterion.describe()})") from None
+
+
 def _cmd_bench(args) -> int:
     from core import scenarios
 
@@ -188,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_list()
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
         return _cmd_bench(args)
     except (UsageError, SpecError) as err:
         print(f"error: {err}", file=sys.stderr)

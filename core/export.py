@@ -97,11 +97,12 @@ def keras_script(spec: RunSpec) -> str:
             f"kernel_initializer={_init_code(m.kernel_initializer, derived_seed(spec.seed, index, 'kernel'), m.kernel_init_scale)}, "
             f"bias_initializer={_init_code(m.bias_initializer, derived_seed(spec.seed, index, 'bias'), None)}, name={name!r}))"
         )
+    clip = "".join(f", {name}={value!r}" for name, value in (("clipnorm", t.clipnorm), ("global_clipnorm", t.global_clipnorm)) if value is not None)
     optimizer = {
-        "sgd": f"keras.optimizers.SGD({t.learning_rate!r}, momentum={t.momentum!r})",
-        "rmsprop": f"keras.optimizers.RMSprop({t.learning_rate!r}, momentum={t.momentum!r})",
-        "adagrad": f"keras.optimizers.Adagrad({t.learning_rate!r})",
-        "adam": f"keras.optimizers.Adam({t.learning_rate!r})",
+        "sgd": f"keras.optimizers.SGD({t.learning_rate!r}, momentum={t.momentum!r}{clip})",
+        "rmsprop": f"keras.optimizers.RMSprop({t.learning_rate!r}, momentum={t.momentum!r}{clip})",
+        "adagrad": f"keras.optimizers.Adagrad({t.learning_rate!r}{clip})",
+        "adam": f"keras.optimizers.Adam({t.learning_rate!r}{clip})",
     }[t.optimizer]
     loss = {
         "mse": '"mse"', "mae": '"mae"', "binary_crossentropy": '"binary_crossentropy"',

@@ -22,6 +22,49 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class Criterion:
+    """When a run counts as a success: a metric against a threshold, in original units."""
+
+    kind: str  # accuracy_at_least | coefficients_within | max_abs_error_below
+    threshold: float
+
+    KINDS = {
+        "accuracy_at_least": "final accuracy at least {t:g}",
+        "coefficients_within": "every learned coefficient within {t:g} of the target",
+        "max_abs_error_below": "max |fit - clean target| on the data range at most {t:g}",
+    }
+
+    def __post_init__(self):
+        if self.kind not in self.KINDS:
+            raise SpecError("criterion.kind", self.kind, ", ".join(self.KINDS))
+        if not (isinstance(self.threshold, (int, float)) and 0 <= self.threshold < 1e6):
+            raise SpecError("criterion.threshold", self.threshold, "a number from 0 to 1e6")
+
+    def describe(self) -> str:
+        return self.KINDS[self.kind].format(t=self.threshold)
+
+    def with_threshold(self, threshold) -> "Criterion":
+        try:
+            value = float(threshold)
+        except (TypeError, ValueError):
+            raise SpecError("criterion.threshold", threshold, "a number from 0 to 1e6") from None
+        return Criterion(self.kind, value)
+
+    def met(self, final: dict, readout: dict) -> bool:
+        """Whether a run with these final numbers and readout succeeded (a diverged run never does)."""
+        if not final:
+            return False
+        if self.kind == "accuracy_at_least":
+            return final.get("accuracy", 0.0) >= self.threshold - 1e-9
+        if self.kind == "coefficients_within":
+            if "coefficients" not in readout or "target" not in readout:
+                return False
+            return max(abs(c - t) for c, t in zip(readout["coefficients"], readout["target"])) <= self.threshold
+        value = final.get("max_abs_error")
+        return value is not None and value <= self.threshold
+
+
+@dataclass(frozen=True)
 class Scenario:
     id: str
     title: str
@@ -30,6 +73,7 @@ class Scenario:
     source: str  # where the original post is
     base: dict[str, Any]  # the posted setup as a RunSpec dict
     presets: tuple[Preset, ...]
+    criterion: Criterion  # what counts as "it worked" for this case (editable by the user)
 
     def preset_names(self) -> list[str]:
         return [p.name for p in self.presets]
@@ -88,6 +132,7 @@ _add(Scenario(
         Preset("tanh", "Tanh units", "The other commented-out variant: 4 tanh units, otherwise as asked.",
                {"model.activation": "tanh"}),
     ),
+    criterion=Criterion("max_abs_error_below", 0.1),
 ))
 
 _add(Scenario(
@@ -120,6 +165,7 @@ _add(Scenario(
         Preset("deep", "Deeper net", "The post's deeper 1-32-128-32-1 tanh net, trained as asked.",
                {"model.units": "32,128,32", "model.activation": "tanh"}),
     ),
+    criterion=Criterion("max_abs_error_below", 0.1),
 ))
 
 _add(Scenario(
@@ -149,6 +195,7 @@ _add(Scenario(
         Preset("one-neuron", "One x^2 neuron", "A single neuron (a x + b)^2 with Adam(0.001), as the answer suggests.",
                {"model.units": "", "model.activation": "", "model.output_activation": "square", "train.learning_rate": 0.001}),
     ),
+    criterion=Criterion("coefficients_within", 0.01),
 ))
 
 _add(Scenario(
@@ -176,6 +223,7 @@ _add(Scenario(
         Preset("answer", "As answered", "Standardised x, Adam(0.1), 20 epochs.",
                {"data.x_scaling": "standard", "train.optimizer": "adam", "train.learning_rate": 0.1, "train.epochs": 20}),
     ),
+    criterion=Criterion("accuracy_at_least", 1.0),
 ))
 
 

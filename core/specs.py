@@ -253,8 +253,12 @@ class TrainSpec(_Spec):
     batch_size: int | str = _f(32, Rule("int", "samples per optimizer step", 1, MAX_SAMPLES, full=True))
     epochs: int = _f(500, Rule("int", "passes over the training data", 1, MAX_EPOCHS))
     shuffle: bool = _f(True, Rule("bool", "reshuffle the samples before every epoch"))
+    clipnorm: float | None = _f(None, Rule("float", "clip each weight tensor's gradient to this norm; empty: no clipping", 1e-6, 1e6, optional=True))
+    global_clipnorm: float | None = _f(None, Rule("float", "clip all gradients together to this norm; empty: no clipping", 1e-6, 1e6, optional=True))
 
     def _check(self) -> None:
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise SpecError("train.global_clipnorm", self.global_clipnorm, "empty when train.clipnorm is set (Keras takes one of them)")
         if self.momentum and self.optimizer not in ("sgd", "rmsprop"):
             raise SpecError("train.momentum", self.momentum, f"0 for optimizer {self.optimizer} (momentum applies to sgd and rmsprop)")
 

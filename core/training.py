@@ -154,13 +154,14 @@ def _jsonable(value):
 
 def make_optimizer(spec: TrainSpec) -> keras.optimizers.Optimizer:
     lr = spec.learning_rate
+    clip = {"clipnorm": spec.clipnorm, "global_clipnorm": spec.global_clipnorm}
     if spec.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=spec.momentum)
+        return keras.optimizers.SGD(lr, momentum=spec.momentum, **clip)
     if spec.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr, momentum=spec.momentum)
+        return keras.optimizers.RMSprop(lr, momentum=spec.momentum, **clip)
     if spec.optimizer == "adagrad":
-        return keras.optimizers.Adagrad(lr)
-    return keras.optimizers.Adam(lr)
+        return keras.optimizers.Adagrad(lr, **clip)
+    return keras.optimizers.Adam(lr, **clip)
 
 
 def make_loss(spec: TrainSpec) -> keras.losses.Loss:
@@ -326,7 +327,8 @@ class _LoopPool:
     @staticmethod
     def key(spec: RunSpec, n: int, batch: int) -> tuple:
         m, t = spec.model, spec.train
-        return (m.units, m.activation, m.output_activation, m.use_bias, t.optimizer, t.momentum, t.loss, n, batch, spec.data.task)
+        return (m.units, m.activation, m.output_activation, m.use_bias, t.optimizer, t.momentum, t.clipnorm, t.global_clipnorm,
+                t.loss, n, batch, spec.data.task)
 
     def acquire(self, spec: RunSpec, n: int, batch: int) -> _CompiledLoop:
         key = self.key(spec, n, batch)

@@ -52,6 +52,8 @@ CONTROLS = (
     Control("train.batch_size", "bs", "Batch size", "training"),
     Control("train.epochs", "epochs", "Epochs", "training"),
     Control("train.shuffle", "shuffle", "Shuffle every epoch", "training"),
+    Control("train.clipnorm", "clip", "Clip gradient norm", "training"),
+    Control("train.global_clipnorm", "gclip", "Clip global norm", "training"),
     Control("seed", "seed", "Seed", "training"),
 )
 RULES = all_rules()
