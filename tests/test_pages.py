@@ -158,3 +158,26 @@ def test_asked_versus_answered_compares_both_with_one_seed():
     settings = set(table["setting"])
     assert {"data.x_scaling", "train.optimizer", "train.learning_rate", "train.epochs"} <= settings
     assert "seed" not in settings
+
+
+def test_restarts_panel_trains_many_seeds_and_reports_the_success_rate():
+    at = page("segments")
+    at.number_input(key="segments.seeds").set_value(16).run()
+    at.button(key="segments.restart_compare").click().run()
+    assert not at.exception
+    texts = " ".join(m.value for m in at.markdown)
+    assert "**As asked**: **0 of 16** seeds succeeded" in texts
+    answered = [m.value for m in at.markdown if m.value.startswith("**As answered**")]
+    assert answered and "of 16** seeds succeeded" in answered[0] and "95% interval" in answered[0]
+    assert len(charts(at)) >= 5  # rates, and per setup: loss curves and histogram
+    # A stricter threshold can only lower the answered success count.
+    before = int(answered[0].split("**")[3].split(" of ")[0])
+    at.number_input(key="segments.threshold").set_value(1.01).run()  # accuracy can never reach 1.01
+    after = [m.value for m in at.markdown if m.value.startswith("**As answered**")][0]
+    assert "**0 of 16**" in after and before >= 0
+
+
+def test_every_result_says_whether_it_met_the_success_criterion():
+    at = train(page("segments"), "segments", epochs="5")
+    verdicts = [m.value for m in at.markdown if "Success criterion" in m.value]
+    assert verdicts and "final accuracy at least 1" in verdicts[0] and "not met" in verdicts[0]

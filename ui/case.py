@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -19,7 +18,8 @@ from core import export, readout, scenarios
 from core.scenarios import Scenario
 from core.specs import SpecError
 from core.training import RunResult, metric_name
-from ui import charts, controls, run
+from ui import charts, controls, restarts, run
+from ui.display import show_chart
 
 LIVE_INTERVAL = 0.25  # seconds between live redraws while training
 
@@ -67,26 +67,10 @@ def render(scenario_id: str, extras: Extras = Extras()) -> None:
         if result is None:
             st.info("Press **Train** to train these settings (the posted setup until you change something).",
                     icon=":material/play_arrow:")
-            return
-        _results(scenario, result, extras)
-
-
-def show_chart(chart) -> None:
-    """An Altair chart with its title drawn by Streamlit: Vega titles with subtitles get clipped in
-    Streamlit's container-width layout, so the title and subtitle become markdown above the chart."""
-    title = getattr(chart, "title", alt.Undefined)
-    if isinstance(title, alt.TitleParams):
-        text, subtitle = title.text, title.subtitle
-    else:
-        text, subtitle = (title if isinstance(title, str) else None), None
-    if text:
-        st.markdown(f"**{text}**")
-    if subtitle and subtitle is not alt.Undefined:
-        st.caption(" · ".join(subtitle) if isinstance(subtitle, (list, tuple)) else str(subtitle))
-    if text or subtitle:
-        chart = chart.copy()
-        chart.title = alt.Undefined
-    st.altair_chart(chart, width="stretch")
+        else:
+            _results(scenario, result, extras)
+        st.divider()
+        restarts.panel(scenario, busy)
 
 
 def _apply_pending(scenario: Scenario) -> None:
@@ -94,6 +78,9 @@ def _apply_pending(scenario: Scenario) -> None:
     pending = st.session_state.pop(f"{scenario.id}.pending", None)
     if pending:
         controls.apply_preset(scenario, *pending)
+    seed = st.session_state.pop(f"{scenario.id}.pending_seed", None)
+    if seed is not None:
+        st.session_state[f"{scenario.id}.seed"] = str(seed)
 
 
 def _preset_buttons(scenario: Scenario) -> None:
@@ -152,7 +139,9 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
         return
     if job.error:
         st.error(f"Training failed: {job.error}. The previous results are kept.", icon=":material/error:")
-    if job.results:
+    if job.results and job.members:
+        st.session_state[f"{scenario.id}.restarts"] = job.results
+    elif job.results:
         if job.purpose == "compare" and len(job.results) == 2:
             st.session_state[f"{scenario.id}.A"] = job.results[0]
         st.session_state[f"{scenario.id}.result"] = job.results[-1]
@@ -162,6 +151,14 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
 
 def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -> None:
     spec = job.current
+    if job.members:
+        which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
+        elapsed = f"{time.perf_counter() - job.started:.1f} s"
+        median = job.logs.get("median_loss")
+        state = (f"epoch {job.epoch:,} of {spec.train.epochs:,} · median loss {median:.4g}" if job.epoch and median is not None
+                 else "compiling the training loop for these seeds")
+        progress.progress(min(job.epoch / spec.train.epochs, 1.0), text=f"Restarts, {job.members} seeds · {which}{state} · {elapsed}")
+        return
     latest = job.latest
     epochs = spec.train.epochs
     which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
@@ -193,6 +190,7 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     st.success(f"Trained in {result.wall_s:.2f} s{how} · "
                f"{controls.architecture(result.spec.model)} · {result.epochs_run:,} epochs · {result.steps:,} optimizer steps · "
                f"seed {result.spec.seed} · preset {result.spec.preset} · {final}", icon=":material/check_circle:")
+    restarts.verdict(result, restarts.criterion(scenario))
     if extras.summary is not None:
         extras.summary(result)
     st.subheader("Diagnostics")

@@ -641,3 +641,80 @@ def mini_chart(r: "RunResult", height: int = 140) -> alt.LayerChart:
             _line(r.grid_x, r.grid_prediction, "fit", palette, width=2, legend=False, axis=axis),
         ]
     return alt.layer(*layers).properties(width="container", height=height)
+
+
+# ---------------------------------------------------------------------------------------------
+# Restarts: many seeds of one setup
+
+RESTART_LINES = 64  # faint loss curves drawn at most; the median always covers every seed
+RESTART_EPOCHS = 60  # points per faint curve
+
+
+def restarts_loss_chart(losses: np.ndarray, seeds: Sequence[int], label: str = "") -> alt.LayerChart:
+    """Every seed's loss per epoch, faint, with the median over the seeds drawn bold (log scale)."""
+    losses = np.asarray(losses, dtype=float).reshape(len(losses), -1)
+    epochs_total, members = losses.shape
+    rows = np.unique(np.linspace(0, max(epochs_total - 1, 0), min(RESTART_EPOCHS, max(epochs_total, 1))).astype(int))
+    shown = list(range(min(members, RESTART_LINES)))
+    frame = pd.DataFrame([
+        {"epoch": int(r) + 1, "seed": int(seeds[m]), "loss": losses[r, m]}
+        for m in shown for r in rows if epochs_total and np.isfinite(losses[r, m]) and losses[r, m] > 0
+    ], columns=["epoch", "seed", "loss"])
+    with np.errstate(all="ignore"):
+        median = np.nanmedian(np.where(losses > 0, losses, np.nan), axis=1) if epochs_total else np.empty(0)
+    keep = np.arange(epochs_total)[np.isfinite(median)]
+    median_frame = thin(pd.DataFrame({"epoch": keep + 1, "loss": median[keep]}), HISTORY_POINTS)
+    x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", tickMinStep=1))
+    y = alt.Y("loss:Q", title="loss (log scale)", scale=alt.Scale(type="log"))
+    faint = alt.Chart(frame).mark_line(strokeWidth=1, opacity=0.25, color=DATA_GREY).encode(
+        x=x, y=y, detail="seed:N",
+        tooltip=[alt.Tooltip("seed:N", title="seed"), alt.Tooltip("epoch:Q", format="d"), _number("loss", "loss")],
+    )
+    bold = alt.Chart(median_frame).mark_line(strokeWidth=3, color=FIT_ORANGE).encode(
+        x=x, y=y, tooltip=[alt.Tooltip("epoch:Q", format="d"), _number("loss", "median loss")],
+    )
+    note = f"{members} seeds" + (f" (faint: the first {len(shown)})" if members > len(shown) else "") + "; bold: the median"
+    return alt.layer(faint, bold).properties(
+        width="container", height=260, title=_title(f"Loss of every seed {label}".strip(), note),
+    ).interactive()
+
+
+def restarts_histogram(values: Sequence[float], metric: str, threshold: float | None = None, success_below: bool = True,
+                       label: str = "") -> alt.LayerChart:
+    """How the seeds' final metric is distributed, with the success threshold as a rule."""
+    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    title = METRIC_TITLES.get(metric, metric.replace("_", " "))
+    frame = pd.DataFrame({"value": values})
+    # Accuracy lives on [0, 1]: fixed bins keep a run of identical values from collapsing the axis.
+    binning = alt.Bin(extent=[0, 1], step=0.025) if metric == "accuracy" else alt.Bin(maxbins=30)
+    bars = alt.Chart(frame).mark_bar(color=FIT_ORANGE, opacity=0.8).encode(
+        x=alt.X("value:Q", bin=binning, title=f"final {title}"),
+        y=alt.Y("count():Q", title="seeds"),
+        tooltip=[alt.Tooltip("value:Q", bin=binning, title=f"final {title}"), alt.Tooltip("count():Q", title="seeds")],
+    )
+    layers = [bars]
+    if threshold is not None:
+        side = "at most" if success_below else "at least"
+        rule = pd.DataFrame({"x": [threshold], "what": [f"success: {side} {threshold:g}"]})
+        layers.append(alt.Chart(rule).mark_rule(color=TARGET_BLACK, strokeDash=TARGET_DASH, strokeWidth=2).encode(
+            x="x:Q", tooltip=[alt.Tooltip("what:N", title="threshold")]))
+    return alt.layer(*layers).properties(
+        width="container", height=220, title=_title(f"Final {title} over the seeds {label}".strip(), f"{len(values)} seeds that did not diverge"),
+    )
+
+
+def success_rates_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
+    """Success rates with their 95% intervals, one bar per setup (e.g. as asked and as answered)."""
+    frame = pd.DataFrame([{"setup": r["label"], "rate": r["rate"], "low": r["low"], "high": r["high"],
+                           "text": f"{r['successes']}/{r['seeds']}"} for r in rows])
+    base = alt.Chart(frame).encode(y=alt.Y("setup:N", title=None, sort=None))
+    bars = base.mark_bar(color=FIT_ORANGE, opacity=0.85).encode(
+        x=alt.X("rate:Q", title="success rate", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        tooltip=[alt.Tooltip("setup:N"), alt.Tooltip("text:N", title="succeeded"), alt.Tooltip("rate:Q", format=".0%"),
+                 alt.Tooltip("low:Q", format=".0%", title="95% low"), alt.Tooltip("high:Q", format=".0%", title="95% high")],
+    )
+    whiskers = base.mark_rule(color=TARGET_BLACK, strokeWidth=2).encode(x="low:Q", x2="high:Q")
+    labels = base.mark_text(align="left", dx=6, color=TARGET_BLACK).encode(x="high:Q", text="text:N")
+    return alt.layer(bars, whiskers, labels).properties(
+        width="container", height=40 + 36 * len(frame), title=_title("Success rate", "bars: share of seeds that succeeded; lines: 95% Wilson interval"),
+    )

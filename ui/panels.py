@@ -9,7 +9,8 @@ from core import readout
 from core.data import make_dataset
 from core.training import RunResult
 from ui import charts
-from ui.case import Extras, show_chart
+from ui.case import Extras
+from ui.display import show_chart
 from ui.run import Job
 
 

@@ -18,6 +18,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from core.callbacks import HistoryRecorder, LatestState, StopFlag
+from core.ensemble import EnsembleResult, train_ensemble
 from core.specs import RunSpec
 from core.training import RunResult, train
 
@@ -27,7 +28,7 @@ CACHE_ENTRIES = 32
 class StoppedEarly(Exception):
     """Carries the partial result of a stopped run out of the cached function, so it is not cached."""
 
-    def __init__(self, result: RunResult):
+    def __init__(self, result):
         super().__init__("stopped")
         self.result = result
 
@@ -38,13 +39,16 @@ class Job:
 
     scenario: str
     specs: list[RunSpec]
-    purpose: str = "run"  # run | compare
+    purpose: str = "run"  # run | compare | restarts
+    members: int = 0  # restarts: seeds per spec (0: single runs)
     stop: StopFlag = field(default_factory=StopFlag)
     history: HistoryRecorder = field(default_factory=HistoryRecorder)
     latest: LatestState = field(default_factory=LatestState)
     results: list[RunResult] = field(default_factory=list)
     error: str | None = None
     index: int = 0  # which spec is training
+    epoch: int = 0  # restarts: epochs done of the current spec
+    logs: dict = field(default_factory=dict)  # restarts: the latest progress report
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
     thread: threading.Thread | None = None
@@ -63,9 +67,13 @@ class Job:
                 if self.stop.is_set():
                     break
                 self.index = index
-                self.history, self.latest = HistoryRecorder(), LatestState()
+                self.history, self.latest, self.epoch, self.logs = HistoryRecorder(), LatestState(), 0, {}
+                key = json.dumps(spec.to_dict(), sort_keys=True)
                 try:
-                    self.results.append(cached_train(json.dumps(spec.to_dict(), sort_keys=True), self))
+                    if self.members:
+                        self.results.append(cached_restarts(key, self.members, self))
+                    else:
+                        self.results.append(cached_train(key, self))
                 except StoppedEarly as stopped:
                     self.results.append(stopped.result)
         except Exception as err:  # shown on the page; the previous results stay
@@ -84,8 +92,22 @@ def cached_train(spec_json: str, _job: Job) -> RunResult:
     return result
 
 
-def start(scenario: str, specs: list[RunSpec], purpose: str = "run") -> Job:
-    job = Job(scenario, specs, purpose)
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def cached_restarts(spec_json: str, members: int, _job: Job) -> EnsembleResult:
+    """`members` seeds of the spec (its seed and the following ones), cached like single runs."""
+    spec = RunSpec.from_dict(json.loads(spec_json))
+
+    def progress(epoch, logs):
+        _job.epoch, _job.logs = epoch, logs
+
+    result = train_ensemble(spec, members, progress=progress, stop=_job.stop)
+    if result.stopped:
+        raise StoppedEarly(result)
+    return result
+
+
+def start(scenario: str, specs: list[RunSpec], purpose: str = "run", members: int = 0) -> Job:
+    job = Job(scenario, specs, purpose, members)
     job.thread = threading.Thread(target=job.work, name=f"train-{scenario}", daemon=True)
     # The cache needs the session's context; the worker draws nothing itself.
     ctx = get_script_run_ctx()

@@ -1,0 +1,24 @@
+"""Streamlit display helpers shared by the pages' pieces."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+
+def show_chart(chart) -> None:
+    """An Altair chart with its title drawn by Streamlit: Vega titles with subtitles get clipped in
+    Streamlit's container-width layout, so the title and subtitle become markdown above the chart."""
+    title = getattr(chart, "title", alt.Undefined)
+    if isinstance(title, alt.TitleParams):
+        text, subtitle = title.text, title.subtitle
+    else:
+        text, subtitle = (title if isinstance(title, str) else None), None
+    if text:
+        st.markdown(f"**{text}**")
+    if subtitle and subtitle is not alt.Undefined:
+        st.caption(" · ".join(subtitle) if isinstance(subtitle, (list, tuple)) else str(subtitle))
+    if text or subtitle:
+        chart = chart.copy()
+        chart.title = alt.Undefined
+    st.altair_chart(chart, width="stretch")

@@ -1,0 +1,110 @@
+"""Restarts on a case page: the success criterion, and many seeds at once with their success rate.
+
+The segments post asks whether Keras tries several initializations as k-means does (it does not);
+a single run proves little either way, so this panel trains N seeds of the current settings in one
+compiled model and says how often they succeed, with a Wilson interval and the best seed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.ensemble import EnsembleResult, summarize_sweep
+from core.scenarios import Criterion, Scenario
+from core.specs import SpecError
+from core.training import RunResult
+from ui import charts, controls, run
+from ui.display import show_chart
+
+DEFAULT_SEEDS = 64
+
+
+def criterion(scenario: Scenario) -> Criterion:
+    """The page's success criterion: the case's default with the threshold the user typed."""
+    raw = st.session_state.get(f"{scenario.id}.threshold", scenario.criterion.threshold)
+    try:
+        return scenario.criterion.with_threshold(raw)
+    except SpecError:
+        return scenario.criterion
+
+
+def criterion_control(scenario: Scenario) -> Criterion:
+    key = f"{scenario.id}.threshold"
+    st.session_state.setdefault(key, float(scenario.criterion.threshold))
+    st.number_input(f"Success threshold: {scenario.criterion.describe().replace(f'{scenario.criterion.threshold:g}', '…')}",
+                    min_value=0.0, max_value=1e6, step=0.01, format="%g", key=key,
+                    help="What counts as 'it worked' for this case; every verdict and success rate on the page uses it.")
+    return criterion(scenario)
+
+
+def verdict(result: RunResult, rule: Criterion) -> None:
+    met = rule.met(result.final, result.readout)
+    text = f"Success criterion ({rule.describe()}): **{'met' if met else 'not met'}** by this run."
+    st.markdown(f":{'green' if met else 'red'}[{'✔' if met else '✘'}] {text}")
+
+
+def panel(scenario: Scenario, busy: bool) -> None:
+    st.subheader("Restarts: how often does it work?")
+    st.caption("Keras trains one initialization per fit (there is no n_init as in k-means). Train many seeds of these "
+               "settings at once and count how many succeed.")
+    rule = criterion_control(scenario)
+    left, middle, right = st.columns([1, 1.4, 1.6], vertical_alignment="bottom")
+    seeds = left.number_input("Seeds", min_value=1, max_value=256, value=DEFAULT_SEEDS, step=1, key=f"{scenario.id}.seeds")
+    if middle.button(f"Train {seeds} seeds", key=f"{scenario.id}.restart", disabled=busy, width="stretch",
+                     icon=":material/casino:", help="The settings above, with their seed and the next ones."):
+        spec, errors = controls.read_spec(scenario)
+        if errors:
+            st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {e}" for e in errors), icon=":material/error:")
+        else:
+            _start(scenario, [spec], seeds)
+    if right.button("As asked vs as answered", key=f"{scenario.id}.restart_compare", disabled=busy,
+                    width="stretch", icon=":material/compare_arrows:", help=f"The posted setup and the posted fix, {seeds} seeds each."):
+        first = scenario.spec().seed
+        _start(scenario, [scenario.spec("question", seed=first), scenario.spec("answer", seed=first)], seeds)
+    outcomes: list[EnsembleResult] = st.session_state.get(f"{scenario.id}.restarts") or []
+    if not outcomes:
+        return
+    reports = [summarize_sweep(outcome, rule) for outcome in outcomes]
+    rows = []
+    for outcome, report in zip(outcomes, reports):
+        low, high = report["interval"]
+        rows.append({"label": _label(outcome), "rate": report["success_rate"], "low": low, "high": high,
+                     "successes": report["successes"], "seeds": report["seeds"]})
+    for row, report, outcome in zip(rows, reports, outcomes):
+        best = report["best"]
+        finals = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in best["final"].items())
+        stopped = f" (stopped after {outcome.epochs_run:,} epochs)" if outcome.stopped else ""
+        st.markdown(
+            f"**{row['label']}**: **{row['successes']} of {row['seeds']}** seeds succeeded ({row['rate']:.0%}; 95% interval "
+            f"{row['low']:.0%} to {row['high']:.0%}){stopped}, in {outcome.wall_s:.1f} s. Best of {row['seeds']} "
+            f"(k-means' n_init idea: keep the best seed): seed **{best['seed']}**, {finals}."
+            + (f" {report['diverged']} seed(s) diverged." if report["diverged"] else "")
+        )
+    show_chart(charts.success_rates_chart(rows))
+    for outcome, report in zip(outcomes, reports):
+        show_chart(charts.restarts_loss_chart(outcome.losses, outcome.seeds, f"— {_label(outcome)}"))
+        values = [run_["final"].get(outcome.metric) for run_ in report["runs"]]
+        threshold = rule.threshold if rule.kind != "coefficients_within" else None
+        show_chart(charts.restarts_histogram(values, outcome.metric, threshold, rule.kind == "max_abs_error_below",
+                                             f"— {_label(outcome)}"))
+    table = pd.DataFrame([{
+        "setup": _label(outcome), "seed": r["seed"], "success": r["success"],
+        **{k: v for k, v in r["final"].items()}, "diverged at": r["diverged_at"],
+    } for outcome, report in zip(outcomes, reports) for r in report["runs"]])
+    with st.expander("Every seed"):
+        st.dataframe(table, hide_index=True, width="stretch")
+    best = reports[-1]["best"]
+    if st.button(f"Load the best seed ({best['seed']}) into the settings", key=f"{scenario.id}.load_best", disabled=busy):
+        st.session_state[f"{scenario.id}.pending_seed"] = best["seed"]
+        st.rerun()
+
+
+def _label(outcome: EnsembleResult) -> str:
+    preset = outcome.spec.preset or "custom"
+    return {"question": "As asked", "answer": "As answered"}.get(preset, preset)
+
+
+def _start(scenario: Scenario, specs, seeds: int) -> None:
+    run.start(scenario.id, specs, purpose="restarts", members=int(seeds))
+    st.rerun()
