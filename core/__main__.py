@@ -74,10 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--vary", metavar="SECTION.FIELD=V1,V2,...", help="a success rate for each of these values of one setting")
     sweep.add_argument("--threshold", help="the success criterion's threshold (default: the case's, see --help of the case)")
     sweep.add_argument("--json", action="store_true", help="print the result as JSON")
+    claims = sub.add_parser("claims", help="success rates of every posted setup and posted fix over many seeds")
+    claims.add_argument("--seeds", default="64", help="seeds per preset (default 64)")
+    claims.add_argument("--write", metavar="PATH", help="also write the table as JSON to PATH (the home page reads core/claims.json)")
+    claims.add_argument("--json", action="store_true", help="print the table as JSON")
     bench = sub.add_parser("bench", help="fast path against plain model.fit on every posted setup")
     bench.add_argument("--json", action="store_true", help="print the measurements as JSON")
     bench.add_argument("--scenarios", default="", help="comma-separated scenario ids (default: all)")
     bench.add_argument("--fit-seconds", default="3", help="length of the model.fit slice that is timed (default 3)")
+    bench.add_argument("--members", default="64", help="seeds trained at once for the restarts figures (0: skip; default 64)")
     return parser
 
 
@@ -219,13 +224,13 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
-def _seeds(raw: str) -> int:
+def _seeds(raw: str, flag: str = "--seeds") -> int:
     try:
         value = int(raw)
     except ValueError:
         value = 0
     if not 1 <= value <= 256 or str(value) != raw.strip():
-        raise UsageError(f"--seeds: {raw!r} is not allowed; allowed: a whole number from 1 to 256")
+        raise UsageError(f"{flag}: {raw!r} is not allowed; allowed: a whole number from 1 to 256")
     return value
 
 
@@ -236,6 +241,22 @@ def _threshold(criterion, raw: str):
         return criterion.with_threshold(raw)
     except SpecError as err:
         raise UsageError(f"--threshold: {raw!r} is not allowed; allowed: {err.allowed} ({criterion.describe()})") from None
+
+
+def _cmd_claims(args) -> int:
+    seeds = _seeds(args.seeds)
+    if args.write is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.write))):
+        raise UsageError(f"--write: {args.write!r} is not allowed; allowed: a path in an existing folder")
+    with _quiet_native_stderr():
+        import core.training  # noqa: F401
+    from core import claims
+
+    table = claims.measure(seeds, report=None if args.json else lambda line: print(line, flush=True))
+    if args.write:
+        claims.write(table, args.write)
+    if args.json:
+        print(json.dumps(table, indent=1))
+    return 0
 
 
 def _cmd_bench(args) -> int:
@@ -250,8 +271,9 @@ def _cmd_bench(args) -> int:
         seconds = -1.0
     if not 0.5 <= seconds <= 600:
         raise UsageError(f"--fit-seconds: {args.fit_seconds!r} is not allowed; allowed: a number from 0.5 to 600")
+    members = _seeds(args.members, "--members") if args.members.strip() != "0" else 0
     bench, *_ = _engine()
-    rows = bench.run(ids, fit_seconds=seconds, report=None if args.json else lambda line: print(line, flush=True))
+    rows = bench.run(ids, fit_seconds=seconds, report=None if args.json else lambda line: print(line, flush=True), members=members)
     if args.json:
         print(json.dumps(rows, indent=1))
     return 0
@@ -268,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "sweep":
             return _cmd_sweep(args)
+        if args.command == "claims":
+            return _cmd_claims(args)
         return _cmd_bench(args)
     except (UsageError, SpecError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -23,6 +23,7 @@ import keras
 from core import scenarios
 from core.data import make_dataset
 from core.models import build_model
+from core.ensemble import train_ensemble
 from core.training import make_loss, make_optimizer, train
 
 WARMUP_STEPS = 5  # model.fit's first steps include tracing and compilation
@@ -69,11 +70,26 @@ def time_model_fit(spec, seconds: float) -> dict:
             "startup_s": startup, "full_s": startup + (total - WARMUP_STEPS) / rate}
 
 
-def bench_one(scenario_id: str, fit_seconds: float) -> dict:
+def time_ensemble(spec, members: int, seconds: float) -> dict:
+    """Restarts: `members` seeds at once, timed on a slice of epochs and extrapolated to the full run."""
+    probe = train_ensemble(spec.with_value("train.epochs", 2), members)  # compilation and one timed epoch
+    per_epoch = max((probe.wall_s - probe.compile_s) / 1, 1e-9)
+    epochs = int(min(spec.train.epochs, max(2, math.ceil(seconds / per_epoch))))
+    timed = train_ensemble(spec.with_value("train.epochs", epochs), members)
+    steps_per_epoch = math.ceil(spec.data.n_samples / spec.train.resolved_batch_size(spec.data.n_samples))
+    member_steps = members * steps_per_epoch * (epochs - 1)
+    rate = member_steps / max(timed.wall_s - timed.compile_s, 1e-9)
+    full = timed.compile_s + members * steps_per_epoch * spec.train.epochs / rate
+    return {"members": members, "member_steps_per_s": rate, "compile_s": timed.compile_s, "timed_epochs": epochs,
+            "full_s": full if epochs < spec.train.epochs else timed.wall_s}
+
+
+def bench_one(scenario_id: str, fit_seconds: float, members: int = 64) -> dict:
     spec = scenarios.get(scenario_id).spec("question")
     cold = train(spec)
     warm = train(spec.with_value("seed", (spec.seed + 1) % 2**31))
     fit = time_model_fit(spec, fit_seconds)
+    ensemble = time_ensemble(spec, members, fit_seconds) if members else None
     # Steps per second of the compiled loop itself: the warm run less its fixed costs.
     fast_rate = warm.steps / warm.wall_s
     return {
@@ -94,6 +110,9 @@ def bench_one(scenario_id: str, fit_seconds: float) -> dict:
         "speedup_warm": fit["full_s"] / warm.wall_s,
         "result_mb": len(pickle.dumps(cold)) / 2**20,
         "final": cold.final,
+        "ensemble": ensemble,
+        "ensemble_vs_single_cold": ensemble["full_s"] / cold.wall_s if ensemble else None,
+        "ensemble_speedup_per_seed": (ensemble["member_steps_per_s"] / fast_rate) if ensemble else None,
     }
 
 
@@ -102,19 +121,28 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def run(ids: list[str], fit_seconds: float = 3.0, report: Callable[[str], None] | None = None) -> dict:
+def run(ids: list[str], fit_seconds: float = 3.0, report: Callable[[str], None] | None = None, members: int = 64) -> dict:
     rows = []
     if report:
         report("| case | steps | model.fit steps/s | model.fit full (extrapolated) | fast cold | fast warm | "
                "fast steps/s | us/step | speedup cold | result |")
         report("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for sid in ids:
-        row = bench_one(sid, fit_seconds)
+        row = bench_one(sid, fit_seconds, members)
         rows.append(row)
         if report:
             report(f"| {sid} | {row['steps']:,} | {row['fit_steps_per_s']:,.0f} | {_duration(row['fit_full_s_extrapolated'])} | "
                    f"{row['fast_cold_s']:.2f} s | {row['fast_warm_s']:.2f} s | {row['fast_steps_per_s']:,.0f} | "
                    f"{row['fast_us_per_step']:.3g} | {row['speedup_cold']:,.0f}x | {row['result_mb']:.1f} MB |")
+    if report and members:
+        report("")
+        report(f"| case | {members} seeds at once: member-steps/s | single run steps/s | {members} seeds, full run (extrapolated) | "
+               f"one seed cold | ratio |")
+        report("|---|---:|---:|---:|---:|---:|")
+        for row in rows:
+            e = row["ensemble"]
+            report(f"| {row['scenario']} | {e['member_steps_per_s']:,.0f} | {row['fast_steps_per_s']:,.0f} | {_duration(e['full_s'])} | "
+                   f"{row['fast_cold_s']:.2f} s | {row['ensemble_vs_single_cold']:.1f}x |")
     peak = peak_rss_mb()
     if report:
         report(f"peak memory of this process: {peak:.0f} MB; numpy {np.__version__}, keras {keras.__version__}")

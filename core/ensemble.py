@@ -87,6 +87,7 @@ class EnsembleResult:
     final_weights: list[list[np.ndarray]]  # per member, in get_weights() order
     diverged_at: list[int | None]
     stopped: bool
+    compile_s: float = 0.0  # the first chunk: compilation and one epoch
     members: list[dict[str, Any]] = field(default_factory=list)  # per member: seed, final, readout
 
     @property
@@ -186,7 +187,7 @@ def train_ensemble(
     compiled = tf.function(chunk, jit_compile=True, autograph=False)
     orders = [shuffle_orders(spec.with_value("seed", s), n) for s in seeds]
     began = time.perf_counter()
-    done, per_epoch, loss_rows, metric_rows, compiled_once, all_diverged = 0, None, [], [], False, False
+    done, per_epoch, loss_rows, metric_rows, compiled_once, all_diverged, compile_s = 0, None, [], [], False, False, 0.0
     epochs = spec.train.epochs
     while done < epochs and not (stop is not None and stop.is_set()):
         count = 1 if per_epoch is None else max(1, min(CHUNK_CAPACITY, int(CHUNK_SECONDS / max(per_epoch, 1e-9))))
@@ -199,6 +200,8 @@ def train_ensemble(
         losses, metrics = compiled(perms, np.int32(count))
         if compiled_once:  # the first call includes compilation and says nothing about speed
             per_epoch = (time.perf_counter() - t0) / count
+        else:
+            compile_s = time.perf_counter() - t0
         compiled_once = True
         loss_rows.append(losses.numpy()[:count])
         metric_rows.append(metrics.numpy()[:count])
@@ -220,7 +223,7 @@ def train_ensemble(
         bad = np.flatnonzero(~np.isfinite(losses[:, m]))
         diverged.append(int(bad[0]) + 1 if bad.size else None)
     result = EnsembleResult(spec, seeds, done, wall, losses, metrics, final_weights, diverged,
-                            stopped=done < epochs and not all_diverged)
+                            stopped=done < epochs and not all_diverged, compile_s=compile_s)
     result.members = [_member_summary(ctx, spec, seeds[m], final_weights[m], losses[:, m], metrics[:, m], diverged[m])
                       for m in range(members)]
     return result

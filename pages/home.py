@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core import claims
 from core.scenarios import SCENARIOS
 from ui import charts, run
 from ui.layout import SCRIPTS, keep_router
@@ -30,3 +31,23 @@ for scenario_id, (chart_box, caption_box) in cards.items():
     chart_box.altair_chart(charts.mini_chart(result), width="stretch")
     final = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in result.final.items())
     caption_box.caption(f"The posted setup, trained here (seed {result.spec.seed}): {final}.")
+
+st.subheader("What the answers claimed, and how often they hold")
+table = claims.load()
+if table is None:
+    st.info("No measured claims yet: run `python -m core claims --write core/claims.json`.")
+else:
+    def rate(r: dict) -> str:
+        low, high = r["interval"]
+        return f"{r['successes']}/{r['seeds']} ({r['success_rate']:.0%}; 95% {low:.0%}–{high:.0%})"
+
+    lines = ["| case | the answer claimed | success means | as asked | as answered |", "|---|---|---|---|---|"]
+    cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (a bare | would end the cell)
+    for row in table["cases"]:
+        lines.append(f"| **{row['scenario']}** | {cell(row['claim'])} | {cell(row['criterion'])} | {rate(row['asked'])} | "
+                     f"**{rate(row['answered'])}** |")
+    st.markdown("\n".join(lines))
+    st.caption(f"Measured by the lab itself: {table['seeds']} seeds per preset, each trained at its full posted length "
+               f"(`python -m core claims --write core/claims.json`, Keras {table['keras']}); a test regenerates the table "
+               "and checks it matches. Each case page's Restarts panel measures any other setting the same way.")
+
