@@ -109,7 +109,6 @@ def _cmd_list() -> int:
 
 def _cmd_run(args) -> int:
     from core import scenarios
-    from core.specs import SpecError
 
     scenario = scenarios.get(args.scenario)
     scenario.preset(args.preset)
@@ -117,16 +116,7 @@ def _cmd_run(args) -> int:
         raise UsageError(f"--path: {args.path!r} is not allowed; allowed: fast, fit")
     if args.save_model is not None:
         _check_model_path(args.save_model)
-    spec = scenario.spec(args.preset)
-    changes = _parse_changes(args.changes)
-    if args.seed is not None:
-        changes["seed"] = args.seed
-    try:
-        spec = spec.with_values(changes) if changes else spec
-    except SpecError as err:
-        if err.field == "seed" and args.seed is not None:
-            raise UsageError(f"--seed: {args.seed!r} is not allowed; allowed: {err.allowed}") from None
-        raise
+    spec = _resolved_spec(scenario, args)
     _, readout, _, training = _engine()
     result = training.train(spec, path=args.path)
     if args.save_model:
@@ -140,6 +130,21 @@ def _cmd_run(args) -> int:
         if args.save_model:
             print(f"model saved to {args.save_model}")
     return 0
+
+
+def _resolved_spec(scenario, args):
+    """The preset's spec with the --set changes and --seed applied (mistakes name the flag or field)."""
+    from core.specs import SpecError
+
+    changes = _parse_changes(args.changes)
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    try:
+        return scenario.spec(args.preset).with_values(changes) if changes else scenario.spec(args.preset)
+    except SpecError as err:
+        if err.field == "seed" and args.seed is not None:
+            raise UsageError(f"--seed: {args.seed!r} is not allowed; allowed: {err.allowed}") from None
+        raise
 
 
 def _check_model_path(path: str) -> None:
@@ -177,22 +182,12 @@ def _print_summary(result, notes: list[str]) -> None:
 
 def _cmd_sweep(args) -> int:
     from core import scenarios
-    from core.specs import SpecError
 
     scenario = scenarios.get(args.scenario)
     scenario.preset(args.preset)
     seeds = _seeds(args.seeds)
     criterion = scenario.criterion if args.threshold is None else _threshold(scenario.criterion, args.threshold)
-    spec = scenario.spec(args.preset)
-    changes = _parse_changes(args.changes)
-    if args.seed is not None:
-        changes["seed"] = args.seed
-    try:
-        spec = spec.with_values(changes) if changes else spec
-    except SpecError as err:
-        if err.field == "seed" and args.seed is not None:
-            raise UsageError(f"--seed: {args.seed!r} is not allowed; allowed: {err.allowed}") from None
-        raise
+    spec = _resolved_spec(scenario, args)
     variants = [(None, spec)]
     if args.vary:
         path, sep, values = args.vary.partition("=")

@@ -1,5 +1,6 @@
 """Specs: validation names the field, the value and what is allowed; dicts round-trip."""
 
+import dataclasses
 import math
 
 import pytest
@@ -77,7 +78,7 @@ def test_parsing_from_strings():
 
 def test_specs_are_frozen_and_differences_are_listed():
     spec = RunSpec()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         spec.seed = 3
     other = spec.with_values({"train.learning_rate": 0.1, "seed": 4})
     assert spec.differences(other) == {"train.learning_rate": (0.001, 0.1), "seed": (0, 4)}
