@@ -14,6 +14,8 @@ from contextlib import contextmanager
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from core.specs import DEFAULT_SEEDS, MAX_SEEDS  # noqa: E402  (plain Python: no TensorFlow import)
+
 
 class UsageError(Exception):
     """A mistake on the command line; its text is the one line shown to the user."""
@@ -67,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="train many seeds of a preset at once and report how often it succeeds")
     sweep.add_argument("scenario", help="sine-relu, noisy-sine, parabola or segments")
     sweep.add_argument("--preset", default="question", help="question (default), answer or a variant")
-    sweep.add_argument("--seeds", default="64", help="how many seeds (1 to 256; default 64)")
+    sweep.add_argument("--seeds", default=str(DEFAULT_SEEDS), help=f"how many seeds (1 to {MAX_SEEDS}; default {DEFAULT_SEEDS})")
     sweep.add_argument("--seed", help="the first seed (default: the preset's); the others follow it")
     sweep.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                        help="change one setting (repeatable)")
@@ -75,14 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--threshold", help="the success criterion's threshold (default: the case's, see --help of the case)")
     sweep.add_argument("--json", action="store_true", help="print the result as JSON")
     claims = sub.add_parser("claims", help="success rates of every posted setup and posted fix over many seeds")
-    claims.add_argument("--seeds", default="64", help="seeds per preset (default 64)")
+    claims.add_argument("--seeds", default=str(DEFAULT_SEEDS), help=f"seeds per preset (default {DEFAULT_SEEDS})")
     claims.add_argument("--write", metavar="PATH", help="also write the table as JSON to PATH (the home page reads core/claims.json)")
     claims.add_argument("--json", action="store_true", help="print the table as JSON")
     bench = sub.add_parser("bench", help="fast path against plain model.fit on every posted setup")
     bench.add_argument("--json", action="store_true", help="print the measurements as JSON")
     bench.add_argument("--scenarios", default="", help="comma-separated scenario ids (default: all)")
     bench.add_argument("--fit-seconds", default="3", help="length of the model.fit slice that is timed (default 3)")
-    bench.add_argument("--members", default="64", help="seeds trained at once for the restarts figures (0: skip; default 64)")
+    bench.add_argument("--members", default=str(DEFAULT_SEEDS),
+                       help=f"seeds trained at once for the restarts figures (0: skip; default {DEFAULT_SEEDS})")
     return parser
 
 
@@ -224,8 +227,8 @@ def _seeds(raw: str, flag: str = "--seeds") -> int:
         value = int(raw)
     except ValueError:
         value = 0
-    if not 1 <= value <= 256 or str(value) != raw.strip():
-        raise UsageError(f"{flag}: {raw!r} is not allowed; allowed: a whole number from 1 to 256")
+    if not 1 <= value <= MAX_SEEDS or str(value) != raw.strip():
+        raise UsageError(f"{flag}: {raw!r} is not allowed; allowed: a whole number from 1 to {MAX_SEEDS}")
     return value
 
 

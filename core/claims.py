@@ -15,9 +15,10 @@ from typing import Callable
 import keras
 from core import scenarios
 from core.ensemble import summarize_sweep, train_ensemble
+from core.specs import DEFAULT_SEEDS
 
 CLAIMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "claims.json")
-SEEDS = 64
+SEEDS = DEFAULT_SEEDS
 
 
 def _rate(report: dict) -> dict:

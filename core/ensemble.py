@@ -21,10 +21,10 @@ import tensorflow as tf
 from core.callbacks import StopFlag
 from core.models import activation, forward, initial_weights, layer_shapes
 from core.readout import count_extrema, parabola_from_weights, probability_crossings
-from core.specs import RunSpec, SpecError
+from core.specs import MAX_SEEDS, RunSpec, SpecError
 from core.training import CHUNK_CAPACITY, CHUNK_SECONDS, _Context, make_optimizer, metric_name, shuffle_orders
 
-MAX_MEMBERS = 256
+MAX_MEMBERS = MAX_SEEDS
 SMALL_LAYER = 64  # fan_in * units up to which a layer is a fused product-and-sum
 
 

@@ -30,6 +30,8 @@ MAX_UNITS = 1024
 MAX_LAYERS = 8
 MAX_EPOCHS = 100_000
 MAX_SAMPLES = 100_000
+MAX_SEEDS = 256  # seeds trained at once by restarts
+DEFAULT_SEEDS = 64  # restarts, sweeps and the claims table, unless told otherwise
 
 
 class SpecError(ValueError):

@@ -12,12 +12,10 @@ import streamlit as st
 
 from core.ensemble import EnsembleResult, summarize_sweep
 from core.scenarios import Criterion, Scenario
-from core.specs import SpecError
+from core.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
 from core.training import RunResult
 from ui import charts, controls, run
 from ui.display import show_chart
-
-DEFAULT_SEEDS = 64
 
 
 def criterion(scenario: Scenario) -> Criterion:
@@ -50,7 +48,7 @@ def panel(scenario: Scenario, busy: bool) -> None:
                "settings at once and count how many succeed.")
     rule = criterion_control(scenario)
     left, middle, right = st.columns([1, 1.4, 1.6], vertical_alignment="bottom")
-    seeds = left.number_input("Seeds", min_value=1, max_value=256, value=DEFAULT_SEEDS, step=1, key=f"{scenario.id}.seeds")
+    seeds = left.number_input("Seeds", min_value=1, max_value=MAX_SEEDS, value=DEFAULT_SEEDS, step=1, key=f"{scenario.id}.seeds")
     if middle.button(f"Train {seeds} seeds", key=f"{scenario.id}.restart", disabled=busy, width="stretch",
                      icon=":material/casino:", help="The settings above, with their seed and the next ones."):
         spec, errors = controls.read_spec(scenario)
