@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.expression import evaluate
 from core.specs import DataSpec
 
 FINE_GRID = 1001  # points on which the clean target and the fit are compared
@@ -99,6 +100,9 @@ def clean_target(spec: DataSpec, x: np.ndarray) -> np.ndarray:
         return spec.amplitude * np.sin(x)
     if spec.function == "parabola":
         return spec.coef_a * x**2 + spec.coef_b * x + spec.coef_c
+    if spec.function == "custom":
+        values = evaluate(spec.expression, x)
+        return values if spec.classify_above is None else (values > spec.classify_above).astype(np.float64)
     t = (x - spec.x_min) / (spec.x_max - spec.x_min)
     return ((t >= _SEGMENT_EDGES[0]) & (t <= _SEGMENT_EDGES[1])).astype(np.float64)
 

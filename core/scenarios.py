@@ -75,6 +75,7 @@ class Scenario:
     presets: tuple[Preset, ...]
     criterion: Criterion  # what counts as "it worked" for this case (editable by the user)
     claim: str = ""  # what the post's answer claimed, in one line
+    posted: bool = True  # one of the four posted cases (home cards, claims, bench), or the user's own
 
     def preset_names(self) -> list[str]:
         return [p.name for p in self.presets]
@@ -230,6 +231,37 @@ _add(Scenario(
     criterion=Criterion("accuracy_at_least", 1.0),
     claim="Standardised input and Adam(0.1) for 20 epochs separate 0/1/0 (accuracy 1.0 from about epoch 13).",
 ))
+
+
+_add(Scenario(
+    id="custom",
+    title="Your function",
+    question="Type any target in x, pick a network, and see whether it fits.",
+    story=(
+        "Not one of the posts: your own case. Type the target as a formula in x (for example "
+        "`sin(3*x) + 0.3*x**2` or `abs(x)`), its range, samples and noise; leave 'classify above' empty "
+        "for regression or give a number to classify where the target exceeds it. The formula is "
+        "checked against a whitelist of operators and math functions and never run as code."
+    ),
+    source="(none: your own case)",
+    base={
+        "seed": 0,
+        "data": {"function": "custom", "expression": "sin(3*x) + 0.3*x**2", "sampling": "grid", "n_samples": 1000,
+                 "x_min": -2.0, "x_max": 2.0},
+        "model": {"units": [16, 16], "activation": ["tanh"], "output_activation": "linear"},
+        "train": {"optimizer": "adam", "learning_rate": 0.01, "loss": "mse", "batch_size": 32, "epochs": 300, "shuffle": True},
+    },
+    presets=(
+        Preset("question", "Your function", "A 1-16-16-1 tanh net, Adam(0.01), 300 epochs on sin(3x) + 0.3x^2."),
+        Preset("relu", "Small ReLU net", "The same with 4 ReLU units, as in the sine post.", {"model.units": "4", "model.activation": "relu"}),
+        Preset("classifier", "Classifier", "Classify where the target is above 0.5, with sigmoid output and cross-entropy.",
+               {"data.classify_above": "0.5", "model.output_activation": "sigmoid", "train.loss": "binary_crossentropy"}),
+    ),
+    criterion=Criterion("max_abs_error_below", 0.1),
+    posted=False,
+))
+
+POSTED = [sid for sid, s in SCENARIOS.items() if s.posted]
 
 
 def get(scenario_id: str) -> Scenario:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCALINGS = ("none", "minmax", "symmetric", "standard")
-FUNCTIONS = ("sine", "parabola", "segments")
+FUNCTIONS = ("sine", "parabola", "segments", "custom")
 SAMPLINGS = ("grid", "uniform", "blocks")
 ACTIVATIONS = (
     "linear", "relu", "leaky_relu", "elu", "selu", "gelu", "swish",
@@ -61,6 +61,8 @@ class Rule:
             return ", ".join(self.choices)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "text":
+            return f"text of at most {self.hi:g} characters"
         if self.kind in ("units", "names"):
             item = f"whole numbers {_show(self.lo)} to {_show(self.hi)}" if self.kind == "units" else ", ".join(self.choices)
             return f"a comma-separated list of 0 to {MAX_LAYERS} of: {item}"
@@ -79,6 +81,10 @@ class Rule:
             return None
         if self.full and isinstance(value, str) and value.strip().lower() == "full":
             return "full"
+        if self.kind == "text":
+            if not isinstance(value, str) or len(value) > self.hi:
+                raise SpecError(name, value if not isinstance(value, str) else value[:40], self.allowed())
+            return value.strip()
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
@@ -176,7 +182,7 @@ class DataSpec(_Spec):
     """The dataset: which function is sampled where and how, its noise, and how x and y are scaled."""
 
     section = "data"
-    function: str = _f("sine", Rule("choice", "target: amplitude*sin(x), A x^2 + B x + C, or the 0/1/0 segments", choices=FUNCTIONS))
+    function: str = _f("sine", Rule("choice", "target: amplitude*sin(x), A x^2 + B x + C, the 0/1/0 segments, or your expression", choices=FUNCTIONS))
     sampling: str = _f("grid", Rule("choice", "grid: evenly spaced; uniform: random draws; blocks: three separated runs (segments)", choices=SAMPLINGS))
     n_samples: int = _f(10_000, Rule("int", "training samples", 3, MAX_SAMPLES))
     x_min: float = _f(0.0, Rule("float", "left end of the data range", -1e4, 1e4))
@@ -186,6 +192,8 @@ class DataSpec(_Spec):
     coef_a: float = _f(1.0, Rule("float", "parabola: coefficient A of x^2", -100.0, 100.0))
     coef_b: float = _f(2.0, Rule("float", "parabola: coefficient B of x", -100.0, 100.0))
     coef_c: float = _f(2.0, Rule("float", "parabola: constant C", -100.0, 100.0))
+    expression: str = _f("sin(3*x) + 0.3*x**2", Rule("text", "custom: the target as a formula in x, e.g. sin(3*x) + 0.3*x**2 or abs(x)", 0, 200))
+    classify_above: float | None = _f(None, Rule("float", "custom: empty for regression; a number makes it a classification of target > number", -1e6, 1e6, optional=True))
     data_seed: int = _f(0, Rule("int", "seed of numpy's legacy RandomState that draws x and noise", 0, 2**32 - 1))
     test_samples: int = _f(0, Rule("int", "held-out samples drawn like the training ones (0: none)", 0, MAX_SAMPLES))
     test_seed: int = _f(43, Rule("int", "seed of the held-out samples", 0, 2**32 - 1))
@@ -194,7 +202,9 @@ class DataSpec(_Spec):
 
     @property
     def task(self) -> str:
-        return "classification" if self.function == "segments" else "regression"
+        if self.function == "segments" or (self.function == "custom" and self.classify_above is not None):
+            return "classification"
+        return "regression"
 
     @property
     def coefficients(self) -> tuple[float, float, float]:
@@ -203,6 +213,10 @@ class DataSpec(_Spec):
     def _check(self) -> None:
         if not self.x_max > self.x_min:
             raise SpecError("data.x_max", self.x_max, f"a number greater than data.x_min ({self.x_min:g})")
+        if self.function == "custom":
+            from core.expression import check_on_range  # plain numpy; imported here to avoid a cycle
+
+            check_on_range(self.expression, self.x_min, self.x_max)
         if self.sampling == "blocks" and self.function != "segments":
             raise SpecError("data.sampling", self.sampling, "grid or uniform for function " + self.function)
         if self.task == "classification" and self.y_scaling != "none":

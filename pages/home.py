@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import claims
-from core.scenarios import SCENARIOS
+from core.scenarios import POSTED, SCENARIOS
 from ui import charts, run
 from ui.layout import SCRIPTS, keep_router
 
@@ -18,7 +18,7 @@ st.write(
 )
 columns = st.columns(2, gap="medium")
 cards = {}
-for index, scenario in enumerate(SCENARIOS.values()):
+for index, scenario in enumerate(SCENARIOS[sid] for sid in POSTED):
     with columns[index % 2].container(border=True):
         st.subheader(scenario.title)
         st.caption(scenario.question)

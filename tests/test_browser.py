@@ -31,7 +31,7 @@ ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 SERVER_LOG = ARTIFACTS / "streamlit-browser.log"
 
-CASE_PAGES = ("sine-relu", "noisy-sine", "parabola", "segments")
+CASE_PAGES = ("sine-relu", "noisy-sine", "parabola", "segments", "custom")
 VIEWPORT = {"width": 1400, "height": 1000}
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGES = {"sine-relu": "../pages/sine-relu.py", "noisy-sine": "../pages/noisy-sine.py", "parabola": "../pages/parabola.py", "segments": "../pages/segments.py"}
+PAGES = {"sine-relu": "../pages/sine-relu.py", "noisy-sine": "../pages/noisy-sine.py", "parabola": "../pages/parabola.py", "segments": "../pages/segments.py", "custom": "../pages/custom.py"}
 TIMEOUT = 180
 
 
@@ -179,3 +179,16 @@ def test_every_result_says_whether_it_met_the_success_criterion():
     at = train(page("segments"), "segments", epochs="5")
     verdicts = [m.value for m in at.markdown if "Success criterion" in m.value]
     assert verdicts and "final accuracy at least 1" in verdicts[0] and "not met" in verdicts[0]
+
+
+def test_your_function_page_takes_a_formula_and_refuses_code():
+    at = page("custom", f="abs(x)", epochs="20")
+    assert not at.exception
+    keys = [b.key for b in at.button]
+    assert "custom.asked_vs_answered" not in keys and "custom.restart_compare" not in keys  # no posted fix here
+    at = train(at, "custom")
+    assert any(s.startswith("Trained in") for s in successes(at))
+    at = train(at, "custom", f="__import__('os').system('id')")
+    assert not at.exception
+    assert "data.expression: \"__import__" in at.error[0].value and "only the listed math functions can be called" in at.error[0].value
+    assert any(s.startswith("Trained in") for s in successes(at))  # the previous result stays

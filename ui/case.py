@@ -41,9 +41,11 @@ def render(scenario_id: str, extras: Extras = Extras()) -> None:
     st.caption(scenario.question)
     for warning in warnings:
         st.warning(warning, icon=":material/link_off:")
-    with st.expander("The case: what was asked and what the answer proposed", expanded=True):
+    title = "The case: what was asked and what the answer proposed" if scenario.posted else "About this page"
+    with st.expander(title, expanded=True):
         st.write(scenario.story)
-        st.caption(f"Original post (machine-translated): `{scenario.source}`")
+        if scenario.posted:
+            st.caption(f"Original post (machine-translated): `{scenario.source}`")
     _preset_buttons(scenario)
 
     job = run.active(scenario.id)
@@ -97,7 +99,8 @@ def _preset_buttons(scenario: Scenario) -> None:
 
 def _compare_buttons(scenario: Scenario, busy: bool) -> None:
     has_result = f"{scenario.id}.result" in st.session_state
-    if st.button("As asked vs as answered", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="stretch",
+    if "answer" in scenario.preset_names() and st.button(
+            "As asked vs as answered", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="stretch",
                  icon=":material/compare_arrows:",
                  help="Train the posted setup and the posted fix with the same seed and compare them."):
         seed = _typed_seed(scenario)

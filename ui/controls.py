@@ -26,17 +26,19 @@ class Control:
 
 
 CONTROLS = (
+    Control("data.expression", "f", "Target f(x)", "data", ("custom",)),
+    Control("data.classify_above", "above", "Classify above (empty: regression)", "data", ("custom",)),
     Control("data.x_min", "xmin", "x from", "data"),
     Control("data.x_max", "xmax", "x to", "data"),
     Control("data.n_samples", "n", "Samples", "data"),
-    Control("data.noise", "noise", "Noise (sd of y)", "data", ("sine", "parabola")),
+    Control("data.noise", "noise", "Noise (sd of y)", "data", ("sine", "parabola", "custom")),
     Control("data.sampling", "sampling", "Sampling", "data"),
     Control("data.amplitude", "amp", "Amplitude", "data", ("sine",)),
     Control("data.coef_a", "a", "Target A (x²)", "data", ("parabola",)),
     Control("data.coef_b", "b", "Target B (x)", "data", ("parabola",)),
     Control("data.coef_c", "c", "Target C", "data", ("parabola",)),
     Control("data.x_scaling", "xscale", "x scaling", "data"),
-    Control("data.y_scaling", "yscale", "y scaling", "data", ("sine", "parabola")),
+    Control("data.y_scaling", "yscale", "y scaling", "data", ("sine", "parabola", "custom")),
     Control("data.data_seed", "dseed", "Data seed", "data"),
     Control("model.units", "units", "Hidden layer widths", "network"),
     Control("model.activation", "act", "Hidden activations", "network"),

@@ -18,6 +18,7 @@ PAGES = (
     ("pages/noisy-sine.py", "Too many bumps", ":material/ssid_chart:", "noisy-sine"),
     ("pages/parabola.py", "Two neurons, one parabola", ":material/function:", "parabola"),
     ("pages/segments.py", "Stuck at 2/3", ":material/linear_scale:", "segments"),
+    ("pages/custom.py", "Your function", ":material/edit_note:", "custom"),
 )
 SCRIPTS = {url: script for script, _, _, url in PAGES}
 

@@ -56,7 +56,7 @@ def panel(scenario: Scenario, busy: bool) -> None:
             st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {e}" for e in errors), icon=":material/error:")
         else:
             _start(scenario, [spec], seeds)
-    if right.button("As asked vs as answered", key=f"{scenario.id}.restart_compare", disabled=busy,
+    if "answer" in scenario.preset_names() and right.button("As asked vs as answered", key=f"{scenario.id}.restart_compare", disabled=busy,
                     width="stretch", icon=":material/compare_arrows:", help=f"The posted setup and the posted fix, {seeds} seeds each."):
         first = scenario.spec().seed
         _start(scenario, [scenario.spec("question", seed=first), scenario.spec("answer", seed=first)], seeds)
