@@ -192,3 +192,16 @@ def test_your_function_page_takes_a_formula_and_refuses_code():
     assert not at.exception
     assert "data.expression: \"__import__" in at.error[0].value and "only the listed math functions can be called" in at.error[0].value
     assert any(s.startswith("Trained in") for s in successes(at))  # the previous result stays
+
+
+def test_a_failed_training_is_reported_after_the_rerun_and_the_result_stays():
+    from core import scenarios
+    from ui.run import Job
+
+    at = train(page("segments"), "segments", epochs="3")
+    failed = Job("segments", [scenarios.get("segments").spec()], error="RuntimeError: out of memory")
+    at.session_state["segments.job"] = failed  # a finished job (no thread) that ended in an error
+    at.run()
+    assert not at.exception
+    assert any("Training failed: RuntimeError: out of memory" in e.value for e in at.error)
+    assert any(s.startswith("Trained in") for s in successes(at))

@@ -63,6 +63,9 @@ def render(scenario_id: str, extras: Extras = Extras()) -> None:
             else:
                 controls.write_url(scenario, spec)
                 job = run.start(scenario.id, [spec])
+        failure = st.session_state.pop(f"{scenario.id}.failure", None)
+        if failure:
+            st.error(failure, icon=":material/error:")
         if job is not None:
             _follow(scenario, job, extras)
         result = st.session_state.get(f"{scenario.id}.result")
@@ -141,7 +144,8 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
     if job is None:
         return
     if job.error:
-        st.error(f"Training failed: {job.error}. The previous results are kept.", icon=":material/error:")
+        # Shown after the rerun below (an element drawn now would vanish with it).
+        st.session_state[f"{scenario.id}.failure"] = f"Training failed: {job.error}. The previous results are kept."
     if job.results and job.members:
         st.session_state[f"{scenario.id}.restarts"] = job.results
     elif job.results:
@@ -154,9 +158,9 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
 
 def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -> None:
     spec = job.current
+    which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
+    elapsed = f"{time.perf_counter() - job.started:.1f} s"
     if job.members:
-        which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
-        elapsed = f"{time.perf_counter() - job.started:.1f} s"
         median = job.logs.get("median_loss")
         state = (f"epoch {job.epoch:,} of {spec.train.epochs:,} · median loss {median:.4g}" if job.epoch and median is not None
                  else "compiling the training loop for these seeds")
@@ -164,8 +168,6 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
         return
     latest = job.latest
     epochs = spec.train.epochs
-    which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
-    elapsed = f"{time.perf_counter() - job.started:.1f} s"
     if latest.epoch == 0:
         text = f"{which}compiling the training loop for this architecture (once per architecture) · {elapsed}"
     else:
