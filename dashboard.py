@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.errors import guard
 from ui.layout import pages
 
 st.set_page_config(page_title="Tiny Net Lab", page_icon=":material/science:", layout="wide")
@@ -15,4 +16,5 @@ with st.sidebar:
     )
     st.caption("Command line: `python -m core run parabola --preset answer`")
 
-navigation.run()
+with guard(navigation.title):  # the last line of defence: no traceback reaches a page
+    navigation.run()

@@ -1,7 +1,9 @@
-"""The command line: `python -m core list | run | bench`.
+"""The command line: `python -m core list | run | sweep | claims | bench`.
 
-A mistake on the command line (an unknown scenario, preset or field, a bad value) ends with one line
-on stderr that names the flag or field, the value and what is allowed, and exit code 2.
+A mistake on the command line (an unknown scenario, preset or field, a bad value, a run over the
+budget) ends with one line on stderr that names the flag or field, the value and what is allowed, and
+exit code 2. `run` and `sweep` keep to the budget of core/budget.py (TINYNET_MAX_* variables); a run
+stopped by its wall-clock budget prints its partial result and a note saying so.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="scenarios and their presets")
     run = sub.add_parser("run", help="train one scenario preset")
-    run.add_argument("scenario", help="sine-relu, noisy-sine, parabola or segments")
+    run.add_argument("scenario", help="sine-relu, noisy-sine, parabola, segments or custom")
     run.add_argument("--preset", default="question", help="question (default), answer or a variant (see list)")
     run.add_argument("--seed", help="seed of the initializers and shuffles (default: the preset's)")
     run.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
@@ -67,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--save-model", metavar="PATH", help="write the trained model to PATH (.keras)")
     run.add_argument("--path", default="fast", help="fast (compiled loop, default) or fit (plain model.fit)")
     sweep = sub.add_parser("sweep", help="train many seeds of a preset at once and report how often it succeeds")
-    sweep.add_argument("scenario", help="sine-relu, noisy-sine, parabola or segments")
+    sweep.add_argument("scenario", help="sine-relu, noisy-sine, parabola, segments or custom")
     sweep.add_argument("--preset", default="question", help="question (default), answer or a variant")
     sweep.add_argument("--seeds", default=str(DEFAULT_SEEDS), help=f"how many seeds (1 to {MAX_SEEDS}; default {DEFAULT_SEEDS})")
     sweep.add_argument("--seed", help="the first seed (default: the preset's); the others follow it")
@@ -120,8 +122,16 @@ def _cmd_run(args) -> int:
     if args.save_model is not None:
         _check_model_path(args.save_model)
     spec = _resolved_spec(scenario, args)
+    budget = _budget()
+    budget.check(spec)
     _, readout, _, training = _engine()
-    result = training.train(spec, path=args.path)
+    from core.callbacks import StopFlag
+
+    stop = StopFlag()
+    stop.limit(budget.max_seconds)
+    result = training.train(spec, path=args.path, stop=stop)
+    if result.stop_reason == "budget":
+        print("note: " + budget.stop_message(result.epochs_run, spec.train.epochs), file=sys.stderr)
     if args.save_model:
         from core.models import model_with_weights
 
@@ -148,6 +158,13 @@ def _resolved_spec(scenario, args):
         if err.field == "seed" and args.seed is not None:
             raise UsageError(f"--seed: {args.seed!r} is not allowed; allowed: {err.allowed}") from None
         raise
+
+
+def _budget():
+    """The per-run budget from the environment (TINYNET_MAX_SECONDS and friends; see core/budget.py)."""
+    from core.budget import Budget
+
+    return Budget.from_sources(os.environ)
 
 
 def _check_model_path(path: str) -> None:
@@ -198,13 +215,22 @@ def _cmd_sweep(args) -> int:
         if not items:
             raise UsageError(f"--vary: {args.vary!r} is not allowed; allowed: SECTION.FIELD=V1,V2,... e.g. train.learning_rate=0.1,0.01")
         variants = [(value, spec.with_value(path.strip(), value)) for value in items]
+    budget = _budget()
+    for _, variant in variants:
+        budget.check(variant, seeds)
     with _quiet_native_stderr():
         import core.training  # noqa: F401
+    from core.callbacks import StopFlag
     from core.ensemble import summarize_sweep, train_ensemble
 
     reports = []
     for value, variant in variants:
-        report = summarize_sweep(train_ensemble(variant, seeds), criterion)
+        stop = StopFlag()
+        stop.limit(budget.max_sweep_seconds)
+        outcome = train_ensemble(variant, seeds, stop=stop)
+        if outcome.stop_reason == "budget":
+            print("note: " + budget.stop_message(outcome.epochs_run, variant.train.epochs, seeds), file=sys.stderr)
+        report = summarize_sweep(outcome, criterion)
         if value is not None:
             report["vary"] = {"field": args.vary.partition("=")[0].strip(), "value": value}
         reports.append(report)

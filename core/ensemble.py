@@ -89,6 +89,7 @@ class EnsembleResult:
     stopped: bool
     compile_s: float = 0.0  # the first chunk: compilation and one epoch
     members: list[dict[str, Any]] = field(default_factory=list)  # per member: seed, final, readout
+    stop_reason: str | None = None  # when stopped: "request" or "budget" (see StopFlag)
 
     @property
     def metric(self) -> str:
@@ -223,7 +224,8 @@ def train_ensemble(
         bad = np.flatnonzero(~np.isfinite(losses[:, m]))
         diverged.append(int(bad[0]) + 1 if bad.size else None)
     result = EnsembleResult(spec, seeds, done, wall, losses, metrics, final_weights, diverged,
-                            stopped=done < epochs and not all_diverged, compile_s=compile_s)
+                            stopped=done < epochs and not all_diverged, compile_s=compile_s,
+                            stop_reason=stop.reason if stop is not None and done < epochs and not all_diverged else None)
     result.members = [_member_summary(ctx, spec, seeds[m], final_weights[m], losses[:, m], metrics[:, m], diverged[m])
                       for m in range(members)]
     return result
@@ -296,5 +298,6 @@ def summarize_sweep(result: EnsembleResult, criterion) -> dict[str, Any]:
         "diverged": sum(1 for run in runs if run["diverged_at"]),
         "wall_s": result.wall_s,
         "stopped": result.stopped,
+        "stop_reason": result.stop_reason,
         "config": result.spec.to_dict(),
     }

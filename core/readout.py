@@ -285,14 +285,94 @@ def _summarize(result: "RunResult", data: Dataset) -> dict[str, Any]:
     return out
 
 
+# Learning rates above these are "high" for an optimizer in this lab's small nets (Keras defaults are
+# 0.01 for sgd and 0.001 for the adaptive ones, which move each weight by about the learning rate).
+HIGH_LEARNING_RATE = {"sgd": 0.05, "adam": 0.01, "rmsprop": 0.01, "adagrad": 0.1}
+
+
+def divergence(result: "RunResult") -> dict[str, Any] | None:
+    """Where a diverged run blew up and the likely causes, each read from its settings and data.
+
+    Returns None for a run that did not diverge, else: epoch (the first non-finite one), step (the
+    first optimizer step whose loss was not finite, counted from the start), step_in_epoch,
+    steps_per_epoch, last_loss (the last finite loss, or None), growth (that loss
+    over the smallest loss before it), causes (sentences, most likely first) and fixes (settings to try).
+    """
+    if not result.diverged_at:
+        return None
+    spec = result.spec
+    train, model, data = spec.train, spec.model, spec.data
+    n = data.n_samples
+    batch = train.resolved_batch_size(n)
+    losses = np.asarray(result.history.get("loss", []), dtype=float)
+    last = float(losses[-1]) if losses.size else None
+    growth = float(losses[-1] / losses.min()) if losses.size and losses.min() > 0 else None
+    causes, fixes = [], []
+    lr = train.learning_rate
+    high = HIGH_LEARNING_RATE[train.optimizer]
+    if lr >= high:
+        size = ("batch size 1: every single sample moves the weights by a full step, so one sample with a large error "
+                "throws them far" if batch == 1 else f"batch size {batch}")
+        causes.append(f"The learning rate {lr:g} is high for {train.optimizer} (above {high:g}) with {size}.")
+        fixes.append(f"a learning rate of {lr / 10:g} or less (train.learning_rate)")
+        if batch == 1:
+            fixes.append("a larger batch, e.g. 32 (train.batch_size)")
+    if train.loss == "sse":
+        causes.append(f"The loss is a sum over each batch (sse), so its gradient is {batch} times that of the mean (mse): "
+                      f"an effective learning rate of {lr * batch:g}.")
+        fixes.append("loss mse (train.loss)")
+    if "square" in model.activation or model.output_activation == "square":
+        causes.append("The x² activation squares its input: an overshooting step makes the outputs, and with them the next "
+                      "gradient, grow quadratically, a feedback that runs away.")
+    span = max(abs(data.x_min), abs(data.x_max))
+    if data.x_scaling == "none" and span > 5:
+        causes.append(f"The input is not scaled and reaches |x| = {span:g}: every first-layer gradient is multiplied by x.")
+        fixes.append("x scaling standard (data.x_scaling)")
+    y_span = float(np.max(np.abs(result.y))) if result.y.size else 0.0
+    if data.task == "regression" and data.y_scaling == "none" and y_span > 10:
+        causes.append(f"The target is not scaled and reaches |y| = {y_span:.3g}, so early errors and gradients are large.")
+        fixes.append("y scaling standard (data.y_scaling)")
+    if model.kernel_init_scale is not None and model.kernel_init_scale > 1:
+        causes.append(f"The initial weights are large (scale {model.kernel_init_scale:g}).")
+        fixes.append("a smaller initializer scale (model.kernel_init_scale)")
+    if not causes:
+        causes.append(f"The steps overshoot: with learning rate {lr:g} ({train.optimizer}, batch size {batch}) an update "
+                      f"lands where the loss is larger, and each later update overshoots further.")
+        fixes.append(f"a learning rate of {lr / 10:g} (train.learning_rate)")
+    if train.clipnorm is None and train.global_clipnorm is None:
+        fixes.append("gradient clipping, e.g. 1 (train.clipnorm)")
+    steps_per_epoch = -(-n // batch)
+    step = getattr(result, "diverged_step", None) or result.diverged_at * steps_per_epoch
+    return {"epoch": int(result.diverged_at), "step": int(step), "step_in_epoch": int(step - (result.diverged_at - 1) * steps_per_epoch),
+            "steps_per_epoch": steps_per_epoch, "last_loss": last,
+            "growth": growth, "causes": causes, "fixes": list(dict.fromkeys(fixes))}
+
+
+def divergence_text(result: "RunResult") -> str | None:
+    """The divergence finding as one paragraph (markdown), or None."""
+    found = divergence(result)
+    if found is None:
+        return None
+    where = (f"in epoch {found['epoch']:,}, at optimizer step {found['step']:,} of the run "
+             f"(step {found['step_in_epoch']:,} of {found['steps_per_epoch']:,} in that epoch)")
+    if found["last_loss"] is None:
+        before = "It never had a finite loss: the very first epoch blew up."
+    else:
+        before = f"The last finite loss, in epoch {found['epoch'] - 1:,}, was {found['last_loss']:.4g}"
+        before += (f", {found['growth']:.3g} times its lowest value; " if found["growth"] and found["growth"] > 10 else "; ")
+        before += "the charts show the run up to there."
+    return (f"The loss became NaN or infinite {where}. {before} Likely cause: " + " ".join(found["causes"])
+            + " Try " + "; or ".join(found["fixes"]) + ".")
+
+
 def diagnose(result: "RunResult") -> list[str]:
     """Plain-language findings about a run, each computed from the run."""
     r, notes = result.readout, []
     if result.diverged_at:
-        notes.append(f"Training diverged: the loss became NaN or infinite in epoch {result.diverged_at}; "
-                     f"the results show the last finite state (epoch {result.diverged_at - 1}). Lower the learning rate.")
+        notes.append("Training diverged. " + divergence_text(result))
     if result.stopped:
-        notes.append(f"Stopped on request after {result.epochs_run:,} of {result.spec.train.epochs:,} epochs.")
+        why = "by the wall-clock budget" if getattr(result, "stop_reason", None) == "budget" else "on request"
+        notes.append(f"Stopped {why} after {result.epochs_run:,} of {result.spec.train.epochs:,} epochs.")
     for layer in r.get("layers", []):
         dead = layer.get("dead_units") or []
         if dead:

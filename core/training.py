@@ -86,10 +86,12 @@ class RunResult:
     test_prediction: np.ndarray | None
     scalers: dict[str, dict]
     diverged_at: int | None  # first epoch (1-based) whose loss was NaN or infinite
-    stopped: bool  # a stop request ended the run early
+    diverged_step: int | None  # first optimizer step (1-based, counted from the start) whose loss was not finite
+    stopped: bool  # a stop request or the wall-clock budget ended the run early
     compile_s: float = 0.0  # time of the first chunk (compilation included) on the fast path
     final: dict[str, float] = field(default_factory=dict)
     readout: dict[str, Any] = field(default_factory=dict)
+    stop_reason: str | None = None  # when stopped: "request" (a Stop click) or "budget" (the wall-clock budget)
 
     @property
     def task(self) -> str:
@@ -115,7 +117,9 @@ class RunResult:
             "final": self.final,
             "readout": _jsonable(self.readout),
             "diverged_at": self.diverged_at,
+            "diverged_step": self.diverged_step,
             "stopped": self.stopped,
+            "stop_reason": self.stop_reason,
             "weights": {name: _jsonable(w) for name, w in zip(self.weight_names, self.final_weights)},
             "scalers": self.scalers,
         }
@@ -278,22 +282,25 @@ class _CompiledLoop:
             optimizer.apply(tape.gradient(loss, variables), variables)
             return loss
 
-        def epoch(e, last_loss, losses, metrics, predictions, *snapshots):
+        def epoch(e, last_loss, _bad, losses, metrics, predictions, *snapshots):
             order = perms[e]
             if padding:
                 order = tf.concat([order, order[:padding]], axis=0)
             xs = tf.gather(x, order)
             ys = tf.gather(y, order)
 
-            def step(i, total):
+            def step(i, total, bad):
                 xb = tf.slice(xs, [i * batch, 0], [batch, 1])
                 yb = tf.slice(ys, [i * batch, 0], [batch, 1])
                 wb = tf.slice(weights, [i * batch], [batch]) if padding else None
                 # Keras's loss tracker: a mean over batches weighted by their real sizes.
                 size = tf.where(i == steps - 1, float(rest), float(batch))
-                return i + 1, total + train_step(xb, yb, wb) * size
+                step_loss = train_step(xb, yb, wb)
+                # The first step of the epoch whose loss was not finite (-1: none), to say where a run blew up.
+                bad = tf.where(tf.logical_and(bad < 0, tf.logical_not(tf.math.is_finite(step_loss))), i, bad)
+                return i + 1, total + step_loss * size, bad
 
-            _, total = tf.while_loop(lambda i, t: i < steps, step, (tf.constant(0), tf.constant(0.0)))
+            _, total, bad = tf.while_loop(lambda i, *_: i < steps, step, (tf.constant(0), tf.constant(0.0), tf.constant(-1)))
             loss = total / n
             grid_out = model(grid_x, training=False)[:, 0] * y_scale + y_shift
             if self.task == "classification":
@@ -302,7 +309,7 @@ class _CompiledLoop:
             else:
                 metric = tf.reduce_max(tf.abs(grid_out - grid_target))
             snapshots = [ta.write(e, v.value) for ta, v in zip(snapshots, model.weights)]
-            return (e + 1, loss, losses.write(e, loss), metrics.write(e, metric),
+            return (e + 1, loss, bad, losses.write(e, loss), metrics.write(e, metric),
                     predictions.write(e, grid_out[::REPLAY_STRIDE]), *snapshots)
 
         def keep_going(e, last_loss, *_):
@@ -310,10 +317,10 @@ class _CompiledLoop:
 
         arrays = [tf.TensorArray(tf.float32, size=capacity) for _ in range(3)]
         snapshots = [tf.TensorArray(tf.float32, size=capacity, element_shape=v.shape) for v in model.weights]
-        done, _, losses, metrics, predictions, *snapshots = tf.while_loop(
-            keep_going, epoch, (tf.constant(0), tf.constant(0.0), *arrays, *snapshots)
+        done, _, bad, losses, metrics, predictions, *snapshots = tf.while_loop(
+            keep_going, epoch, (tf.constant(0), tf.constant(0.0), tf.constant(-1), *arrays, *snapshots)
         )
-        return done, losses.stack(), metrics.stack(), predictions.stack(), [s.stack() for s in snapshots]
+        return done, bad, losses.stack(), metrics.stack(), predictions.stack(), [s.stack() for s in snapshots]
 
 
 class _LoopPool:
@@ -367,7 +374,7 @@ def _train_fast(ctx: _Context, callbacks: list, progress: Progress | None, stop:
         callback_list.on_train_begin()
         orders = shuffle_orders(spec, ctx.n)
         names = weight_names(spec.model)
-        done, diverged_at, compile_s, last_logs = 0, None, 0.0, {}
+        done, diverged_at, diverged_step, compile_s, last_logs = 0, None, None, 0.0, {}
         last_weights = start_weights
         per_epoch = None
         while done < epochs and diverged_at is None:
@@ -380,7 +387,7 @@ def _train_fast(ctx: _Context, callbacks: list, progress: Progress | None, stop:
                 perms[i] = next(orders)
             was_compiled = loop.compiled
             began = time.perf_counter()
-            ran, losses, metrics, predictions, snapshots = loop.run_chunk(
+            ran, bad_step, losses, metrics, predictions, snapshots = loop.run_chunk(
                 ctx.x, ctx.y, perms, count, ctx.grid_scaled, ctx.grid_target.astype(np.float32),
                 ctx.data.y_scaler.shift, ctx.data.y_scaler.scale,
             )
@@ -398,13 +405,15 @@ def _train_fast(ctx: _Context, callbacks: list, progress: Progress | None, stop:
                 last_logs = logs
                 if not math.isfinite(logs["loss"]):
                     diverged_at = done + i + 1
+                    # The compiled loop stops after the diverging epoch, so its bad step is this epoch's.
+                    diverged_step = (diverged_at - 1) * ctx.steps_per_epoch + (int(bad_step) + 1 if int(bad_step) >= 0 else ctx.steps_per_epoch)
                     break
                 last_weights = weights
             done += int(ran)
             if progress is not None:
                 progress(done, dict(last_logs))
         callback_list.on_train_end()
-        return {"epochs_run": done, "diverged_at": diverged_at, "final_weights": last_weights,
+        return {"epochs_run": done, "diverged_at": diverged_at, "diverged_step": diverged_step, "final_weights": last_weights,
                 "compile_s": compile_s, "stopped": done < epochs and diverged_at is None}
     finally:
         _POOL.release(spec, loop)
@@ -428,12 +437,22 @@ class _FitMonitor(keras.callbacks.Callback):
         super().__init__()
         self.ctx, self.progress = ctx, progress
         self.diverged_at = None
+        self.diverged_step = None
+        self._epoch = 0
         self.last_weights: list[np.ndarray] = []
         self.epochs_run = 0
         self._last_report = 0.0
 
     def on_train_begin(self, logs=None):
         self.last_weights = [np.array(w) for w in self.model.get_weights()]
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Keras's running mean of the epoch turns non-finite at the first non-finite step.
+        if self.diverged_step is None and logs and "loss" in logs and not math.isfinite(float(logs["loss"])):
+            self.diverged_step = self._epoch * self.ctx.steps_per_epoch + batch + 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -476,7 +495,7 @@ def _train_fit(ctx: _Context, callbacks: list, progress: Progress | None, stop: 
     extra = [StopOnFlag(stop)] if stop is not None else []
     model.fit(dataset, epochs=spec.train.epochs, steps_per_epoch=ctx.steps_per_epoch, shuffle=False,
               verbose=0, callbacks=[monitor, *callbacks, *extra])
-    return {"epochs_run": monitor.epochs_run, "diverged_at": monitor.diverged_at,
+    return {"epochs_run": monitor.epochs_run, "diverged_at": monitor.diverged_at, "diverged_step": monitor.diverged_step,
             "final_weights": monitor.last_weights, "compile_s": 0.0,
             "stopped": monitor.epochs_run < spec.train.epochs and monitor.diverged_at is None}
 
@@ -499,7 +518,8 @@ def train(
         callbacks: extra keras.callbacks.Callback objects; the lab's own (LabCallback) read the
             state through a probe and so behave the same on both paths.
         progress: called as progress(epoch, logs) several times a second and after the last epoch.
-        stop: a StopFlag; once set, training ends after the current chunk (fast path) or epoch.
+        stop: a StopFlag; once set (or once its wall-clock limit has passed), training ends after the
+            current chunk (fast path) or epoch, keeps what it learned and says why in `stop_reason`.
         path: "fast" (compiled loop) or "fit" (plain model.fit, the reference).
     A loss that becomes NaN or infinite ends the run; `diverged_at` says in which epoch.
     """
@@ -514,7 +534,10 @@ def train(
     outcome = runner(ctx, [*own, *(callbacks or [])], progress, stop)
     wall = time.perf_counter() - began
     with np.errstate(all="ignore"):  # a diverging run's last finite weights may overflow float32
-        return _assemble(ctx, path, outcome, history, weights, predictions, wall)
+        result = _assemble(ctx, path, outcome, history, weights, predictions, wall)
+    if result.stopped and stop is not None:
+        result.stop_reason = stop.reason
+    return result
 
 
 def _assemble(ctx, path, outcome, history, weights, predictions, wall) -> RunResult:
@@ -566,6 +589,7 @@ def _assemble(ctx, path, outcome, history, weights, predictions, wall) -> RunRes
         test_prediction=test_prediction,
         scalers={"x": data.x_scaler.to_dict(), "y": data.y_scaler.to_dict()},
         diverged_at=diverged_at,
+        diverged_step=outcome.get("diverged_step") if diverged_at else None,
         stopped=outcome["stopped"],
         compile_s=outcome["compile_s"],
         final=final,

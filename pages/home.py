@@ -4,50 +4,55 @@ import streamlit as st
 
 from core import claims
 from core.scenarios import POSTED, SCENARIOS
-from ui import charts, run
+from ui import charts, errors, run
 from ui.layout import SCRIPTS, keep_router
 
 keep_router()
 
-st.title("Tiny Net Lab")
-st.write(
-    "Why won't a tiny neural network fit a simple function? Each case below rebuilds a real question "
-    "exactly in Keras, trains it at its full posted length in seconds, and shows why it fails. "
-    "Press a preset, train, and watch the fit, the loss, every weight and every hidden unit; then try "
-    "the posted fix and see whether it really is one."
-)
-columns = st.columns(2, gap="medium")
-cards = {}
-for index, scenario in enumerate(SCENARIOS[sid] for sid in POSTED):
-    with columns[index % 2].container(border=True):
-        st.subheader(scenario.title)
-        st.caption(scenario.question)
-        cards[scenario.id] = (st.empty(), st.empty())
-        st.page_link(SCRIPTS[scenario.id], label=f"Open the {scenario.id} case", icon=":material/arrow_forward:")
-# Cards first, charts after: the posted runs train one by one (cached after the first visit).
-for scenario_id, (chart_box, caption_box) in cards.items():
-    with chart_box, st.spinner(f"Training the posted setup of {scenario_id}..."):
-        result = run.posted_result(scenario_id)
-    chart_box.altair_chart(charts.mini_chart(result), width="stretch")
-    final = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in result.final.items())
-    caption_box.caption(f"The posted setup, trained here (seed {result.spec.seed}): {final}.")
 
-st.subheader("What the answers claimed, and how often they hold")
-table = claims.load()
-if table is None:
-    st.info("No measured claims yet: run `python -m core claims --write core/claims.json`.")
-else:
-    def rate(r: dict) -> str:
-        low, high = r["interval"]
-        return f"{r['successes']}/{r['seeds']} ({r['success_rate']:.0%}; 95% {low:.0%}–{high:.0%})"
+def home() -> None:
+    st.title("Tiny Net Lab")
+    st.write(
+        "Why won't a tiny neural network fit a simple function? Each case below rebuilds a real question "
+        "exactly in Keras, trains it at its full posted length in seconds, and shows why it fails. "
+        "Press a preset, train, and watch the fit, the loss, every weight and every hidden unit; then try "
+        "the posted fix and see whether it really is one."
+    )
+    columns = st.columns(2, gap="medium")
+    cards = {}
+    for index, scenario in enumerate(SCENARIOS[sid] for sid in POSTED):
+        with columns[index % 2].container(border=True):
+            st.subheader(scenario.title)
+            st.caption(scenario.question)
+            cards[scenario.id] = (st.empty(), st.empty())
+            st.page_link(SCRIPTS[scenario.id], label=f"Open the {scenario.id} case", icon=":material/arrow_forward:")
+    # Cards first, charts after: the posted runs train one by one (cached after the first visit).
+    for scenario_id, (chart_box, caption_box) in cards.items():
+        with chart_box, st.spinner(f"Training the posted setup of {scenario_id}..."):
+            result = run.posted_result(scenario_id)
+        chart_box.altair_chart(charts.mini_chart(result), width="stretch")
+        final = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in result.final.items())
+        caption_box.caption(f"The posted setup, trained here (seed {result.spec.seed}): {final}.")
 
-    lines = ["| case | the answer claimed | success means | as asked | as answered |", "|---|---|---|---|---|"]
-    cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (a bare | would end the cell)
-    for row in table["cases"]:
-        lines.append(f"| **{row['scenario']}** | {cell(row['claim'])} | {cell(row['criterion'])} | {rate(row['asked'])} | "
-                     f"**{rate(row['answered'])}** |")
-    st.markdown("\n".join(lines))
-    st.caption(f"Measured by the lab itself: {table['seeds']} seeds per preset, each trained at its full posted length "
-               f"(`python -m core claims --write core/claims.json`, Keras {table['keras']}); a test regenerates the table "
-               "and checks it matches. Each case page's Restarts panel measures any other setting the same way.")
+    st.subheader("What the answers claimed, and how often they hold")
+    table = claims.load()
+    if table is None:
+        st.info("No measured claims yet: run `python -m core claims --write core/claims.json`.")
+    else:
+        def rate(r: dict) -> str:
+            low, high = r["interval"]
+            return f"{r['successes']}/{r['seeds']} ({r['success_rate']:.0%}; 95% {low:.0%}–{high:.0%})"
 
+        lines = ["| case | the answer claimed | success means | as asked | as answered |", "|---|---|---|---|---|"]
+        cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (a bare | would end the cell)
+        for row in table["cases"]:
+            lines.append(f"| **{row['scenario']}** | {cell(row['claim'])} | {cell(row['criterion'])} | {rate(row['asked'])} | "
+                         f"**{rate(row['answered'])}** |")
+        st.markdown("\n".join(lines))
+        st.caption(f"Measured by the lab itself: {table['seeds']} seeds per preset, each trained at its full posted length "
+                   f"(`python -m core claims --write core/claims.json`, Keras {table['keras']}); a test regenerates the table "
+                   "and checks it matches. Each case page's Restarts panel measures any other setting the same way.")
+
+
+with errors.guard("home"):
+    home()

@@ -199,9 +199,79 @@ def test_a_failed_training_is_reported_after_the_rerun_and_the_result_stays():
     from ui.run import Job
 
     at = train(page("segments"), "segments", epochs="3")
-    failed = Job("segments", [scenarios.get("segments").spec()], error="RuntimeError: out of memory")
+    failed = Job("segments", [scenarios.get("segments").spec()], error="Training failed: RuntimeError: out of memory.")
     at.session_state["segments.job"] = failed  # a finished job (no thread) that ended in an error
     at.run()
     assert not at.exception
-    assert any("Training failed: RuntimeError: out of memory" in e.value for e in at.error)
+    assert any("Training failed: RuntimeError: out of memory. The previous results are kept." in e.value for e in at.error)
     assert any(s.startswith("Trained in") for s in successes(at))
+
+
+def test_a_crashing_training_shows_its_settings_and_logs_the_traceback(monkeypatch, caplog):
+    import ui.run
+
+    def broken(spec, **_):
+        raise RuntimeError("the engine broke")
+
+    at = train(page("segments"), "segments", epochs="3")
+    monkeypatch.setattr(ui.run, "train", broken)
+    with caplog.at_level("ERROR", logger="tinynet"):
+        at = train(at, "segments", epochs="4")
+    assert not at.exception
+    message = next(e.value for e in at.error if "the engine broke" in e.value)
+    assert message.startswith("Training failed: RuntimeError: the engine broke. Settings: segments / preset ")
+    assert "1-2-1 sigmoid/sigmoid, sgd lr" in message and "4 epochs, seed 0" in message and "server log" in message
+    assert "Traceback" not in message and 'File "' not in message
+    logged = [r for r in caplog.records if r.name == "tinynet"]
+    assert logged and logged[-1].exc_info and "the engine broke" in str(logged[-1].exc_info[1])
+    assert any(s.startswith("Trained in") and "3 epochs" in s for s in successes(at))  # the earlier result stays
+
+
+def test_an_error_while_drawing_is_a_message_not_a_traceback(monkeypatch, caplog):
+    import ui.charts
+
+    def broken(*_, **__):
+        raise ValueError("no chart today")
+
+    monkeypatch.setattr(ui.charts, "fit_chart", broken)
+    with caplog.at_level("ERROR", logger="tinynet"):
+        at = train(page("segments"), "segments", epochs="3")
+    assert not at.exception
+    assert any("Drawing the page 'segments' failed: ValueError: no chart today" in e.value for e in at.error)
+    assert any(r.name == "tinynet" and r.exc_info for r in caplog.records)
+    assert at.text_input(key="segments.epochs").value == "3"  # the settings are still there
+
+
+def test_an_over_budget_run_is_refused_and_the_result_stays(monkeypatch):
+    at = train(page("parabola"), "parabola", epochs="5")
+    at = train(at, "parabola", epochs="100000", n="100000", units="4")
+    assert not at.exception
+    refusal = next(e.value for e in at.error if "Over the budget" in e.value)
+    assert refusal.startswith("Nothing was trained. Over the budget: this run needs") and "train.epochs" in refusal
+    assert any(s.startswith("Trained in") and "5 epochs" in s for s in successes(at))
+    monkeypatch.setenv("TINYNET_MAX_STEP_PARAMS", "1e4")
+    at = train(at, "parabola", epochs="5", n="999")
+    assert any("set by TINYNET_MAX_STEP_PARAMS" in e.value for e in at.error)
+    monkeypatch.setenv("TINYNET_MAX_STEP_PARAMS", "lots")
+    at.run()
+    assert any("TINYNET_MAX_STEP_PARAMS: 'lots' is not allowed" in w.value for w in at.warning)
+
+
+def test_a_run_stopped_by_the_wall_clock_budget_says_so_and_keeps_its_result(monkeypatch):
+    monkeypatch.setenv("TINYNET_MAX_SECONDS", "1")
+    at = train(page("noisy-sine"), "noisy-sine")
+    assert not at.exception
+    assert any("Stopped at the wall-clock budget of 1 s (set by TINYNET_MAX_SECONDS)" in w.value for w in at.warning)
+    line = next(i.value for i in at.info if i.value.startswith("Trained in"))
+    assert "(stopped by the wall-clock budget after " in line and " of 3,000 epochs)" in line
+    assert charts(at)
+
+
+def test_a_diverged_run_says_where_and_the_likely_cause():
+    at = page("parabola")
+    at.selectbox(key="parabola.opt").set_value("sgd")
+    at = train(at, "parabola", lr="0.5", xmax="5", epochs="50")
+    assert not at.exception
+    box = next(e.value for e in at.error if "Training diverged" in e.value)
+    assert "in epoch 1, at optimizer step" in box and "Likely cause" in box and "batch size 1" in box
+    assert any(i.value.startswith("Trained in") and "diverged in epoch 1" in i.value for i in at.info)

@@ -98,9 +98,47 @@ def test_divergence_stops_the_run_and_keeps_what_came_before(path):
     json.dumps(r.to_json_dict())  # no NaN sneaks into the JSON
 
 
-def test_both_paths_diverge_in_the_same_epoch():
+def test_both_paths_diverge_in_the_same_epoch_and_step():
     spec = scenarios.get("parabola").spec("question").with_values(DIVERGING)
-    assert train(spec, path="fast").diverged_at == train(spec, path="fit").diverged_at
+    fast, fit = train(spec, path="fast"), train(spec, path="fit")
+    assert fast.diverged_at == fit.diverged_at
+    assert fast.diverged_step == fit.diverged_step == fast.diverged_at  # full batch: one step per epoch
+
+
+# Batch size 1 on an unscaled x^2 net with a large sgd step: blows up inside the first epoch.
+BLOWS_UP_IN_EPOCH_1 = {"train.optimizer": "sgd", "train.learning_rate": 0.5, "data.x_max": 5, "train.epochs": 50}
+
+
+@pytest.mark.parametrize("path", ["fast", "fit"])
+def test_divergence_says_at_which_step_and_why(path):
+    from core import readout
+
+    spec = scenarios.get("parabola").spec("question").with_values(BLOWS_UP_IN_EPOCH_1)
+    r = train(spec, path=path)
+    assert r.diverged_at == 1 and 1 <= r.diverged_step <= 999
+    assert len(r.history["loss"]) == 0  # no finite epoch: nothing made up
+    found = readout.divergence(r)
+    assert found["step"] == r.diverged_step and found["step_in_epoch"] == r.diverged_step
+    causes = " ".join(found["causes"])
+    assert "learning rate 0.5 is high for sgd" in causes and "batch size 1" in causes and "x² activation" in causes
+    assert any("train.learning_rate" in fix for fix in found["fixes"]) and any("train.batch_size" in fix for fix in found["fixes"])
+    text = readout.divergence_text(r)
+    assert f"at optimizer step {r.diverged_step}" in text and "Likely cause" in text
+    # The same net with the posted, small Adam step does not diverge: the cause named is the one that matters.
+    assert train(spec.with_values({"train.optimizer": "adam", "train.learning_rate": 0.001, "train.epochs": 2})).diverged_at is None
+
+
+def test_divergence_names_the_summed_loss_and_unscaled_input():
+    from core import readout
+
+    spec = scenarios.get("segments").spec("question").with_values(
+        {"train.optimizer": "sgd", "train.learning_rate": 0.5, "train.loss": "sse", "model.activation": "linear", "model.output_activation": "linear",
+         "data.function": "sine", "data.sampling": "grid", "train.epochs": 20})
+    r = train(spec)
+    assert r.diverged_at is not None
+    causes = " ".join(readout.divergence(r)["causes"])
+    assert "sum over each batch (sse)" in causes and "effective learning rate of 16" in causes
+    assert "not scaled and reaches |x| = 30" in causes
 
 
 def test_stop_flag_ends_the_run_cleanly_and_keeps_the_history():
@@ -169,3 +207,126 @@ def test_result_is_plain_data():
     assert len(out["history"]["loss"]) == 3
     # The parabola post's 100 test points (seed 43) and the model's answers on them.
     assert len(out["test"]["x"]) == len(out["test"]["prediction"]) == 100
+
+
+def test_wall_clock_budget_stops_the_run_and_says_so():
+    flag = StopFlag()
+    flag.limit(0.5)
+    spec = scenarios.get("noisy-sine").spec("question")
+    r = train(spec, stop=flag)
+    assert r.stopped and r.stop_reason == "budget"
+    assert 0 < r.epochs_run < spec.train.epochs
+    assert len(r.history["loss"]) == r.epochs_run and r.weight_epochs[-1] == r.epochs_run
+    assert "budget" in " ".join(__import__("core.readout", fromlist=["diagnose"]).diagnose(r))
+    requested = StopFlag()
+    requested.set()
+    assert train(spec.with_value("train.epochs", 5), stop=requested).stop_reason == "request"
+    unlimited = StopFlag()
+    unlimited.limit(None)
+    short = train(spec.with_value("train.epochs", 5), stop=unlimited)
+    assert not short.stopped and short.stop_reason is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Concurrency: sessions training at once get exactly what they would get alone.
+
+CONCURRENT = [("sine-relu", "question", {"train.epochs": 40}), ("parabola", "answer", {"train.epochs": 20}),
+              ("segments", "answer", {}), ("noisy-sine", "question", {"train.epochs": 100})]
+
+
+def _specs():
+    return [scenarios.get(sid).spec(preset).with_values(changes) if changes else scenarios.get(sid).spec(preset)
+            for sid, preset, changes in CONCURRENT]
+
+
+def _in_threads(specs):
+    import threading
+
+    results, failures = [None] * len(specs), []
+
+    def work(i):
+        try:
+            results[i] = train(specs[i])
+        except BaseException as err:  # re-raised below, in the test's thread
+            failures.append(err)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(specs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not failures, failures
+    return results
+
+
+def _assert_identical(a, b):
+    assert a.epochs_run == b.epochs_run
+    for wa, wb in zip(a.final_weights, b.final_weights):
+        assert wa.dtype == wb.dtype and np.array_equal(wa, wb), "weights differ"
+    assert np.array_equal(a.history["loss"], b.history["loss"])
+    assert np.array_equal(a.grid_prediction, b.grid_prediction)
+
+
+def test_two_threads_with_the_same_configuration_get_bitwise_the_sequential_weights():
+    for spec in _specs():
+        alone = train(spec)
+        first, second = _in_threads([spec, spec])
+        _assert_identical(alone, first)
+        _assert_identical(alone, second)
+
+
+def test_threads_with_different_configurations_get_bitwise_the_sequential_weights():
+    specs = _specs()
+    sequential = [train(spec) for spec in specs]
+    for alone, together in zip(sequential, _in_threads(specs + specs)[: len(specs)]):
+        _assert_identical(alone, together)
+
+
+def test_no_process_global_random_state_or_session_reset_in_the_code():
+    """Seeds are per run (initializers, shuffles, data): a global seed or clear_session would leak across sessions."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    global_draws = {"rand", "randn", "normal", "uniform", "shuffle", "permutation", "choice", "randint", "random", "seed"}
+
+    def dotted(node) -> str:
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name):
+            parts.append(node.id)
+        return ".".join(reversed(parts))
+
+    files = [root / "dashboard.py"] + [p for d in ("core", "ui", "pages") for p in sorted((root / d).rglob("*.py"))]
+    offenders, calls = [], 0
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            calls += 1
+            name = dotted(node.func)
+            last = name.rsplit(".", 1)[-1]
+            bad = (last in ("set_seed", "set_random_seed", "clear_session", "reset_default_graph")
+                   or name in ("random.seed", "random.shuffle", "random.random")
+                   or (name.startswith(("np.random.", "numpy.random.")) and last in global_draws))
+            if bad:
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}: {name}(...)")
+    assert calls > 500  # the scan saw the code
+    assert not offenders, "process-global random state or session reset:\n" + "\n".join(offenders)
+
+
+def test_compiled_loops_are_pooled_within_a_bound():
+    pool = training._LoopPool(max_loops=3)
+    base = scenarios.get("segments").spec("question")
+    loops = []
+    for width in (1, 2, 3, 4, 5):
+        spec = base.with_value("model.units", width)
+        loop = pool.acquire(spec, 300, 32)
+        loops.append((spec, loop))
+    for spec, loop in loops:
+        pool.release(spec, loop)
+    assert sum(len(v) for v in pool._free.values()) == 3  # the oldest two were dropped
+    again = pool.acquire(base.with_value("model.units", 5), 300, 32)
+    assert again is loops[-1][1]  # the newest is reused, not rebuilt

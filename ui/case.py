@@ -18,7 +18,7 @@ from core import export, readout, scenarios
 from core.scenarios import Scenario
 from core.specs import SpecError
 from core.training import RunResult, metric_name
-from ui import charts, controls, restarts, run
+from ui import charts, controls, errors, restarts, run
 from ui.display import show_chart
 
 LIVE_INTERVAL = 0.25  # seconds between live redraws while training
@@ -34,7 +34,11 @@ class Extras:
 
 
 def render(scenario_id: str, extras: Extras = Extras()) -> None:
-    scenario = scenarios.get(scenario_id)
+    with errors.guard(scenario_id):
+        _render(scenarios.get(scenario_id), extras)
+
+
+def _render(scenario: Scenario, extras: Extras) -> None:
     _apply_pending(scenario)
     warnings = controls.init_from_url(scenario)
     st.title(scenario.title)
@@ -53,6 +57,10 @@ def render(scenario_id: str, extras: Extras = Extras()) -> None:
     settings, outcome = st.columns([1.1, 2], gap="large")
     with settings:
         pressed = controls.render_form(scenario, busy)
+        limits, problem = run.budget()
+        st.caption(limits.describe() + ". A run over it is refused; one that outlives its time stops and keeps what it learned.")
+        if problem:
+            st.warning(problem, icon=":material/warning:")
         _compare_buttons(scenario, busy)
     with outcome:
         if pressed and not busy:
@@ -62,7 +70,11 @@ def render(scenario_id: str, extras: Extras = Extras()) -> None:
                          icon=":material/error:")
             else:
                 controls.write_url(scenario, spec)
-                job = run.start(scenario.id, [spec])
+                refused = run.refusal([spec])
+                if refused:
+                    st.error("Nothing was trained. " + refused, icon=":material/timer_off:")
+                else:
+                    job = run.start(scenario.id, [spec])
         failure = st.session_state.pop(f"{scenario.id}.failure", None)
         if failure:
             st.error(failure, icon=":material/error:")
@@ -108,6 +120,10 @@ def _compare_buttons(scenario: Scenario, busy: bool) -> None:
                  help="Train the posted setup and the posted fix with the same seed and compare them."):
         seed = _typed_seed(scenario)
         specs = [scenario.spec("question", seed=seed), scenario.spec("answer", seed=seed)]
+        refused = run.refusal(specs)
+        if refused:
+            st.error("Nothing was trained. " + refused, icon=":material/timer_off:")
+            return
         st.session_state[f"{scenario.id}.pending"] = ("answer", seed)
         run.start(scenario.id, specs, purpose="compare")
         st.rerun()
@@ -145,7 +161,7 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
         return
     if job.error:
         # Shown after the rerun below (an element drawn now would vanish with it).
-        st.session_state[f"{scenario.id}.failure"] = f"Training failed: {job.error}. The previous results are kept."
+        st.session_state[f"{scenario.id}.failure"] = f"{job.error} The previous results are kept."
     if job.results and job.members:
         st.session_state[f"{scenario.id}.restarts"] = job.results
     elif job.results:
@@ -189,17 +205,25 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     waited = st.session_state.get(f"{scenario.id}.ran_for", result.wall_s)
     cached = waited < 0.5 * result.wall_s
     final = " · ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in result.final.items())
-    how = f" (stopped on request after {result.epochs_run:,} of {result.spec.train.epochs:,} epochs)" if result.stopped else ""
-    how += f" (diverged in epoch {result.diverged_at})" if result.diverged_at else ""
+    why = "by the wall-clock budget" if result.stop_reason == "budget" else "on request"
+    how = f" (stopped {why} after {result.epochs_run:,} of {result.spec.train.epochs:,} epochs)" if result.stopped else ""
+    how += f" (diverged in epoch {result.diverged_at:,})" if result.diverged_at else ""
     how += " (shown from the cache)" if cached else ""
-    st.success(f"Trained in {result.wall_s:.2f} s{how} · "
-               f"{controls.architecture(result.spec.model)} · {result.epochs_run:,} epochs · {result.steps:,} optimizer steps · "
-               f"seed {result.spec.seed} · preset {result.spec.preset} · {final}", icon=":material/check_circle:")
+    line = (f"Trained in {result.wall_s:.2f} s{how} · {controls.architecture(result.spec.model)} · {result.epochs_run:,} epochs · "
+            f"{result.steps:,} optimizer steps · seed {result.spec.seed} · preset {result.spec.preset}" + (f" · {final}" if final else ""))
+    if result.diverged_at or result.stop_reason == "budget":
+        st.info(line, icon=":material/info:")  # trained, but not as asked: the box below says why
+    else:
+        st.success(line, icon=":material/check_circle:")
+    if result.diverged_at:
+        st.error("**Training diverged.** " + readout.divergence_text(result), icon=":material/trending_up:")
+    if result.stop_reason == "budget":
+        st.warning(run.budget()[0].stop_message(result.epochs_run, result.spec.train.epochs), icon=":material/timer_off:")
     restarts.verdict(result, restarts.criterion(scenario))
     if extras.summary is not None:
         extras.summary(result)
     st.subheader("Diagnostics")
-    notes = readout.diagnose(result)
+    notes = [n for n in readout.diagnose(result) if not n.startswith("Training diverged.")]  # shown above
     for note in notes:
         st.markdown(f"- {note}")
     if not notes:

@@ -72,7 +72,9 @@ def panel(scenario: Scenario, busy: bool) -> None:
     for row, report, outcome in zip(rows, reports, outcomes):
         best = report["best"]
         finals = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in best["final"].items())
-        stopped = f" (stopped after {outcome.epochs_run:,} epochs)" if outcome.stopped else ""
+        stopped = (f" (stopped {'by the wall-clock budget ' if outcome.stop_reason == 'budget' else ''}after "
+                   f"{outcome.epochs_run:,} of {outcome.spec.train.epochs:,} epochs: the rates are for nets trained that far)"
+                   if outcome.stopped else "")
         st.markdown(
             f"**{row['label']}**: **{row['successes']} of {row['seeds']}** seeds succeeded ({row['rate']:.0%}; 95% interval "
             f"{row['low']:.0%} to {row['high']:.0%}){stopped}, in {outcome.wall_s:.1f} s. Best of {row['seeds']} "
@@ -104,5 +106,9 @@ def _label(outcome: EnsembleResult) -> str:
 
 
 def _start(scenario: Scenario, specs, seeds: int) -> None:
+    refused = run.refusal(specs, int(seeds))
+    if refused:
+        st.error("Nothing was trained. " + refused, icon=":material/timer_off:")
+        return
     run.start(scenario.id, specs, purpose="restarts", members=int(seeds))
     st.rerun()

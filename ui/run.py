@@ -10,6 +10,7 @@ cached. Results are plain data: no Keras model is shared between sessions.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ from dataclasses import dataclass, field
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from core.budget import Budget, BudgetError
 from core.callbacks import HistoryRecorder, LatestState, StopFlag
 from core.ensemble import EnsembleResult, train_ensemble
-from core.specs import RunSpec
+from core.specs import RunSpec, SpecError
 from core.training import RunResult, train
+from ui import errors
 
 CACHE_ENTRIES = 32
 
@@ -52,6 +55,7 @@ class Job:
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
     thread: threading.Thread | None = None
+    budget: Budget = field(default_factory=Budget)
 
     @property
     def running(self) -> bool:
@@ -64,8 +68,9 @@ class Job:
     def work(self) -> None:
         try:
             for index, spec in enumerate(self.specs):
-                if self.stop.is_set():
+                if self.stop.requested:
                     break
+                self.stop.limit(self.budget.seconds_for(self.members))  # each run gets its own wall-clock budget
                 self.index = index
                 self.history, self.latest, self.epoch, self.logs = HistoryRecorder(), LatestState(), 0, {}
                 key = json.dumps(spec.to_dict(), sort_keys=True)
@@ -76,8 +81,8 @@ class Job:
                         self.results.append(cached_train(key, self))
                 except StoppedEarly as stopped:
                     self.results.append(stopped.result)
-        except Exception as err:  # shown on the page; the previous results stay
-            self.error = f"{type(err).__name__}: {err}"
+        except Exception as err:  # shown on the page (no traceback: that goes to the log); the previous results stay
+            self.error = errors.report("Training" if not self.members else f"Restarts ({self.members} seeds)", err, self.current)
         finally:
             self.finished = time.perf_counter()
 
@@ -106,8 +111,34 @@ def cached_restarts(spec_json: str, members: int, _job: Job) -> EnsembleResult:
     return result
 
 
+def budget() -> tuple[Budget, str | None]:
+    """This server's budget (environment, then secrets [budget], then defaults) and a problem with it, if any.
+
+    A misconfigured limit is reported and the defaults are used, so a typo does not lift the budget.
+    """
+    try:
+        table = st.secrets.get("budget") or {}
+    except Exception:  # no secrets file, or one that does not parse: the environment and defaults apply
+        table = {}
+    try:
+        return Budget.from_sources(os.environ, dict(table)), None
+    except SpecError as err:
+        return Budget(), f"The server's budget setting is wrong ({err}); the default budget applies."
+
+
+def refusal(specs: list[RunSpec], members: int = 0) -> str | None:
+    """Why these runs may not start (over the budget), or None."""
+    limits, _ = budget()
+    for spec in specs:
+        try:
+            limits.check(spec, members)
+        except BudgetError as err:
+            return str(err)
+    return None
+
+
 def start(scenario: str, specs: list[RunSpec], purpose: str = "run", members: int = 0) -> Job:
-    job = Job(scenario, specs, purpose, members)
+    job = Job(scenario, specs, purpose, members, budget=budget()[0])
     job.thread = threading.Thread(target=job.work, name=f"train-{scenario}", daemon=True)
     # The cache needs the session's context; the worker draws nothing itself.
     ctx = get_script_run_ctx()
