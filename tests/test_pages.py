@@ -257,6 +257,13 @@ def test_an_over_budget_run_is_refused_and_the_result_stays(monkeypatch):
     assert any("TINYNET_MAX_STEP_PARAMS: 'lots' is not allowed" in w.value for w in at.warning)
 
 
+def test_a_link_over_the_budget_is_flagged_on_arrival():
+    at = page("parabola", epochs="100000", n="100000", units="4")
+    assert not at.exception
+    assert any(w.value.startswith("This link's settings are over this server's budget") for w in at.warning)
+    assert not any("over this server's budget" in w.value for w in page("parabola", epochs="50").warning)
+
+
 def test_a_run_stopped_by_the_wall_clock_budget_says_so_and_keeps_its_result(monkeypatch):
     monkeypatch.setenv("TINYNET_MAX_SECONDS", "1")
     at = train(page("noisy-sine"), "noisy-sine")

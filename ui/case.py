@@ -45,6 +45,12 @@ def _render(scenario: Scenario, extras: Extras) -> None:
     st.caption(scenario.question)
     for warning in warnings:
         st.warning(warning, icon=":material/link_off:")
+    if st.session_state.pop(f"{scenario.id}.from_url", False):
+        spec, problems = controls.read_spec(scenario)
+        refused = run.refusal([spec]) if spec is not None else None
+        if refused:  # a shared link whose settings this server's budget does not allow
+            st.warning("This link's settings are over this server's budget, so Train will refuse them. " + refused,
+                       icon=":material/timer_off:")
     title = "The case: what was asked and what the answer proposed" if scenario.posted else "About this page"
     with st.expander(title, expanded=True):
         st.write(scenario.story)

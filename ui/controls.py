@@ -115,6 +115,7 @@ def init_from_url(scenario: Scenario) -> list[str]:
     st.session_state[flag] = True
     warnings = []
     params = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    st.session_state[f"{scenario.id}.from_url"] = bool(params)  # the page then checks the link against the budget
     preset = params.pop("preset", "question")
     if preset not in scenario.preset_names():
         warnings.append(f"URL parameter preset={preset!r} is not a preset of {scenario.id} "
