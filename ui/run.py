@@ -25,7 +25,7 @@ from core.specs import RunSpec, SpecError
 from core.training import RunResult, train
 from ui import errors
 
-CACHE_ENTRIES = 32
+CACHE_ENTRIES = 16  # finished runs kept per server; a run holds up to about 6 MB (noisy-sine), so at most ~100 MB
 
 
 class StoppedEarly(Exception):
