@@ -257,6 +257,15 @@ def test_an_over_budget_run_is_refused_and_the_result_stays(monkeypatch):
     assert any("TINYNET_MAX_STEP_PARAMS: 'lots' is not allowed" in w.value for w in at.warning)
 
 
+def test_the_budget_can_come_from_streamlit_secrets():
+    at = AppTest.from_file(PAGES["segments"], default_timeout=TIMEOUT)
+    at.secrets["budget"] = {"max_sample_params": 1000}
+    at = train(at.run(), "segments")
+    assert not at.exception
+    assert any("Over the budget" in e.value and "set by secrets [budget] max_sample_params" in e.value for e in at.error)
+    assert any("1,000 samples seen × parameters" in c.value for c in at.caption)
+
+
 def test_a_link_over_the_budget_is_flagged_on_arrival():
     at = page("parabola", epochs="100000", n="100000", units="4")
     assert not at.exception
@@ -280,5 +289,6 @@ def test_a_diverged_run_says_where_and_the_likely_cause():
     at = train(at, "parabola", lr="0.5", xmax="5", epochs="50")
     assert not at.exception
     box = next(e.value for e in at.error if "Training diverged" in e.value)
-    assert "in epoch 1, at optimizer step" in box and "Likely cause" in box and "batch size 1" in box
+    assert "**Training diverged** in epoch 1, at optimizer step" in box and "**Likely cause**" in box and "batch size 1" in box
+    assert "(train.learning_rate)" in box.split("**Try**")[1]
     assert any(i.value.startswith("Trained in") and "diverged in epoch 1" in i.value for i in at.info)

@@ -215,14 +215,14 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     how = f" (stopped {why} after {result.epochs_run:,} of {result.spec.train.epochs:,} epochs)" if result.stopped else ""
     how += f" (diverged in epoch {result.diverged_at:,})" if result.diverged_at else ""
     how += " (shown from the cache)" if cached else ""
-    line = (f"Trained in {result.wall_s:.2f} s{how} · {controls.architecture(result.spec.model)} · {result.epochs_run:,} epochs · "
-            f"{result.steps:,} optimizer steps · seed {result.spec.seed} · preset {result.spec.preset}" + (f" · {final}" if final else ""))
+    line = (f"Trained in {result.wall_s:.2f} s{how} · {controls.architecture(result.spec.model)} · {_plural(result.epochs_run, 'epoch')} · "
+            f"{_plural(result.steps, 'optimizer step')} · seed {result.spec.seed} · preset {result.spec.preset}" + (f" · {final}" if final else ""))
     if result.diverged_at or result.stop_reason == "budget":
         st.info(line, icon=":material/info:")  # trained, but not as asked: the box below says why
     else:
         st.success(line, icon=":material/check_circle:")
     if result.diverged_at:
-        st.error("**Training diverged.** " + readout.divergence_text(result), icon=":material/trending_up:")
+        st.error(_divergence_markdown(result), icon=":material/trending_up:")
     if result.stop_reason == "budget":
         st.warning(run.budget()[0].stop_message(result.epochs_run, result.spec.train.epochs), icon=":material/timer_off:")
     restarts.verdict(result, restarts.criterion(scenario))
@@ -254,6 +254,25 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     with tabs[offset + 5]:
         _compare(scenario, result)
     _downloads(scenario, result)
+
+
+def _divergence_markdown(result: RunResult) -> str:
+    """Where the run blew up, the likely causes and what to try, as a short structured message."""
+    found = readout.divergence(result)
+    head = (f"**Training diverged** in epoch {found['epoch']:,}, at optimizer step {found['step']:,} "
+            f"(step {found['step_in_epoch']:,} of {found['steps_per_epoch']:,} in that epoch): the loss became NaN or infinite. ")
+    if found["last_loss"] is None:
+        head += "No epoch finished with a finite loss, so the charts show the starting weights."
+    else:
+        grew = f", {found['growth']:.3g} times its lowest" if found["growth"] and found["growth"] > 10 else ""
+        head += f"The last finite loss was {found['last_loss']:.4g} (epoch {found['epoch'] - 1:,}{grew}); the charts show the run up to there."
+    causes = "\n".join(f"- {cause}" for cause in found["causes"])
+    fixes = "\n".join(f"- {fix}" for fix in found["fixes"])
+    return f"{head}\n\n**Likely cause**\n{causes}\n\n**Try**\n{fixes}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 @st.fragment
