@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
 import os
 import re
 import socket
@@ -84,40 +83,6 @@ _CHART_STATE_JS = """() => {
   const drawn = list => list.filter(c => c.hasAttribute('data-tinynet-drawn')).length;
   return {charts: charts.length, drawn: drawn(charts), visible: visible.length, visible_drawn: drawn(visible)};
 }"""
-
-
-def _chromium_path() -> str:
-    return os.environ.get("TINYNET_CHROMIUM") or "/usr/bin/chromium"
-
-
-def _under_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "false", "0")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The Chromium executable; skips (fails under CI) when it or playwright is missing."""
-    path = _chromium_path()
-    missing = []
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        missing.append(f"no Chromium executable at {path}")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the playwright package is not installed")
-    if missing:
-        problem = "; ".join(missing)
-        if _under_ci():
-            pytest.fail(
-                f"Browser tests cannot run under CI: {problem}. CI must install Chromium "
-                "(apt-get install chromium; .ci/run does it) and the playwright package "
-                "(pip install -r requirements-dev.txt).",
-                pytrace=False,
-            )
-        pytest.skip(
-            f"Browser tests skipped: {problem}. Install Chromium with `apt-get install chromium` (Debian; "
-            "or point TINYNET_CHROMIUM at a Chromium binary) and playwright with "
-            "`pip install -r requirements-dev.txt`."
-        )
-    return path
 
 
 def _free_port() -> int:

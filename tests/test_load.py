@@ -12,7 +12,6 @@ CI (CI set and not "false"/"0"), where it fails.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -29,14 +28,6 @@ SUBPROCESS_TIMEOUT_S = 600
 SESSION_TIMEOUT_S = 240
 
 
-def _chromium_path() -> str:
-    return os.environ.get("TINYNET_CHROMIUM") or "/usr/bin/chromium"
-
-
-def _under_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "false", "0")
-
-
 def _sessions() -> int:
     raw = os.environ.get("TINYNET_LOAD_SESSIONS", "").strip()
     if not raw:
@@ -48,32 +39,6 @@ def _sessions() -> int:
     if value < 1:
         pytest.fail(f"TINYNET_LOAD_SESSIONS={raw!r} is not a whole number of sessions (1 or more).", pytrace=False)
     return value
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The Chromium executable; skips (fails under CI) when it or playwright is missing."""
-    path = _chromium_path()
-    missing = []
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        missing.append(f"no Chromium executable at {path}")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the playwright package is not installed")
-    if missing:
-        problem = "; ".join(missing)
-        if _under_ci():
-            pytest.fail(
-                f"The load test cannot run under CI: {problem}. CI must install Chromium "
-                "(apt-get install chromium; .ci/run does it) and the playwright package "
-                "(pip install -r requirements-dev.txt).",
-                pytrace=False,
-            )
-        pytest.skip(
-            f"Load test skipped: {problem}. Install Chromium with `apt-get install chromium` (Debian; "
-            "or point TINYNET_CHROMIUM at a Chromium binary) and playwright with "
-            "`pip install -r requirements-dev.txt`."
-        )
-    return path
 
 
 def _run(command: list[str], env: dict) -> subprocess.CompletedProcess:
