@@ -292,3 +292,4 @@ def test_a_diverged_run_says_where_and_the_likely_cause():
     assert "**Training diverged** in epoch 1, at optimizer step" in box and "**Likely cause**" in box and "batch size 1" in box
     assert "(train.learning_rate)" in box.split("**Try**")[1]
     assert any(i.value.startswith("Trained in") and "diverged in epoch 1" in i.value for i in at.info)
+    assert "The parabola at the last finite state (the starting weights)" in [h.value for h in at.subheader]

@@ -36,7 +36,11 @@ def _parabola_summary(result: RunResult) -> None:
     if "coefficients" not in r:
         st.info("The algebraic readout needs an x² model: one x² unit then a linear output, or a single x² neuron.")
         return
-    st.subheader("The learned parabola")
+    if result.diverged_at:  # the weights are the last finite ones, not a learned result
+        last = result.diverged_at - 1
+        st.subheader(f"The parabola at the last finite state ({'the starting weights' if last == 0 else f'epoch {last:,}'})")
+    else:
+        st.subheader("The learned parabola")
     st.latex(latex_parabola(r["coefficients"]))
     if "target" in r:
         st.latex(latex_parabola(r["target"], digits=2).replace("\\hat f", "f"))
