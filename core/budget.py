@@ -29,6 +29,7 @@ LIMITS = {
     "max_sample_params": ("TINYNET_MAX_SAMPLE_PARAMS", 1e12, 1e3, "samples seen × parameters", ""),
     "max_seconds": ("TINYNET_MAX_SECONDS", 120.0, 1.0, "wall-clock seconds per run", " s"),
     "max_sweep_seconds": ("TINYNET_MAX_SWEEP_SECONDS", 300.0, 1.0, "wall-clock seconds per restarts request", " s"),
+    "max_trainings": ("TINYNET_MAX_TRAININGS", 4, 1, "trainings at once on the server (the dashboard; others wait)", ""),
 }
 UNLIMITED = ("none", "inf", "unlimited")
 
@@ -82,6 +83,7 @@ class Budget:
     max_sample_params: float = LIMITS["max_sample_params"][1]
     max_seconds: float = LIMITS["max_seconds"][1]
     max_sweep_seconds: float = LIMITS["max_sweep_seconds"][1]
+    max_trainings: int = LIMITS["max_trainings"][1]
     sources: tuple[tuple[str, str], ...] = ()  # (limit, where it was set) for limits not at their default
 
     @classmethod
@@ -103,7 +105,7 @@ class Budget:
             else:
                 values[name] = default
                 continue
-            values[name] = _parse_limit(where, raw, lowest, what)
+            values[name] = _parse_limit(where, raw, lowest, what, whole=name == "max_trainings")
             sources.append((name, where))
         return cls(**values, sources=tuple(sources))
 
@@ -133,7 +135,8 @@ class Budget:
     def describe(self) -> str:
         """One line for a page or the command line."""
         parts = [f"{_sci(self.max_step_params)} optimizer steps × parameters", f"{_sci(self.max_sample_params)} samples seen × parameters",
-                 f"{_seconds(self.max_seconds)} per run", f"{_seconds(self.max_sweep_seconds)} per restarts request"]
+                 f"{_seconds(self.max_seconds)} per run", f"{_seconds(self.max_sweep_seconds)} per restarts request",
+                 f"{self.max_trainings} trainings at once (more wait their turn)"]
         return "Budget: " + ", ".join(parts)
 
     def stop_message(self, epochs_run: int, epochs: int, members: int = 0) -> str:
@@ -147,8 +150,12 @@ class Budget:
                 + (", fewer seeds" if members else "") + " or a smaller network.")
 
 
-def _parse_limit(where: str, raw: Any, lowest: float, what: str) -> float:
+def _parse_limit(where: str, raw: Any, lowest: float, what: str, whole: bool = False) -> float:
     text = str(raw).strip().lower()
+    if whole:  # a count of threads: no 'none', no fractions
+        if not (text.isdigit() and 1 <= int(text) <= 64):
+            raise SpecError(where, raw, f"a whole number of {what} from 1 to 64")
+        return int(text)
     if text in UNLIMITED:
         return math.inf
     try:

@@ -31,6 +31,14 @@ def test_a_misconfigured_limit_is_refused_by_name(raw):
     assert str(err.value).startswith(f"TINYNET_MAX_SECONDS: {raw!r} is not allowed; allowed: a number")
 
 
+@pytest.mark.parametrize("raw", ["0", "2.5", "none", "many", "100"])
+def test_the_number_of_trainings_at_once_is_a_whole_number(raw):
+    with pytest.raises(SpecError) as err:
+        Budget.from_sources({"TINYNET_MAX_TRAININGS": raw})
+    assert "a whole number of trainings at once" in str(err.value)
+    assert Budget.from_sources({"TINYNET_MAX_TRAININGS": "2"}).max_trainings == 2
+
+
 def test_params_match_keras():
     from core.models import count_params
 

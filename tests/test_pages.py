@@ -293,3 +293,36 @@ def test_a_diverged_run_says_where_and_the_likely_cause():
     assert "(train.learning_rate)" in box.split("**Try**")[1]
     assert any(i.value.startswith("Trained in") and "diverged in epoch 1" in i.value for i in at.info)
     assert "The parabola at the last finite state (the starting weights)" in [h.value for h in at.subheader]
+
+
+def test_trainings_beyond_the_server_slots_wait_their_turn_and_can_be_cancelled():
+    import threading
+    import time
+
+    from core.budget import Budget
+    from ui import run
+
+    budget = Budget(max_trainings=1, max_seconds=30)
+    first, second, third = (run.Job("segments", [], budget=budget) for _ in range(3))
+    order = []
+
+    def queued():
+        with run.slot(second):
+            order.append("second trains")
+
+    with run.slot(first):
+        assert run.busy_slots(first) == 1
+        waiter = threading.Thread(target=queued)
+        waiter.start()
+        time.sleep(0.5)
+        assert second.waiting and not order  # queued while the slot is held
+        order.append("first done")
+    waiter.join(timeout=5)
+    assert order == ["first done", "second trains"] and not second.waiting
+    assert second.stop.seconds == 30  # its wall-clock budget started only once it had the slot
+    with run.slot(first):
+        third.stop.set()
+        with pytest.raises(run.Cancelled):
+            with run.slot(third):
+                pass
+    assert run.busy_slots(first) == 0

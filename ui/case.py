@@ -182,6 +182,10 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
     spec = job.current
     which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
     elapsed = f"{time.perf_counter() - job.started:.1f} s"
+    if job.waiting:
+        progress.progress(0.0, text=f"{which}waiting for a free training slot: {run.busy_slots(job)} of "
+                                    f"{job.budget.max_trainings} trainings on this server are busy · {elapsed}")
+        return
     if job.members:
         median = job.logs.get("median_loss")
         state = (f"epoch {job.epoch:,} of {spec.train.epochs:,} · median loss {median:.4g}" if job.epoch and median is not None

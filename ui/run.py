@@ -9,6 +9,7 @@ cached. Results are plain data: no Keras model is shared between sessions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -56,6 +57,7 @@ class Job:
     finished: float | None = None
     thread: threading.Thread | None = None
     budget: Budget = field(default_factory=Budget)
+    waiting: bool = False  # queued for a training slot (see `slot`)
 
     @property
     def running(self) -> bool:
@@ -70,7 +72,6 @@ class Job:
             for index, spec in enumerate(self.specs):
                 if self.stop.requested:
                     break
-                self.stop.limit(self.budget.seconds_for(self.members))  # each run gets its own wall-clock budget
                 self.index = index
                 self.history, self.latest, self.epoch, self.logs = HistoryRecorder(), LatestState(), 0, {}
                 key = json.dumps(spec.to_dict(), sort_keys=True)
@@ -81,17 +82,62 @@ class Job:
                         self.results.append(cached_train(key, self))
                 except StoppedEarly as stopped:
                     self.results.append(stopped.result)
+                except Cancelled:  # stopped while waiting for a training slot: nothing to show
+                    break
         except Exception as err:  # shown on the page (no traceback: that goes to the log); the previous results stay
             self.error = errors.report("Training" if not self.members else f"Restarts ({self.members} seeds)", err, self.current)
         finally:
             self.finished = time.perf_counter()
 
 
+class Cancelled(Exception):
+    """A job stopped before it got a training slot."""
+
+
+_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def slots(size: int) -> threading.BoundedSemaphore:
+    """The server's training slots for the configured count (made once per count, shared by all sessions)."""
+    with _SLOTS_LOCK:
+        return _SLOTS.setdefault(size, threading.BoundedSemaphore(size))
+
+
+@contextlib.contextmanager
+def slot(job: Job):
+    """Hold one of the server's training slots while training; the wall-clock budget starts once it is held.
+
+    At most `budget.max_trainings` runs train at once (more would only share the same cores more
+    thinly and add their memory); later ones wait here, visibly, and a Stop click while waiting
+    cancels them.
+    """
+    pool = slots(job.budget.max_trainings)
+    job.waiting = True
+    try:
+        while not pool.acquire(timeout=0.2):
+            if job.stop.requested:
+                raise Cancelled()
+    finally:
+        job.waiting = False
+    try:
+        job.stop.limit(job.budget.seconds_for(job.members))  # each run gets its own wall-clock budget
+        yield
+    finally:
+        pool.release()
+
+
+def busy_slots(job: Job) -> int:
+    pool = slots(job.budget.max_trainings)
+    return job.budget.max_trainings - pool._value  # BoundedSemaphore keeps its free count in _value
+
+
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
 def cached_train(spec_json: str, _job: Job) -> RunResult:
     """Train the spec given as canonical JSON (the cache key); `_job` supplies live recorders."""
     spec = RunSpec.from_dict(json.loads(spec_json))
-    result = train(spec, callbacks=[_job.history, _job.latest], stop=_job.stop)
+    with slot(_job):
+        result = train(spec, callbacks=[_job.history, _job.latest], stop=_job.stop)
     if result.stopped:
         raise StoppedEarly(result)
     return result
@@ -105,7 +151,8 @@ def cached_restarts(spec_json: str, members: int, _job: Job) -> EnsembleResult:
     def progress(epoch, logs):
         _job.epoch, _job.logs = epoch, logs
 
-    result = train_ensemble(spec, members, progress=progress, stop=_job.stop)
+    with slot(_job):
+        result = train_ensemble(spec, members, progress=progress, stop=_job.stop)
     if result.stopped:
         raise StoppedEarly(result)
     return result
