@@ -136,7 +136,7 @@ class Budget:
         """One line for a page or the command line."""
         parts = [f"{_sci(self.max_step_params)} optimizer steps × parameters", f"{_sci(self.max_sample_params)} samples seen × parameters",
                  f"{_seconds(self.max_seconds)} per run", f"{_seconds(self.max_sweep_seconds)} per restarts request",
-                 f"{self.max_trainings} trainings at once (more wait their turn)"]
+                 f"{self.max_trainings} training{'' if self.max_trainings == 1 else 's'} at once (more wait their turn)"]
         return "Budget: " + ", ".join(parts)
 
     def stop_message(self, epochs_run: int, epochs: int, members: int = 0) -> str:

@@ -154,7 +154,7 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
     """Draw the job's progress live until it ends, then keep its results."""
     if job.running:
         box = st.container(border=True)
-        top = box.columns([5, 1], vertical_alignment="center")
+        top = box.columns([4, 1.5], vertical_alignment="center")
         progress = top[0].empty()
         if top[1].button("Stop training", key=f"{scenario.id}.stop", type="primary", width="stretch", icon=":material/stop_circle:"):
             job.stop.set()
@@ -183,8 +183,8 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
     which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
     elapsed = f"{time.perf_counter() - job.started:.1f} s"
     if job.waiting:
-        progress.progress(0.0, text=f"{which}waiting for a free training slot: {run.busy_slots(job)} of "
-                                    f"{job.budget.max_trainings} trainings on this server are busy · {elapsed}")
+        progress.progress(0.0, text=f"{which}Waiting for a free training slot: {run.busy_slots(job)} of "
+                                    f"{job.budget.max_trainings} on this server busy · {elapsed}")
         return
     if job.members:
         median = job.logs.get("median_loss")
