@@ -16,45 +16,42 @@ import contextlib
 import dataclasses
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+# Shared with the load test (tests/load.py, a standalone script next to this file): the pages, the viewport,
+# Chromium's flags, the contract with the pages (the Train button, "Trained in <digit>"), server helpers.
+from load import (
+    _HIDDEN_HEIGHT_JS,
+    CASE_PAGES,
+    CHROMIUM_ARGS,
+    DISCONNECTED_LIMIT_S,
+    IDLE_QUIET_S,
+    TRAIN_BUTTON,
+    TRAINED_TEXT,
+    VIEWPORT,
+    free_port,
+    health,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 SERVER_LOG = ARTIFACTS / "streamlit-browser.log"
 
-CASE_PAGES = ("sine-relu", "noisy-sine", "parabola", "segments", "custom")
-VIEWPORT = {"width": 1400, "height": 1000}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SERVER_START_TIMEOUT_S = 60
 PAGE_IDLE_TIMEOUT_S = 60
 TRAIN_TIMEOUT_S = 90
-# Streamlit shows its running indicator only once a run has lasted a moment, so "idle" means idle for this long.
-IDLE_QUIET_S = 1.0
 MIN_CHARTS = 3
 
 # The contract with the case pages: a form submit button named "Train"; a finished run says
 # "Trained in 1.2 s" (case-sensitive, a digit after it, so a story saying "trained in Keras" does
 # not count); a bad URL parameter lr is named in a warning.
-TRAIN_BUTTON = "Train"
-TRAINED_TEXT = re.compile(r"Trained in \d")
 BAD_LR_WARNING = re.compile(r"\blr\b")
-# Seconds without a connection to the server before a wait gives up on it.
-DISCONNECTED_LIMIT_S = 15
 
 # The app's run state as the browser sees it: stApp carries the script's run state and the
 # connection state; while a run is under way the status widget shows a running icon and a Stop
@@ -85,12 +82,6 @@ _CHART_STATE_JS = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _log_tail(lines: int = 60) -> str:
     try:
         text = SERVER_LOG.read_text(errors="replace")
@@ -98,14 +89,6 @@ def _log_tail(lines: int = 60) -> str:
         return f"(no server log: {error})"
     tail = text.splitlines()[-lines:]
     return "\n".join(tail) if tail else "(server log is empty)"
-
-
-def _health(url: str) -> str:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode(errors="replace").strip()
-    except OSError:
-        return ""
 
 
 @dataclasses.dataclass
@@ -123,7 +106,7 @@ class Server:
 def server(chromium):
     """A real `streamlit run dashboard.py` on a free localhost port."""
     ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     url = f"http://localhost:{port}"
     command = [
         sys.executable, "-m", "streamlit", "run", "dashboard.py",
@@ -138,7 +121,7 @@ def server(chromium):
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            while _health(url) != "ok":
+            while health(url) != "ok":
                 if process.poll() is not None:
                     pytest.fail(f"streamlit exited with code {process.returncode} before answering on {url}.\n"
                                 f"Log tail ({SERVER_LOG}):\n{_log_tail()}", pytrace=False)
@@ -247,11 +230,6 @@ def assert_on_page(page, path: str) -> None:
 
 # Streamlit scrolls inside its main element, not the document, so a "full page" screenshot would
 # stop at the viewport: how much taller the viewport must be to show every scrolled element whole.
-_HIDDEN_HEIGHT_JS = """() => Math.max(0, ...[...document.querySelectorAll('*')]
-  .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))
-  .map(e => e.scrollHeight - e.clientHeight))"""
-
-
 def screenshot(page, name: str) -> None:
     """A screenshot of the whole page, however long, at artifacts/screenshots/<name>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
