@@ -289,18 +289,18 @@ class _CompiledLoop:
             xs = tf.gather(x, order)
             ys = tf.gather(y, order)
 
-            def step(i, total, bad):
+            def step(i, total):
                 xb = tf.slice(xs, [i * batch, 0], [batch, 1])
                 yb = tf.slice(ys, [i * batch, 0], [batch, 1])
                 wb = tf.slice(weights, [i * batch], [batch]) if padding else None
                 # Keras's loss tracker: a mean over batches weighted by their real sizes.
                 size = tf.where(i == steps - 1, float(rest), float(batch))
-                step_loss = train_step(xb, yb, wb)
-                # The first step of the epoch whose loss was not finite (-1: none), to say where a run blew up.
-                bad = tf.where(tf.logical_and(bad < 0, tf.logical_not(tf.math.is_finite(step_loss))), i, bad)
-                return i + 1, total + step_loss * size, bad
+                return i + 1, total + train_step(xb, yb, wb) * size
 
-            _, total, bad = tf.while_loop(lambda i, *_: i < steps, step, (tf.constant(0), tf.constant(0.0), tf.constant(-1)))
+            # The epoch ends early at a non-finite loss: the count of steps run then says where it blew up.
+            ran, total = tf.while_loop(lambda i, t: tf.logical_and(i < steps, tf.math.is_finite(t)), step,
+                                       (tf.constant(0), tf.constant(0.0)))
+            bad = tf.where(tf.math.is_finite(total), -1, ran - 1)  # the first non-finite step of the epoch, or -1
             loss = total / n
             grid_out = model(grid_x, training=False)[:, 0] * y_scale + y_shift
             if self.task == "classification":
