@@ -128,7 +128,7 @@ def _cmd_run(args) -> int:
     from core.callbacks import StopFlag
 
     stop = StopFlag()
-    stop.limit(budget.max_seconds)
+    stop.limit(budget.seconds_for())
     result = training.train(spec, path=args.path, stop=stop)
     if result.stop_reason == "budget":
         print("note: " + budget.stop_message(result.epochs_run, spec.train.epochs), file=sys.stderr)
@@ -226,7 +226,7 @@ def _cmd_sweep(args) -> int:
     reports = []
     for value, variant in variants:
         stop = StopFlag()
-        stop.limit(budget.max_sweep_seconds)
+        stop.limit(budget.seconds_for(seeds))
         outcome = train_ensemble(variant, seeds, stop=stop)
         if outcome.stop_reason == "budget":
             print("note: " + budget.stop_message(outcome.epochs_run, variant.train.epochs, seeds), file=sys.stderr)

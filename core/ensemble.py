@@ -223,9 +223,9 @@ def train_ensemble(
     for m in range(members):
         bad = np.flatnonzero(~np.isfinite(losses[:, m]))
         diverged.append(int(bad[0]) + 1 if bad.size else None)
-    result = EnsembleResult(spec, seeds, done, wall, losses, metrics, final_weights, diverged,
-                            stopped=done < epochs and not all_diverged, compile_s=compile_s,
-                            stop_reason=stop.reason if stop is not None and done < epochs and not all_diverged else None)
+    stopped = done < epochs and not all_diverged
+    result = EnsembleResult(spec, seeds, done, wall, losses, metrics, final_weights, diverged, stopped=stopped,
+                            compile_s=compile_s, stop_reason=stop.reason if stopped and stop is not None else None)
     result.members = [_member_summary(ctx, spec, seeds[m], final_weights[m], losses[:, m], metrics[:, m], diverged[m])
                       for m in range(members)]
     return result

@@ -296,7 +296,8 @@ def divergence(result: "RunResult") -> dict[str, Any] | None:
     Returns None for a run that did not diverge, else: epoch (the first non-finite one), step (the
     first optimizer step whose loss was not finite, counted from the start), step_in_epoch,
     steps_per_epoch, last_loss (the last finite loss, or None), growth (that loss
-    over the smallest loss before it), causes (sentences, most likely first) and fixes (settings to try).
+    over the smallest loss before it), summary (where, and the last finite loss, in words), causes
+    (sentences, most likely first) and fixes (settings to try).
     """
     if not result.diverged_at:
         return None
@@ -342,26 +343,26 @@ def divergence(result: "RunResult") -> dict[str, Any] | None:
     if train.clipnorm is None and train.global_clipnorm is None:
         fixes.append("gradient clipping, e.g. 1 (train.clipnorm)")
     steps_per_epoch = -(-n // batch)
-    step = getattr(result, "diverged_step", None) or result.diverged_at * steps_per_epoch
-    return {"epoch": int(result.diverged_at), "step": int(step), "step_in_epoch": int(step - (result.diverged_at - 1) * steps_per_epoch),
-            "steps_per_epoch": steps_per_epoch, "last_loss": last,
-            "growth": growth, "causes": causes, "fixes": list(dict.fromkeys(fixes))}
+    step = result.diverged_step or result.diverged_at * steps_per_epoch
+    epoch = int(result.diverged_at)
+    summary = (f"in epoch {epoch:,}, at optimizer step {step:,} (step {step - (epoch - 1) * steps_per_epoch:,} of "
+               f"{steps_per_epoch:,} in that epoch): the loss became NaN or infinite. ")
+    if last is None:
+        summary += "No epoch finished with a finite loss, so the charts show the starting weights."
+    else:
+        grew = f", {growth:.3g} times its lowest" if growth and growth > 10 else ""
+        summary += f"The last finite loss was {last:.4g} (epoch {epoch - 1:,}{grew}); the charts show the run up to there."
+    return {"epoch": epoch, "step": int(step), "step_in_epoch": int(step - (epoch - 1) * steps_per_epoch),
+            "steps_per_epoch": steps_per_epoch, "last_loss": last, "growth": growth, "summary": summary,
+            "causes": causes, "fixes": list(dict.fromkeys(fixes))}
 
 
 def divergence_text(result: "RunResult") -> str | None:
-    """The divergence finding as one paragraph (markdown), or None."""
+    """The divergence finding as one paragraph, or None (the page lays out the same parts as lists)."""
     found = divergence(result)
     if found is None:
         return None
-    where = (f"in epoch {found['epoch']:,}, at optimizer step {found['step']:,} of the run "
-             f"(step {found['step_in_epoch']:,} of {found['steps_per_epoch']:,} in that epoch)")
-    if found["last_loss"] is None:
-        before = "It never had a finite loss: the very first epoch blew up."
-    else:
-        before = f"The last finite loss, in epoch {found['epoch'] - 1:,}, was {found['last_loss']:.4g}"
-        before += (f", {found['growth']:.3g} times its lowest value; " if found["growth"] and found["growth"] > 10 else "; ")
-        before += "the charts show the run up to there."
-    return (f"The loss became NaN or infinite {where}. {before} Likely cause: " + " ".join(found["causes"])
+    return (f"Training diverged {found['summary']} Likely cause: " + " ".join(found["causes"])
             + " Try " + "; or ".join(found["fixes"]) + ".")
 
 
@@ -369,9 +370,9 @@ def diagnose(result: "RunResult") -> list[str]:
     """Plain-language findings about a run, each computed from the run."""
     r, notes = result.readout, []
     if result.diverged_at:
-        notes.append("Training diverged. " + divergence_text(result))
+        notes.append(divergence_text(result))
     if result.stopped:
-        why = "by the wall-clock budget" if getattr(result, "stop_reason", None) == "budget" else "on request"
+        why = "by the wall-clock budget" if result.stop_reason == "budget" else "on request"
         notes.append(f"Stopped {why} after {result.epochs_run:,} of {result.spec.train.epochs:,} epochs.")
     for layer in r.get("layers", []):
         dead = layer.get("dead_units") or []

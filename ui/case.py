@@ -233,7 +233,7 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     if extras.summary is not None:
         extras.summary(result)
     st.subheader("Diagnostics")
-    notes = [n for n in readout.diagnose(result) if not n.startswith("Training diverged.")]  # shown above
+    notes = [n for n in readout.diagnose(result) if n != readout.divergence_text(result)]  # shown in its own box above
     for note in notes:
         st.markdown(f"- {note}")
     if not notes:
@@ -261,18 +261,11 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
 
 
 def _divergence_markdown(result: RunResult) -> str:
-    """Where the run blew up, the likely causes and what to try, as a short structured message."""
+    """The divergence finding laid out as a short head and two lists."""
     found = readout.divergence(result)
-    head = (f"**Training diverged** in epoch {found['epoch']:,}, at optimizer step {found['step']:,} "
-            f"(step {found['step_in_epoch']:,} of {found['steps_per_epoch']:,} in that epoch): the loss became NaN or infinite. ")
-    if found["last_loss"] is None:
-        head += "No epoch finished with a finite loss, so the charts show the starting weights."
-    else:
-        grew = f", {found['growth']:.3g} times its lowest" if found["growth"] and found["growth"] > 10 else ""
-        head += f"The last finite loss was {found['last_loss']:.4g} (epoch {found['epoch'] - 1:,}{grew}); the charts show the run up to there."
     causes = "\n".join(f"- {cause}" for cause in found["causes"])
     fixes = "\n".join(f"- {fix}" for fix in found["fixes"])
-    return f"{head}\n\n**Likely cause**\n{causes}\n\n**Try**\n{fixes}"
+    return f"**Training diverged** {found['summary']}\n\n**Likely cause**\n{causes}\n\n**Try**\n{fixes}"
 
 
 def _plural(count: int, word: str) -> str:

@@ -16,6 +16,7 @@ import sys
 import streamlit as st
 
 from core.specs import RunSpec
+from ui.controls import architecture
 
 LOG = logging.getLogger("tinynet")
 
@@ -34,8 +35,6 @@ _setup()
 
 def settings_line(spec: RunSpec) -> str:
     """The settings a user needs to recognise (and reproduce) a run, in one line."""
-    from ui.controls import architecture  # a light import; controls pulls in the page machinery
-
     t, d = spec.train, spec.data
     return (f"{spec.scenario or 'run'} / preset {spec.preset or 'custom'}: {architecture(spec.model)}, {t.optimizer} "
             f"lr {t.learning_rate:g}, loss {t.loss}, batch size {t.batch_size}, {t.epochs:,} epochs, seed {spec.seed}, "

@@ -94,14 +94,36 @@ class Cancelled(Exception):
     """A job stopped before it got a training slot."""
 
 
-_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+class _Slots:
+    """A count of trainings that may run at once, and how many do."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._free = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self.busy = 0
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        got = self._free.acquire(timeout=timeout) if timeout is not None else self._free.acquire(blocking=False)
+        if got:
+            with self._lock:
+                self.busy += 1
+        return got
+
+    def release(self) -> None:
+        with self._lock:
+            self.busy -= 1
+        self._free.release()
+
+
+_SLOTS: dict[int, _Slots] = {}
 _SLOTS_LOCK = threading.Lock()
 
 
-def slots(size: int) -> threading.BoundedSemaphore:
+def slots(size: int) -> _Slots:
     """The server's training slots for the configured count (made once per count, shared by all sessions)."""
     with _SLOTS_LOCK:
-        return _SLOTS.setdefault(size, threading.BoundedSemaphore(size))
+        return _SLOTS.setdefault(size, _Slots(size))
 
 
 @contextlib.contextmanager
@@ -113,13 +135,14 @@ def slot(job: Job):
     cancels them.
     """
     pool = slots(job.budget.max_trainings)
-    job.waiting = True
-    try:
-        while not pool.acquire(timeout=0.2):
-            if job.stop.requested:
-                raise Cancelled()
-    finally:
-        job.waiting = False
+    if not pool.acquire():
+        job.waiting = True
+        try:
+            while not pool.acquire(timeout=0.2):
+                if job.stop.requested:
+                    raise Cancelled()
+        finally:
+            job.waiting = False
     try:
         job.stop.limit(job.budget.seconds_for(job.members))  # each run gets its own wall-clock budget
         yield
@@ -128,8 +151,7 @@ def slot(job: Job):
 
 
 def busy_slots(job: Job) -> int:
-    pool = slots(job.budget.max_trainings)
-    return job.budget.max_trainings - pool._value  # BoundedSemaphore keeps its free count in _value
+    return slots(job.budget.max_trainings).busy
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
