@@ -23,8 +23,7 @@ import keras
 from core import scenarios
 from core.data import make_dataset
 from core.models import build_model
-from core.ensemble import train_ensemble
-from core.training import make_loss, make_optimizer, train
+from core.training import make_loss, make_optimizer, train, train_restarts
 
 WARMUP_STEPS = 5  # model.fit's first steps include tracing and compilation
 
@@ -72,10 +71,10 @@ def time_model_fit(spec, seconds: float) -> dict:
 
 def time_ensemble(spec, members: int, seconds: float) -> dict:
     """Restarts: `members` seeds at once, timed on a slice of epochs and extrapolated to the full run."""
-    probe = train_ensemble(spec.with_value("train.epochs", 2), members)  # compilation and one timed epoch
+    probe = train_restarts(spec.with_value("train.epochs", 2), members)  # compilation and one timed epoch
     per_epoch = max((probe.wall_s - probe.compile_s) / 1, 1e-9)
     epochs = int(min(spec.train.epochs, max(2, math.ceil(seconds / per_epoch))))
-    timed = train_ensemble(spec.with_value("train.epochs", epochs), members)
+    timed = train_restarts(spec.with_value("train.epochs", epochs), members)
     steps_per_epoch = math.ceil(spec.data.n_samples / spec.train.resolved_batch_size(spec.data.n_samples))
     member_steps = members * steps_per_epoch * (epochs - 1)
     rate = member_steps / max(timed.wall_s - timed.compile_s, 1e-9)

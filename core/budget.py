@@ -19,17 +19,28 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from core.network import count_params
 from core.specs import RunSpec, SpecError
 
-# name -> (environment variable, default, smallest allowed, what it measures, unit)
+
+class Limit(NamedTuple):
+    """One configurable limit: where it is set, its default, its smallest allowed value, what it measures."""
+
+    variable: str
+    default: float
+    lowest: float
+    what: str
+    unit: str
+
+
 LIMITS = {
-    "max_step_params": ("TINYNET_MAX_STEP_PARAMS", 5e10, 1e3, "optimizer steps × parameters", ""),
-    "max_sample_params": ("TINYNET_MAX_SAMPLE_PARAMS", 1e12, 1e3, "samples seen × parameters", ""),
-    "max_seconds": ("TINYNET_MAX_SECONDS", 120.0, 1.0, "wall-clock seconds per run", " s"),
-    "max_sweep_seconds": ("TINYNET_MAX_SWEEP_SECONDS", 300.0, 1.0, "wall-clock seconds per restarts request", " s"),
-    "max_trainings": ("TINYNET_MAX_TRAININGS", 4, 1, "trainings at once on the server (the dashboard; others wait)", ""),
+    "max_step_params": Limit("TINYNET_MAX_STEP_PARAMS", 5e10, 1e3, "optimizer steps × parameters", ""),
+    "max_sample_params": Limit("TINYNET_MAX_SAMPLE_PARAMS", 1e12, 1e3, "samples seen × parameters", ""),
+    "max_seconds": Limit("TINYNET_MAX_SECONDS", 120.0, 1.0, "wall-clock seconds per run", " s"),
+    "max_sweep_seconds": Limit("TINYNET_MAX_SWEEP_SECONDS", 300.0, 1.0, "wall-clock seconds per restarts request", " s"),
+    "max_trainings": Limit("TINYNET_MAX_TRAININGS", 4, 1, "trainings at once on the server (the dashboard; others wait)", ""),
 }
 UNLIMITED = ("none", "inf", "unlimited")
 
@@ -63,27 +74,19 @@ class Cost:
         return float(self.samples) * self.params * self.members
 
 
-def params_of(spec: RunSpec) -> int:
-    """Trainable weights of the spec's network (1 input, the hidden layers, 1 output)."""
-    widths = (1, *spec.model.units, 1)
-    bias = 1 if spec.model.use_bias else 0
-    return sum((fan_in + bias) * units for fan_in, units in zip(widths[:-1], widths[1:]))
-
-
 def cost(spec: RunSpec, members: int = 1) -> Cost:
     n = spec.data.n_samples
-    batch = spec.train.resolved_batch_size(n)
-    steps = spec.train.epochs * -(-n // batch)
-    return Cost(steps=steps, samples=spec.train.epochs * n, params=params_of(spec), members=max(1, int(members)))
+    steps = spec.train.epochs * spec.train.steps_per_epoch(n)
+    return Cost(steps=steps, samples=spec.train.epochs * n, params=count_params(spec.model), members=max(1, int(members)))
 
 
 @dataclass(frozen=True)
 class Budget:
-    max_step_params: float = LIMITS["max_step_params"][1]
-    max_sample_params: float = LIMITS["max_sample_params"][1]
-    max_seconds: float = LIMITS["max_seconds"][1]
-    max_sweep_seconds: float = LIMITS["max_sweep_seconds"][1]
-    max_trainings: int = LIMITS["max_trainings"][1]
+    max_step_params: float = LIMITS["max_step_params"].default
+    max_sample_params: float = LIMITS["max_sample_params"].default
+    max_seconds: float = LIMITS["max_seconds"].default
+    max_sweep_seconds: float = LIMITS["max_sweep_seconds"].default
+    max_trainings: int = LIMITS["max_trainings"].default
     sources: tuple[tuple[str, str], ...] = ()  # (limit, where it was set) for limits not at their default
 
     @classmethod
@@ -97,15 +100,15 @@ class Budget:
         table = secrets or {}
         values: dict[str, float] = {}
         sources = []
-        for name, (variable, default, lowest, what, _) in LIMITS.items():
-            if environ.get(variable, "").strip():
-                raw, where = environ[variable], variable
+        for name, limit in LIMITS.items():
+            if environ.get(limit.variable, "").strip():
+                raw, where = environ[limit.variable], limit.variable
             elif name in table:
                 raw, where = table[name], f"secrets [budget] {name}"
             else:
-                values[name] = default
+                values[name] = limit.default
                 continue
-            values[name] = _parse_limit(where, raw, lowest, what, whole=name == "max_trainings")
+            values[name] = _parse_limit(where, raw, limit.lowest, limit.what, whole=name == "max_trainings")
             sources.append((name, where))
         return cls(**values, sources=tuple(sources))
 
@@ -119,7 +122,7 @@ class Budget:
         for name, needed in (("max_step_params", work.step_params), ("max_sample_params", work.sample_params)):
             cap = getattr(self, name)
             if needed > cap:
-                variable, _, _, what, _ = LIMITS[name]
+                what = LIMITS[name].what
                 message = (f"Over the budget: this {'restarts request' if members else 'run'} needs {_sci(needed)} {what} "
                            f"({_breakdown(work, name)}); the budget is {_sci(cap)} ({self.where(name)}). "
                            f"To fit it: {_shrink(spec, work, name, cap, members)}.")
@@ -130,7 +133,7 @@ class Budget:
         for limit, where in self.sources:
             if limit == name:
                 return f"set by {where}"
-        return f"the default; change it with {LIMITS[name][0]} or secrets [budget] {name}"
+        return f"the default; change it with {LIMITS[name].variable} or secrets [budget] {name}"
 
     def describe(self) -> str:
         """One line for a page or the command line."""

@@ -14,7 +14,8 @@ from typing import Callable
 
 import keras
 from core import scenarios
-from core.ensemble import summarize_sweep, train_ensemble
+from core.restarts import summarize_sweep
+from core.training import train_restarts
 from core.specs import DEFAULT_SEEDS
 
 CLAIMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "claims.json")
@@ -34,7 +35,7 @@ def measure(seeds: int = SEEDS, ids: list[str] | None = None, report: Callable[[
         row = {"scenario": sid, "title": case.title, "claim": case.claim, "criterion": case.criterion.describe()}
         for preset, name in (("question", "asked"), ("answer", "answered")):
             spec = case.spec(preset)
-            row[name] = _rate(summarize_sweep(train_ensemble(spec, seeds), case.criterion))
+            row[name] = _rate(summarize_sweep(train_restarts(spec, seeds), case.criterion))
             row[name]["first_seed"] = spec.seed
             if report:
                 r = row[name]

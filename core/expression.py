@@ -10,20 +10,29 @@ hang the server or exhaust its memory) are refused with a message that says what
 from __future__ import annotations
 
 import ast
+import inspect
+import math
+import operator
 from typing import Callable
 
 import numpy as np
 
-from core.specs import SpecError
+from core.errors import SpecError
 
 MAX_LENGTH = 200
 MAX_NODES = 80
 MAX_LITERAL = 1e6
 MAX_EXPONENT = 10
+
+
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
 FUNCTIONS: dict[str, Callable] = {
     "sin": np.sin, "cos": np.cos, "tan": np.tan, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
     "abs": np.abs, "tanh": np.tanh, "sign": np.sign, "floor": np.floor, "ceil": np.ceil,
-    "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+    "sigmoid": sigmoid,
 }
 TWO_ARGUMENTS = {"min": np.minimum, "max": np.maximum}
 CONSTANTS = {"pi": np.pi, "e": np.e}
@@ -143,3 +152,80 @@ def check_on_range(text: str, x_min: float, x_max: float, points: int = 1001) ->
         raise ExpressionError(text, f"it is not finite at x = {where:.4g}, inside the range [{x_min:g}, {x_max:g}]")
     if np.max(np.abs(values)) > MAX_LITERAL:
         raise ExpressionError(text, f"it reaches {np.max(np.abs(values)):.3g} on the range; at most {MAX_LITERAL:g}")
+
+
+_PYTHON_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+                     ast.Pow: operator.pow}
+
+
+def numpy_source(text: str) -> tuple[str, list[str]]:
+    """The checked expression as plain numpy source in x, e.g. `np.sin(3 * x) + 0.3 * x ** 2`, and the
+    source of each helper it calls (sigmoid), for a script that computes what `evaluate` computes.
+
+    The source is made from the checked tree, never from the text: calls go to the functions of
+    FUNCTIONS and TWO_ARGUMENTS (np.abs, np.minimum, the helper sigmoid), pi and e to np.pi and np.e.
+    Where numbers alone meet, Python's arithmetic in the script could differ from the numpy arithmetic
+    here (1/0 raises where numpy gives inf, 2**0.5 on ints, the sign of -0); such a part is written as
+    the value `evaluate` gives it.
+    """
+    tree = parse(text)
+    helpers: list[str] = []
+    body, _ = _source(tree.body, helpers)
+    return ast.unparse(body), helpers
+
+
+def _np(name: str) -> ast.expr:
+    return ast.Attribute(ast.Name("np", ast.Load()), name, ast.Load())
+
+
+def _function(name: str, helpers: list[str]) -> ast.expr:
+    function = TWO_ARGUMENTS[name] if name in TWO_ARGUMENTS else FUNCTIONS[name]
+    for attribute in (name, function.__name__):
+        if getattr(np, attribute, None) is function:
+            return _np(attribute)
+    code = inspect.getsource(function)
+    if code not in helpers:
+        helpers.append(code)
+    return ast.Name(function.__name__, ast.Load())
+
+
+def _literal(value: float) -> ast.expr:
+    if math.isnan(value):
+        return _np("nan")
+    magnitude = _np("inf") if math.isinf(value) else ast.Constant(abs(float(value)))
+    return ast.UnaryOp(ast.USub(), magnitude) if math.copysign(1.0, value) < 0 else magnitude
+
+
+def _source(node: ast.AST, helpers: list[str]) -> tuple[ast.expr, object]:
+    """(numpy syntax tree, the value the script will compute for it when it holds no x, else None)."""
+    if isinstance(node, ast.Constant):
+        return ast.Constant(node.value), node.value
+    if isinstance(node, ast.Name):
+        return (ast.Name("x", ast.Load()), None) if node.id == "x" else (_np(node.id), CONSTANTS[node.id])
+    if isinstance(node, ast.UnaryOp):
+        operand, value = _source(node.operand, helpers)
+        out = ast.UnaryOp(node.op, operand)
+        value = None if value is None else (-value if isinstance(node.op, ast.USub) else +value)
+    elif isinstance(node, ast.BinOp):
+        (left, a), (right, b) = _source(node.left, helpers), _source(node.right, helpers)
+        out = ast.BinOp(left, node.op, right)
+        try:
+            with np.errstate(all="ignore"):
+                value = None if a is None or b is None else _PYTHON_OPERATORS[type(node.op)](a, b)
+        except (ArithmeticError, ValueError):
+            value = math.nan  # Python raises where numpy does not: written as the lab's value below
+    else:
+        name = node.func.id
+        parts = [_source(arg, helpers) for arg in node.args]
+        out = ast.Call(_function(name, helpers), [part for part, _ in parts], [])
+        values = [value for _, value in parts]
+        with np.errstate(all="ignore"):
+            value = None if None in values else (TWO_ARGUMENTS.get(name) or FUNCTIONS[name])(*values)
+    if value is None:
+        return out, None
+    with np.errstate(all="ignore"):
+        lab = float(_value(node, None))
+    same = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and (value == lab or (math.isnan(value) and math.isnan(lab)))
+            and math.copysign(1.0, value) == math.copysign(1.0, lab))
+    return (out, value) if same else (_literal(lab), lab)

@@ -11,16 +11,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core.data import Dataset, Scaler
-from core.models import layer_outputs, layer_shapes, split_layers
-from core.specs import ModelSpec
-
-if TYPE_CHECKING:
-    from core.training import RunResult
+from core.network import layer_outputs, layer_shapes, split_layers
+from core.results import (
+    ClassifierReadout,
+    Contributions,
+    Divergence,
+    Extrema,
+    LayerReadout,
+    ParabolaReadout,
+    Readout,
+    RunResult,
+    SquareFamily,
+    UnitsReadout,
+)
+from core.specs import ModelSpec, RunSpec
 
 # A sigmoid/tanh unit counts as saturated where its derivative is below this share of its maximum
 # (sigmoid: s(1-s) < 0.05 * 0.25; tanh: 1 - t^2 < 0.05).
@@ -110,10 +119,10 @@ def parabola_from_weights(spec: ModelSpec, weights, x_scaler: Scaler, y_scaler: 
     shapes = layer_shapes(spec)
     layers = split_layers(spec, weights)
     bias = lambda b: 0.0 if b is None else float(np.asarray(b).ravel()[0])  # noqa: E731
-    if len(shapes) == 2 and shapes[0][2] == 1 and shapes[0][3] == "square" and shapes[1][3] == "linear":
+    if len(shapes) == 2 and shapes[0].units == 1 and shapes[0].activation == "square" and shapes[1].activation == "linear":
         (k1, b1), (k2, b2) = layers
         scaled = parabola_coefficients(float(np.asarray(k1).ravel()[0]), bias(b1), float(np.asarray(k2).ravel()[0]), bias(b2))
-    elif len(shapes) == 1 and shapes[0][3] == "square":
+    elif len(shapes) == 1 and shapes[0].activation == "square":
         (k1, b1), = layers
         scaled = one_neuron_coefficients(float(np.asarray(k1).ravel()[0]), bias(b1))
     else:
@@ -121,7 +130,7 @@ def parabola_from_weights(spec: ModelSpec, weights, x_scaler: Scaler, y_scaler: 
     return to_original_units(scaled, x_scaler, y_scaler)
 
 
-def coefficient_trajectory(result: "RunResult") -> dict[str, np.ndarray] | None:
+def coefficient_trajectory(result: RunResult) -> dict[str, np.ndarray] | None:
     """A, B, C at every recorded epoch (None unless the model is an x^2 parabola model)."""
     spec = result.spec.model
     scalers = (Scaler(**result.scalers["x"]), Scaler(**result.scalers["y"]))
@@ -136,84 +145,80 @@ def coefficient_trajectory(result: "RunResult") -> dict[str, np.ndarray] | None:
     return {"epoch": np.asarray(result.weight_epochs), "A": values[:, 0], "B": values[:, 1], "C": values[:, 2]}
 
 
-def _parabola_readout(spec: ModelSpec, weights, data: Dataset, grid: np.ndarray, target: np.ndarray) -> dict[str, Any] | None:
+def _parabola_readout(spec: ModelSpec, weights, data: Dataset, grid: np.ndarray, target: np.ndarray,
+                      detail: bool) -> ParabolaReadout | None:
     coefficients = parabola_from_weights(spec, weights, data.x_scaler, data.y_scaler)
     if coefficients is None:
         return None
     model = "two-neuron" if len(layer_shapes(spec)) == 2 else "one-neuron"
-    out: dict[str, Any] = {"model": model, "coefficients": list(coefficients)}
-    if data.spec.function == "parabola":
-        goal = list(data.spec.coefficients)
-        out["target"] = goal
-        out["coefficient_errors"] = [c - g for c, g in zip(coefficients, goal)]
-    if model == "one-neuron":
+    goal = tuple(data.spec.coefficients) if data.spec.function == "parabola" else None
+    family = None
+    if model == "one-neuron" and detail:
         shift = data.y_scaler.shift
-        out["family"] = {
-            "form": "(a x + b)^2" if data.y_scaler.kind == "none" else f"{data.y_scaler.scale:g} (a x + b)^2 + {shift:g}",
-            "condition": "B^2 = 4 A C, A >= 0, C >= 0" if shift == 0 else f"B^2 = 4 A (C - {shift:g})",
-            "learned_gap": square_family_gap(coefficients, shift),
-            "target_gap": square_family_gap(out.get("target", coefficients), shift),
-            "best_member": best_in_square_family(grid, target, data.y_scaler),
-        }
-    return out
+        best = best_in_square_family(grid, target, data.y_scaler)
+        family = SquareFamily(
+            form="(a x + b)^2" if data.y_scaler.kind == "none" else f"{data.y_scaler.scale:g} (a x + b)^2 + {shift:g}",
+            condition="B^2 = 4 A C, A >= 0, C >= 0" if shift == 0 else f"B^2 = 4 A (C - {shift:g})",
+            learned_gap=square_family_gap(coefficients, shift),
+            target_gap=square_family_gap(goal or coefficients, shift),
+            best_coefficients=tuple(best["coefficients"]),
+            best_rms_error=best["rms_error"],
+            best_max_abs_error=best["max_abs_error"],
+        )
+    return ParabolaReadout(model=model, coefficients=tuple(float(c) for c in coefficients), target=goal, family=family)
 
 
 # ---------------------------------------------------------------------------------------------
 # Units
 
 
-def _units_readout(spec: ModelSpec, weights, data: Dataset, replay_x: np.ndarray) -> dict[str, Any]:
+def _units_readout(spec: ModelSpec, weights, data: Dataset, replay_x: np.ndarray) -> UnitsReadout | None:
     shapes = layer_shapes(spec)
     hidden = shapes[:-1]
-    out: dict[str, Any] = {"layers": []}
     if not hidden:
-        return out
-    x_train = data.x_train
-    outputs = layer_outputs(spec, weights, x_train)
+        return None
+    outputs = layer_outputs(spec, weights, data.x_train)
     lo, hi = data.x_range
+    layers = []
+    for index, shape in enumerate(hidden):
+        post = outputs[index][1]
+        dead = saturated = None
+        if shape.activation == "relu":
+            dead = tuple(int(i) for i in np.flatnonzero(np.all(post <= 0, axis=0)))
+        if shape.activation in _SATURATING:
+            slope = post * (1 - post) if shape.activation == "sigmoid" else 1 - post**2
+            share = np.mean(slope < SATURATION_SHARE * _SATURATING[shape.activation], axis=0)
+            saturated = tuple(float(v) for v in share)
+        layers.append(LayerReadout(shape.name, shape.activation, shape.units, dead, saturated))
+    # First-layer boundaries in original x: w * (x - s) / k + b = 0  ->  x = s - k b / w.
     first_kernel, first_bias = split_layers(spec, weights)[0]
     k, s = data.x_scaler.scale, data.x_scaler.shift
-    for index, (name, _, units, act) in enumerate(hidden):
-        pre, post = outputs[index]
-        layer: dict[str, Any] = {"name": name, "activation": act, "units": units}
-        if act == "relu":
-            dead = np.all(post <= 0, axis=0)
-            layer["dead_units"] = [int(i) for i in np.flatnonzero(dead)]
-        if act in _SATURATING:
-            slope = post * (1 - post) if act == "sigmoid" else 1 - post**2
-            share = np.mean(slope < SATURATION_SHARE * _SATURATING[act], axis=0)
-            layer["saturated_share"] = [float(v) for v in share]
-        out["layers"].append(layer)
-    # First-layer boundaries in original x: w * (x - s) / k + b = 0  ->  x = s - k b / w.
     w = first_kernel.ravel().astype(np.float64)
     b = np.zeros_like(w) if first_bias is None else first_bias.ravel().astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         boundary = np.where(w != 0, s - k * b / w, np.nan)
-    boundary_list = [None if not np.isfinite(v) else float(v) for v in boundary]
-    inside = [v is not None and lo < v < hi for v in boundary_list]
-    if hidden[0][3] == "relu":
-        out["kinks"] = boundary_list
-        out["kink_in_range"] = inside
-        out["units_in_range"] = int(sum(inside))
-        out["dead_units"] = out["layers"][0]["dead_units"]
-    if hidden[0][3] in _SATURATING:
-        out["thresholds"] = boundary_list
-        out["threshold_in_range"] = inside
+    boundaries = tuple(None if not np.isfinite(v) else float(v) for v in boundary)
+    inside = tuple(v is not None and lo < v < hi for v in boundaries)
+    first = hidden[0].activation
     # Each last-hidden-layer unit's share of the output (before the output activation), in
     # original y units: w_out_i * h_i(x) * ky; the offset holds the output bias and y's shift.
     replay_scaled = data.x_scaler.transform(replay_x).astype(np.float32)
     last_hidden = layer_outputs(spec, weights, replay_scaled)[len(hidden) - 1][1]
     out_kernel, out_bias = split_layers(spec, weights)[-1]
     ky = data.y_scaler.scale
-    contributions = last_hidden * out_kernel.ravel()[None, :] * (ky if spec.output_activation == "linear" else 1.0)
-    offset = (0.0 if out_bias is None else float(out_bias.ravel()[0]))
-    out["contributions"] = {
-        "x": replay_x.tolist(),
-        "units": contributions.T.tolist(),
-        "offset": offset * ky + data.y_scaler.shift if spec.output_activation == "linear" else offset,
-        "additive": spec.output_activation == "linear",
-    }
-    return out
+    additive = spec.output_activation == "linear"
+    shares = last_hidden * out_kernel.ravel()[None, :] * (ky if additive else 1.0)
+    offset = 0.0 if out_bias is None else float(out_bias.ravel()[0])
+    contributions = Contributions(x=np.asarray(replay_x, float), units=np.asarray(shares.T, float),
+                                  offset=offset * ky + data.y_scaler.shift if additive else offset, additive=additive)
+    return UnitsReadout(
+        layers=tuple(layers),
+        kinks=boundaries if first == "relu" else None,
+        kink_in_range=inside if first == "relu" else None,
+        thresholds=boundaries if first in _SATURATING else None,
+        threshold_in_range=inside if first in _SATURATING else None,
+        contributions=contributions,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,25 +269,22 @@ def probability_crossings(x: np.ndarray, p: np.ndarray, level: float = 0.5) -> l
 # The whole readout and its plain-language diagnostics
 
 
-def summarize(result: "RunResult", data: Dataset) -> dict[str, Any]:
+def summarize(spec: RunSpec, data: Dataset, weights, grid_prediction: np.ndarray, detail: bool = True) -> Readout:
+    """The readout of weights trained on `data`; `detail` False keeps what a restarts member needs.
+
+    `grid_prediction` is the fit on `data.grid()` in original units. Without detail the units and
+    the one-neuron family (a scan of its members) are left out: criteria and seed tables need only
+    the extrema, the coefficients and the 0.5 crossings.
+    """
     # The last finite weights of a diverging run can still overflow float32 on the grid.
     with np.errstate(all="ignore"):
-        return _summarize(result, data)
-
-
-def _summarize(result: "RunResult", data: Dataset) -> dict[str, Any]:
-    spec = result.spec.model
-    weights = result.final_weights
-    out: dict[str, Any] = _units_readout(spec, weights, data, result.replay_x)
-    if data.task == "regression":
-        out["extrema"] = {"fit": count_extrema(result.grid_prediction), "target": count_extrema(result.grid_target)}
-        parabola = _parabola_readout(spec, weights, data, result.grid_x, result.grid_target)
-        if parabola:
-            out.update(parabola)
-    else:
-        out["crossings"] = probability_crossings(result.grid_x, result.grid_prediction)
-        out["majority_share"] = float(max(np.mean(result.y), 1 - np.mean(result.y)))
-    return out
+        grid, target = data.grid(), data.target(data.grid())
+        units = _units_readout(spec.model, weights, data, data.replay_grid()) if detail else None
+        if data.task == "regression":
+            return Readout(units=units, extrema=Extrema(count_extrema(grid_prediction), count_extrema(target)),
+                           parabola=_parabola_readout(spec.model, weights, data, grid, target, detail))
+        majority = float(max(np.mean(data.y), 1 - np.mean(data.y)))
+        return Readout(units=units, classifier=ClassifierReadout(tuple(probability_crossings(grid, grid_prediction)), majority))
 
 
 # Learning rates above these are "high" for an optimizer in this lab's small nets (Keras defaults are
@@ -290,22 +292,20 @@ def _summarize(result: "RunResult", data: Dataset) -> dict[str, Any]:
 HIGH_LEARNING_RATE = {"sgd": 0.05, "adam": 0.01, "rmsprop": 0.01, "adagrad": 0.1}
 
 
-def divergence(result: "RunResult") -> dict[str, Any] | None:
+def divergence(spec: RunSpec, losses: np.ndarray, y: np.ndarray, diverged_at: int | None,
+               diverged_step: int | None) -> Divergence | None:
     """Where a diverged run blew up and the likely causes, each read from its settings and data.
 
-    Returns None for a run that did not diverge, else: epoch (the first non-finite one), step (the
-    first optimizer step whose loss was not finite, counted from the start), step_in_epoch,
-    steps_per_epoch, last_loss (the last finite loss, or None), growth (that loss
-    over the smallest loss before it), summary (where, and the last finite loss, in words), causes
-    (sentences, most likely first) and fixes (settings to try).
+    `losses` are the finite epochs' losses before the diverging epoch `diverged_at` (1-based), `y`
+    the training targets in original units, `diverged_step` the first non-finite optimizer step
+    (from the start) when known. Returns None for a run that did not diverge.
     """
-    if not result.diverged_at:
+    if not diverged_at:
         return None
-    spec = result.spec
     train, model, data = spec.train, spec.model, spec.data
     n = data.n_samples
     batch = train.resolved_batch_size(n)
-    losses = np.asarray(result.history.get("loss", []), dtype=float)
+    losses = np.asarray(losses, dtype=float)
     last = float(losses[-1]) if losses.size else None
     growth = float(losses[-1] / losses.min()) if losses.size and losses.min() > 0 else None
     causes, fixes = [], []
@@ -329,7 +329,8 @@ def divergence(result: "RunResult") -> dict[str, Any] | None:
     if data.x_scaling == "none" and span > 5:
         causes.append(f"The input is not scaled and reaches |x| = {span:g}: every first-layer gradient is multiplied by x.")
         fixes.append("x scaling standard (data.x_scaling)")
-    y_span = float(np.max(np.abs(result.y))) if result.y.size else 0.0
+    y = np.asarray(y, float)
+    y_span = float(np.max(np.abs(y))) if y.size else 0.0
     if data.task == "regression" and data.y_scaling == "none" and y_span > 10:
         causes.append(f"The target is not scaled and reaches |y| = {y_span:.3g}, so early errors and gradients are large.")
         fixes.append("y scaling standard (data.y_scaling)")
@@ -342,9 +343,9 @@ def divergence(result: "RunResult") -> dict[str, Any] | None:
         fixes.append(f"a learning rate of {lr / 10:g} (train.learning_rate)")
     if train.clipnorm is None and train.global_clipnorm is None:
         fixes.append("gradient clipping, e.g. 1 (train.clipnorm)")
-    steps_per_epoch = -(-n // batch)
-    step = result.diverged_step or result.diverged_at * steps_per_epoch
-    epoch = int(result.diverged_at)
+    steps_per_epoch = train.steps_per_epoch(n)
+    step = diverged_step or diverged_at * steps_per_epoch
+    epoch = int(diverged_at)
     summary = (f"in epoch {epoch:,}, at optimizer step {step:,} (step {step - (epoch - 1) * steps_per_epoch:,} of "
                f"{steps_per_epoch:,} in that epoch): the loss became NaN or infinite. ")
     if last is None:
@@ -352,71 +353,63 @@ def divergence(result: "RunResult") -> dict[str, Any] | None:
     else:
         grew = f", {growth:.3g} times its lowest" if growth and growth > 10 else ""
         summary += f"The last finite loss was {last:.4g} (epoch {epoch - 1:,}{grew}); the charts show the run up to there."
-    return {"epoch": epoch, "step": int(step), "step_in_epoch": int(step - (epoch - 1) * steps_per_epoch),
-            "steps_per_epoch": steps_per_epoch, "last_loss": last, "growth": growth, "summary": summary,
-            "causes": causes, "fixes": list(dict.fromkeys(fixes))}
+    return Divergence(epoch=epoch, step=int(step), step_in_epoch=int(step - (epoch - 1) * steps_per_epoch),
+                      steps_per_epoch=steps_per_epoch, last_loss=last, growth=growth, summary=summary,
+                      causes=tuple(causes), fixes=tuple(dict.fromkeys(fixes)))
 
 
-def divergence_text(result: "RunResult") -> str | None:
-    """The divergence finding as one paragraph, or None (the page lays out the same parts as lists)."""
-    found = divergence(result)
-    if found is None:
-        return None
-    return (f"Training diverged {found['summary']} Likely cause: " + " ".join(found["causes"])
-            + " Try " + "; or ".join(found["fixes"]) + ".")
-
-
-def diagnose(result: "RunResult") -> list[str]:
+def diagnose(result: RunResult) -> list[str]:
     """Plain-language findings about a run, each computed from the run."""
     r, notes = result.readout, []
-    if result.diverged_at:
-        notes.append(divergence_text(result))
+    if result.divergence is not None:
+        notes.append(result.divergence.text())
     if result.stopped:
         why = "by the wall-clock budget" if result.stop_reason == "budget" else "on request"
         notes.append(f"Stopped {why} after {result.epochs_run:,} of {result.spec.train.epochs:,} epochs.")
-    for layer in r.get("layers", []):
-        dead = layer.get("dead_units") or []
-        if dead:
-            notes.append(f"{len(dead)} of {layer['units']} ReLU units in {layer['name']} are dead: they output 0 on every "
+    units = r.units
+    for layer in units.layers if units else ():
+        if layer.dead_units:
+            dead = layer.dead_units
+            notes.append(f"{len(dead)} of {layer.units} ReLU units in {layer.name} are dead: they output 0 on every "
                          f"training sample, so they neither contribute nor learn (units {', '.join(str(i + 1) for i in dead)}).")
-        shares = layer.get("saturated_share")
+        shares = layer.saturated_share
         if shares:
             stuck = [i for i, v in enumerate(shares) if v >= 0.5]
             if stuck and len(stuck) <= 8:
                 detail = ", ".join(f"unit {i + 1} on {shares[i]:.0%}" for i in stuck)
-                notes.append(f"Saturated {layer['activation']} units in {layer['name']} (slope below {SATURATION_SHARE:.0%} of its "
+                notes.append(f"Saturated {layer.activation} units in {layer.name} (slope below {SATURATION_SHARE:.0%} of its "
                              f"maximum on at least half of the samples, where they barely learn): {detail}.")
             elif stuck:
-                notes.append(f"{len(stuck)} of {layer['units']} {layer['activation']} units in {layer['name']} are saturated (slope below "
+                notes.append(f"{len(stuck)} of {layer.units} {layer.activation} units in {layer.name} are saturated (slope below "
                              f"{SATURATION_SHARE:.0%} of its maximum) on at least half of the samples, where they barely learn.")
-    boundaries = [b for b in (r.get("thresholds") or r.get("kinks") or []) if b is not None]
-    if len(boundaries) > 1 and max(boundaries) - min(boundaries) < 1e-9:
-        notes.append(f"All {len(boundaries)} first-layer units switch at the same x = {boundaries[0]:.3g} (no biases to move them): "
-                     f"they differ only in slope, so away from that point they saturate one after another and the fit "
-                     f"cannot place a bend anywhere else.")
-    if "units_in_range" in r:
-        units = len(r["kinks"])
-        outside = units - r["units_in_range"]
-        notes.append(f"{r['units_in_range']} of {units} first-layer ReLU kinks lie inside the data range "
-                     f"[{result.x.min():.3g}, {result.x.max():.3g}]; the fit there is made of at most "
-                     f"{r['units_in_range'] + 1} straight pieces." + (f" {outside} kink(s) lie outside and only shift or tilt the line." if outside else ""))
-    extrema = r.get("extrema")
-    if extrema and extrema["fit"] > extrema["target"]:
-        notes.append(f"The fit has {extrema['fit']} local extrema where the target has {extrema['target']}: it is wigglier than the function.")
-    if result.task == "classification" and result.final:
-        acc, majority = result.final["accuracy"], r["majority_share"]
-        if round(acc * len(result.y)) == round(majority * len(result.y)):
+    if units is not None:
+        boundaries = [b for b in (units.thresholds or units.kinks or ()) if b is not None]
+        if len(boundaries) > 1 and max(boundaries) - min(boundaries) < 1e-9:
+            notes.append(f"All {len(boundaries)} first-layer units switch at the same x = {boundaries[0]:.3g} (no biases to move them): "
+                         f"they differ only in slope, so away from that point they saturate one after another and the fit "
+                         f"cannot place a bend anywhere else.")
+        if units.kinks is not None:
+            inside, count = units.units_in_range, len(units.kinks)
+            outside = count - inside
+            notes.append(f"{inside} of {count} first-layer ReLU kinks lie inside the data range "
+                         f"[{result.x.min():.3g}, {result.x.max():.3g}]; the fit there is made of at most "
+                         f"{inside + 1} straight pieces." + (f" {outside} kink(s) lie outside and only shift or tilt the line." if outside else ""))
+    if r.extrema and r.extrema.fit > r.extrema.target:
+        notes.append(f"The fit has {r.extrema.fit} local extrema where the target has {r.extrema.target}: it is wigglier than the function.")
+    if r.classifier is not None and result.final:
+        acc, majority = result.final["accuracy"], r.classifier.majority_share
+        if majority is not None and round(acc * len(result.y)) == round(majority * len(result.y)):
             notes.append(f"Accuracy is {acc:.4f}, exactly the share of the majority class: the network predicts one class "
                          f"everywhere, as a single threshold or a constant would.")
-        crossings = r.get("crossings", [])
+        crossings = r.classifier.crossings
         notes.append(f"The predicted probability crosses 0.5 at {len(crossings)} place(s)"
                      + (": " + ", ".join(f"x = {c:.3g}" for c in crossings) if crossings else "") + "; separating 0/1/0 needs two.")
-    if "coefficients" in r and "target" in r:
-        worst = max(abs(e) for e in r["coefficient_errors"])
-        a, b, c = r["coefficients"]
-        notes.append(f"Learned {a:.6g} x^2 {b:+.6g} x {c:+.6g}; the largest coefficient error is {worst:.3g}.")
-    family = r.get("family")
-    if family and abs(family["target_gap"]) > 1e-9:
-        notes.append(f"The target is not in the family {family['form']} (B^2 - 4AC = {family['target_gap']:.3g}, members have 0); "
-                     f"its best member still misses by up to {family['best_member']['max_abs_error']:.3g} on the data range.")
+    p = r.parabola
+    if p is not None and p.target is not None:
+        a, b, c = p.coefficients
+        notes.append(f"Learned {a:.6g} x^2 {b:+.6g} x {c:+.6g}; the largest coefficient error is {p.worst_error:.3g}.")
+    family = p.family if p is not None else None
+    if family and abs(family.target_gap) > 1e-9:
+        notes.append(f"The target is not in the family {family.form} (B^2 - 4AC = {family.target_gap:.3g}, members have 0); "
+                     f"its best member still misses by up to {family.best_max_abs_error:.3g} on the data range.")
     return notes

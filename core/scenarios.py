@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.results import Readout
 from core.specs import RunSpec, SpecError
 
 
@@ -50,16 +51,17 @@ class Criterion:
             raise SpecError("criterion.threshold", threshold, "a number from 0 to 1e6") from None
         return Criterion(self.kind, value)
 
-    def met(self, final: dict, readout: dict) -> bool:
+    def met(self, final: dict, readout: Readout) -> bool:
         """Whether a run with these final numbers and readout succeeded (a diverged run never does)."""
         if not final:
             return False
         if self.kind == "accuracy_at_least":
             return final.get("accuracy", 0.0) >= self.threshold - 1e-9
         if self.kind == "coefficients_within":
-            if "coefficients" not in readout or "target" not in readout:
+            parabola = readout.parabola
+            if parabola is None or parabola.target is None:
                 return False
-            return max(abs(c - t) for c, t in zip(readout["coefficients"], readout["target"])) <= self.threshold
+            return parabola.worst_error <= self.threshold
         value = final.get("max_abs_error")
         return value is not None and value <= self.threshold
 

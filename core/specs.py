@@ -12,6 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import SpecError  # noqa: F401  (re-exported: the home of every field's error)
+from core.expression import check_on_range
+
 SCALINGS = ("none", "minmax", "symmetric", "standard")
 FUNCTIONS = ("sine", "parabola", "segments", "custom")
 SAMPLINGS = ("grid", "uniform", "blocks")
@@ -32,16 +35,6 @@ MAX_EPOCHS = 100_000
 MAX_SAMPLES = 100_000
 MAX_SEEDS = 256  # seeds trained at once by restarts
 DEFAULT_SEEDS = 64  # restarts, sweeps and the claims table, unless told otherwise
-
-
-class SpecError(ValueError):
-    """A value a spec cannot take. `str(err)` is a one-line message for the user."""
-
-    def __init__(self, field_name: str, value: Any, allowed: str):
-        self.field = field_name
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"{field_name}: {value!r} is not allowed; allowed: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -214,8 +207,6 @@ class DataSpec(_Spec):
         if not self.x_max > self.x_min:
             raise SpecError("data.x_max", self.x_max, f"a number greater than data.x_min ({self.x_min:g})")
         if self.function == "custom":
-            from core.expression import check_on_range  # plain numpy; imported here to avoid a cycle
-
             check_on_range(self.expression, self.x_min, self.x_max)
         if self.sampling == "blocks" and self.function != "segments":
             raise SpecError("data.sampling", self.sampling, "grid or uniform for function " + self.function)
@@ -280,6 +271,10 @@ class TrainSpec(_Spec):
 
     def resolved_batch_size(self, n_samples: int) -> int:
         return n_samples if self.batch_size == "full" else min(int(self.batch_size), n_samples)
+
+    def steps_per_epoch(self, n_samples: int) -> int:
+        """Optimizer steps in one epoch over `n_samples`: the last batch may be short."""
+        return -(-n_samples // self.resolved_batch_size(n_samples))
 
 
 @dataclass(frozen=True)

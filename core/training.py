@@ -1,15 +1,22 @@
-"""Training: one entry point, `train(spec)`, with a fast path and a reference `model.fit` path.
+"""Training: `train(spec)` for one seed and `train_restarts(spec, M)` for M seeds, on one compiled loop.
 
 The fast path (the default) runs many epochs of minibatch steps inside ONE XLA-compiled TensorFlow
-function: an outer while loop over epochs and an inner one over minibatches, each step calling the
-model, `model.compute_loss` and `model.optimizer.apply`, exactly what Keras's own `train_step` does.
-Per-epoch shuffles come from the run's own numpy Generator and are passed in, so both paths see the
-same order. The function runs in chunks of epochs: between chunks the callbacks replay what happened,
-progress is reported and a stop request honoured. Compiled loops are kept per architecture and
+function: an outer while loop over epochs and an inner one over minibatches. The same function
+trains M >= 1 members: a single run is one Keras model whose step is exactly Keras's own
+`train_step` (the model, `model.compute_loss`, `model.optimizer.apply`); restarts are M members with
+a leading axis (core/ensemble.py) whose step sums the members' own mean losses. Per-epoch shuffles
+come from each member's own numpy Generator and are passed in, so every path sees the same order.
+The function runs in chunks of epochs: between chunks the callbacks replay what happened, progress is
+reported and a stop request honoured. Compiled loops are kept per architecture and member count and
 reused: a new seed or learning rate is an assignment to variables, not a new compilation.
 
 The reference path is plain `model.fit` with the same callbacks, fed the same shuffles through
 tf.data; a test checks that both give the same weights and losses.
+
+Example:
+    >>> result = train(scenarios.get("parabola").spec("answer"))
+    >>> result.readout.parabola.coefficients
+    >>> restarts = train_restarts(scenarios.get("segments").spec("answer"), 64)
 """
 
 from __future__ import annotations
@@ -18,9 +25,9 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -38,8 +45,13 @@ from core.callbacks import (
     WeightRecorder,
 )
 from core.data import FINE_GRID, REPLAY_STRIDE, Dataset, make_dataset
-from core.models import build_model, count_params, forward, initial_weights, weight_names
-from core.specs import ModelSpec, RunSpec, TrainSpec
+from core.ensemble import EnsembleNet, member_loss
+from core.models import build_model, initial_weights
+from core.network import count_params, forward, weight_names
+from core.restarts import check as check_restarts
+from core.restarts import seeds_for
+from core.results import MemberResult, Readout, RestartsResult, RunResult, metric_name
+from core.specs import RunSpec, SpecError, TrainSpec
 
 Progress = Callable[[int, dict], None]
 
@@ -53,103 +65,21 @@ class _NoRetracingNotes(logging.Filter):
 
 logging.getLogger("tensorflow").addFilter(_NoRetracingNotes())
 CHUNK_CAPACITY = 64  # epochs one call of the compiled loop can hold
+ORDER_BUDGET = 1 << 22  # shuffled indices (int32) per call at most: fewer epochs per call for many members x samples
 CHUNK_SECONDS = 0.15  # aim of one chunk's length: progress several times a second
 RECORD_BUDGET = 2_000_000  # recorded weights and replay points per run before record_every is raised
 PROGRESS_INTERVAL = 0.1  # seconds between progress calls on the model.fit path
 
 
-@dataclass
-class RunResult:
-    """Everything a run produced, as plain data: picklable, cacheable, exportable as JSON."""
+class _Outcome(NamedTuple):
+    """What a training path hands to the assembly of a RunResult."""
 
-    spec: RunSpec
-    path: str
     epochs_run: int
-    steps: int
-    wall_s: float
-    history: dict[str, np.ndarray]  # "epoch" (1-based), "loss", and each metric
-    weight_names: list[str]
-    weight_epochs: np.ndarray  # epochs at which weights were recorded; 0 is the start
-    weight_history: list[np.ndarray]  # per weight array: (recorded epochs, *shape)
+    diverged_at: int | None
+    diverged_step: int | None
     final_weights: list[np.ndarray]
-    replay_x: np.ndarray  # replay grid, original units
-    replay_epochs: np.ndarray
-    replay_predictions: np.ndarray  # (recorded epochs, replay points), original units
-    grid_x: np.ndarray  # fine grid, original units
-    grid_target: np.ndarray  # clean target on the fine grid
-    grid_prediction: np.ndarray  # final fit on the fine grid
-    x: np.ndarray  # training data, original units, shape (n,)
-    y: np.ndarray
-    prediction: np.ndarray  # final fit at the training x, original units
-    x_test: np.ndarray | None
-    y_test: np.ndarray | None
-    test_prediction: np.ndarray | None
-    scalers: dict[str, dict]
-    diverged_at: int | None  # first epoch (1-based) whose loss was NaN or infinite
-    diverged_step: int | None  # first optimizer step (1-based, counted from the start) whose loss was not finite
-    stopped: bool  # a stop request or the wall-clock budget ended the run early
-    compile_s: float = 0.0  # time of the first chunk (compilation included) on the fast path
-    final: dict[str, float] = field(default_factory=dict)
-    readout: dict[str, Any] = field(default_factory=dict)
-    stop_reason: str | None = None  # when stopped: "request" (a Stop click) or "budget" (the wall-clock budget)
-
-    @property
-    def task(self) -> str:
-        return self.spec.data.task
-
-    @property
-    def metric(self) -> str:
-        """The name of the engine's metric in `history` and `final`."""
-        return metric_name(self.task)
-
-    def to_json_dict(self, full: bool = False) -> dict[str, Any]:
-        """The run as JSON-ready data; `full` adds recorded weights and replayed predictions."""
-        out = {
-            "scenario": self.spec.scenario,
-            "preset": self.spec.preset,
-            "seed": self.spec.seed,
-            "config": self.spec.to_dict(),
-            "path": self.path,
-            "epochs": self.epochs_run,
-            "steps": self.steps,
-            "wall_s": round(self.wall_s, 4),
-            "history": {k: _floats(v) for k, v in self.history.items() if k != "epoch"},
-            "final": self.final,
-            "readout": _jsonable(self.readout),
-            "diverged_at": self.diverged_at,
-            "diverged_step": self.diverged_step,
-            "stopped": self.stopped,
-            "stop_reason": self.stop_reason,
-            "weights": {name: _jsonable(w) for name, w in zip(self.weight_names, self.final_weights)},
-            "scalers": self.scalers,
-        }
-        if full:
-            out["weight_epochs"] = self.weight_epochs.tolist()
-            out["weight_history"] = {n: _jsonable(w) for n, w in zip(self.weight_names, self.weight_history)}
-            out["replay"] = {"x": _floats(self.replay_x), "epochs": self.replay_epochs.tolist(), "predictions": _jsonable(self.replay_predictions)}
-            if self.x_test is not None:
-                out["test"] = {"x": _floats(self.x_test), "y": _floats(self.y_test), "prediction": _floats(self.test_prediction)}
-        return out
-
-
-def _floats(values) -> list:
-    return [None if not math.isfinite(v) else float(v) for v in np.asarray(values, dtype=float).ravel()]
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
+    compile_s: float
+    stopped: bool
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,13 +109,14 @@ def make_loss(spec: TrainSpec) -> keras.losses.Loss:
     }[spec.loss]()
 
 
-def metric_name(task: str) -> str:
-    return "accuracy" if task == "classification" else "max_abs_error"
+def shuffle_generator(seed: int) -> np.random.Generator:
+    """The Generator of a run's per-epoch shuffles: one per run, from its seed alone."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
 
 
 def shuffle_orders(spec: RunSpec, n: int):
     """Yield each epoch's sample order, drawn from the run's own Generator (one per run)."""
-    rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 0x5EED]))
+    rng = shuffle_generator(spec.seed)
     while True:
         yield rng.permutation(n).astype(np.int32) if spec.train.shuffle else np.arange(n, dtype=np.int32)
 
@@ -208,7 +139,7 @@ class _Context:
         self.y = self.data.y_train
         self.n = self.data.n
         self.batch = spec.train.resolved_batch_size(self.n)
-        self.steps_per_epoch = math.ceil(self.n / self.batch)
+        self.steps_per_epoch = spec.train.steps_per_epoch(self.n)
         self.grid = self.data.grid()
         self.grid_scaled = self.data.x_scaler.transform(self.grid).astype(np.float32).reshape(-1, 1)
         self.grid_target = self.data.target(self.grid)
@@ -226,42 +157,124 @@ class _Context:
 
 
 # ---------------------------------------------------------------------------------------------
-# The fast path
+# The compiled loop, for M >= 1 members
 
 
-class _CompiledLoop:
-    """A Keras model, its optimizer and the XLA-compiled chunk function, for one architecture."""
+class _SingleNet:
+    """One Keras model (M = 1) whose step is exactly Keras's own train_step."""
 
-    def __init__(self, model_spec: ModelSpec, train_spec: TrainSpec, n: int, batch: int, task: str):
-        self.n, self.batch, self.task = n, batch, task
-        self.mean_loss = train_spec.loss != "sse"  # sse sums over the batch, the others average
-        self.model = build_model(model_spec, seed=0)
-        self.model.compile(optimizer=make_optimizer(train_spec), loss=make_loss(train_spec))
+    members = 1
+
+    def __init__(self, spec: RunSpec):
+        self.model = build_model(spec.model, seed=0)
+        self.model.compile(optimizer=make_optimizer(spec.train), loss=make_loss(spec.train))
         self.optimizer = self.model.optimizer
         self.optimizer.build(self.model.trainable_variables)
         # Building the compiled loss eagerly keeps any lazily created state out of the loop.
         probe = np.zeros((1, 1), np.float32)
         self.model.compute_loss(x=probe, y=probe, y_pred=self.model(probe), training=True)
+        self.weights = self.model.weights
+
+    def step(self, xb, yb, wb):
+        """One optimizer step on a (1, batch, 1) batch; returns the loss, shape (1,)."""
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            y_pred = self.model(xb[0], training=True)
+            loss = self.model.compute_loss(x=xb[0], y=yb[0], y_pred=y_pred, sample_weight=wb, training=True)
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        return tf.reshape(loss, [1])
+
+    def predict(self, x):
+        """(1, points, 1) -> (1, points, 1)."""
+        return self.model(x[0], training=False)[None]
+
+
+class _StackedNet:
+    """M members with a leading axis; the step minimises the sum of the members' own mean losses."""
+
+    def __init__(self, spec: RunSpec, members: int, batch: int):
+        self.members = members
+        self.model = EnsembleNet(spec.model, members)
+        self.model(np.zeros((members, 1, 1), np.float32))
+        self.optimizer = make_optimizer(spec.train)
+        self.optimizer.build(self.model.trainable_variables)
+        self.weights = self.model.weights
+        self._per_sample = member_loss(spec.train.loss)
+        self._divisor = float(batch) if spec.train.loss != "sse" else 1.0  # sse sums over the batch
+
+    def step(self, xb, yb, wb):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            losses = self._per_sample(yb, self.model(xb))  # (members, batch)
+            if wb is not None:
+                losses = losses * wb[None, :]
+            member = tf.reduce_sum(losses, axis=1) / self._divisor
+            total = tf.reduce_sum(member)
+        self.optimizer.apply(tape.gradient(total, variables), variables)
+        return member
+
+    def predict(self, x):
+        return self.model(x)
+
+
+class _Chunk(NamedTuple):
+    """What one call of the compiled loop returns, as numpy."""
+
+    ran: int  # epochs run (the last may be the diverging one)
+    bad_step: int  # single run: the first non-finite step of the last epoch, or -1
+    losses: np.ndarray  # (capacity, members)
+    metrics: np.ndarray  # (capacity, members)
+    predictions: np.ndarray | None  # (capacity, members, replay points), original units
+    snapshots: list[np.ndarray] | None  # per weight: (capacity, members, *shape)
+
+
+class CompiledLoop:
+    """A network of M >= 1 members, its optimizer and the XLA-compiled chunk of epochs, for one architecture.
+
+    Args:
+        spec: the run (its architecture, optimizer and loss; data sizes come with n and batch).
+        members: 1 for a single run (a Keras Sequential), more for restarts (an EnsembleNet).
+        record: also return every epoch's weights and replayed fit (for a single run's charts).
+    """
+
+    def __init__(self, spec: RunSpec, members: int, n: int, batch: int, record: bool):
+        self.n, self.batch, self.members, self.record = n, batch, members, record
+        self.task = spec.data.task
+        self.mean_loss = spec.train.loss != "sse"
+        self.net = _SingleNet(spec) if members == 1 else _StackedNet(spec, members, batch)
+        self.optimizer = self.net.optimizer
+        self.capacity = max(1, min(CHUNK_CAPACITY, ORDER_BUDGET // max(1, members * n)))
         self._optimizer_start = [np.array(v.numpy()) for v in self.optimizer.variables]
         # autograph=False: the loops are explicit tf.while_loops, and converting the source costs ~1 s.
         self._chunk = tf.function(self._chunk_fn, jit_compile=True, reduce_retracing=False, autograph=False)
         self.compiled = False
 
-    def reset(self, weights: list[np.ndarray], learning_rate: float) -> None:
-        for variable, value in zip(self.model.weights, weights):
+    def reset(self, starts: list[list[np.ndarray]], learning_rate: float) -> None:
+        """Every member's starting weights (one list per member) and a fresh optimizer state."""
+        for index, variable in enumerate(self.net.weights):
+            value = starts[0][index] if self.members == 1 else np.stack([start[index] for start in starts])
             variable.assign(value)
         for variable, value in zip(self.optimizer.variables, self._optimizer_start):
             variable.assign(value)
         self.optimizer.learning_rate.assign(learning_rate)
 
-    def run_chunk(self, x, y, perms, n_epochs, grid_x, grid_target, y_shift, y_scale):
-        out = self._chunk(x, y, perms, np.int32(n_epochs), grid_x, grid_target, np.float32(y_shift), np.float32(y_scale))
+    def final_weights(self) -> list[list[np.ndarray]]:
+        """Each member's current weights, in get_weights() order."""
+        values = [v.numpy() for v in self.net.weights]
+        if self.members == 1:
+            return [values]
+        return [[w[m] for w in values] for m in range(self.members)]
+
+    def run(self, ctx: "_Context", orders: np.ndarray, n_epochs: int) -> _Chunk:
+        out = self._chunk(ctx.x, ctx.y, orders, np.int32(n_epochs), ctx.grid_scaled, ctx.grid_target.astype(np.float32),
+                          np.float32(ctx.data.y_scaler.shift), np.float32(ctx.data.y_scaler.scale))
         self.compiled = True
-        return tf.nest.map_structure(lambda t: t.numpy(), out)
+        ran, bad, losses, metrics, predictions, snapshots = tf.nest.map_structure(lambda t: t.numpy(), out)
+        return _Chunk(int(ran), int(bad), losses, metrics, predictions if self.record else None,
+                      snapshots if self.record else None)
 
     def _chunk_fn(self, x, y, perms, n_epochs, grid_x, grid_target, y_shift, y_scale):
-        model, optimizer = self.model, self.optimizer
-        variables = model.trainable_variables
+        net, members = self.net, self.members
         n, batch = self.n, self.batch
         steps = -(-n // batch)
         rest = n - (steps - 1) * batch  # samples in the last step
@@ -274,80 +287,84 @@ class _CompiledLoop:
         if padding:
             weights[n - rest : n] = batch / rest if self.mean_loss else 1.0
             weights[n:] = 0.0
+        grid = tf.broadcast_to(grid_x[None], [members, *grid_x.shape])
+        inputs = tf.broadcast_to(x[None], [members, n, 1])
 
-        def train_step(xb, yb, wb):
-            with tf.GradientTape() as tape:
-                y_pred = model(xb, training=True)
-                loss = model.compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=wb, training=True)
-            optimizer.apply(tape.gradient(loss, variables), variables)
-            return loss
-
-        def epoch(e, last_loss, _bad, losses, metrics, predictions, *snapshots):
-            order = perms[e]
+        def epoch(e, last_loss, _bad, losses, metrics, *records):
+            order = perms[e]  # (members, n)
             if padding:
-                order = tf.concat([order, order[:padding]], axis=0)
-            xs = tf.gather(x, order)
-            ys = tf.gather(y, order)
+                order = tf.concat([order, order[:, :padding]], axis=1)
+            xs, ys = tf.gather(x, order), tf.gather(y, order)  # (members, n + padding, 1)
 
             def step(i, total):
-                xb = tf.slice(xs, [i * batch, 0], [batch, 1])
-                yb = tf.slice(ys, [i * batch, 0], [batch, 1])
+                xb = tf.slice(xs, [0, i * batch, 0], [members, batch, 1])
+                yb = tf.slice(ys, [0, i * batch, 0], [members, batch, 1])
                 wb = tf.slice(weights, [i * batch], [batch]) if padding else None
                 # Keras's loss tracker: a mean over batches weighted by their real sizes.
                 size = tf.where(i == steps - 1, float(rest), float(batch))
-                return i + 1, total + train_step(xb, yb, wb) * size
+                return i + 1, total + net.step(xb, yb, wb) * size
 
-            # The epoch ends early at a non-finite loss: the count of steps run then says where it blew up.
-            ran, total = tf.while_loop(lambda i, t: tf.logical_and(i < steps, tf.math.is_finite(t)), step,
-                                       (tf.constant(0), tf.constant(0.0)))
-            bad = tf.where(tf.math.is_finite(total), -1, ran - 1)  # the first non-finite step of the epoch, or -1
+            # The epoch ends early once no member's loss is finite: for a single run, the count of
+            # steps run then says where it blew up.
+            ran, total = tf.while_loop(lambda i, t: tf.logical_and(i < steps, tf.reduce_any(tf.math.is_finite(t))), step,
+                                       (tf.constant(0), tf.zeros([members])))
+            bad = tf.where(tf.reduce_any(tf.math.is_finite(total)), -1, ran - 1)
             loss = total / n
-            grid_out = model(grid_x, training=False)[:, 0] * y_scale + y_shift
+            fit = net.predict(grid)[:, :, 0] * y_scale + y_shift  # (members, grid points), original units
             if self.task == "classification":
-                hits = tf.cast(model(x, training=False) > 0.5, tf.float32) == tf.cast(y > 0.5, tf.float32)
-                metric = tf.reduce_mean(tf.cast(hits, tf.float32))
+                hits = tf.cast(net.predict(inputs) > 0.5, tf.float32) == tf.cast(y[None] > 0.5, tf.float32)
+                metric = tf.reduce_mean(tf.cast(hits, tf.float32), axis=[1, 2])
             else:
-                metric = tf.reduce_max(tf.abs(grid_out - grid_target))
-            snapshots = [ta.write(e, v.value) for ta, v in zip(snapshots, model.weights)]
-            return (e + 1, loss, bad, losses.write(e, loss), metrics.write(e, metric),
-                    predictions.write(e, grid_out[::REPLAY_STRIDE]), *snapshots)
+                metric = tf.reduce_max(tf.abs(fit - grid_target[None, :]), axis=1)
+            if self.record:  # the replayed fit, then every weight
+                replay, *snapshots = records
+                records = [replay.write(e, fit[:, ::REPLAY_STRIDE]),
+                           *(ta.write(e, v.value if members > 1 else v.value[None]) for ta, v in zip(snapshots, net.weights))]
+            return (e + 1, loss, bad, losses.write(e, loss), metrics.write(e, metric), *records)
 
         def keep_going(e, last_loss, *_):
-            return tf.logical_and(e < n_epochs, tf.math.is_finite(last_loss))
+            return tf.logical_and(e < n_epochs, tf.reduce_any(tf.math.is_finite(last_loss)))
 
-        arrays = [tf.TensorArray(tf.float32, size=capacity) for _ in range(3)]
-        snapshots = [tf.TensorArray(tf.float32, size=capacity, element_shape=v.shape) for v in model.weights]
-        done, _, bad, losses, metrics, predictions, *snapshots = tf.while_loop(
-            keep_going, epoch, (tf.constant(0), tf.constant(0.0), tf.constant(-1), *arrays, *snapshots)
+        arrays = [tf.TensorArray(tf.float32, size=capacity, element_shape=[members]) for _ in range(2)]
+        records = []
+        if self.record:
+            points = len(range(0, grid_x.shape[0], REPLAY_STRIDE))
+            records = [tf.TensorArray(tf.float32, size=capacity, element_shape=[members, points]),
+                       *(tf.TensorArray(tf.float32, size=capacity, element_shape=[members, *(v.shape[1:] if members > 1 else v.shape)])
+                         for v in net.weights)]
+        done, _, bad, losses, metrics, *records = tf.while_loop(
+            keep_going, epoch, (tf.constant(0), tf.zeros([members]), tf.constant(-1), *arrays, *records)
         )
-        return done, bad, losses.stack(), metrics.stack(), predictions.stack(), [s.stack() for s in snapshots]
+        records = [r.stack() for r in records]
+        predictions = records[0] if records else tf.zeros([0])
+        return done, bad, losses.stack(), metrics.stack(), predictions, records[1:]
 
 
 class _LoopPool:
-    """Compiled loops by architecture, reused across runs; each loop serves one run at a time."""
+    """Compiled loops by architecture and member count, reused across runs; each serves one run at a time."""
 
     def __init__(self, max_loops: int = 24):
-        self._free: OrderedDict[tuple, list[_CompiledLoop]] = OrderedDict()
+        self._free: OrderedDict[tuple, list[CompiledLoop]] = OrderedDict()
         self._lock = threading.Lock()
         self.max_loops = max_loops
 
     @staticmethod
-    def key(spec: RunSpec, n: int, batch: int) -> tuple:
+    def key(spec: RunSpec, members: int, n: int, batch: int, record: bool) -> tuple:
         m, t = spec.model, spec.train
         return (m.units, m.activation, m.output_activation, m.use_bias, t.optimizer, t.momentum, t.clipnorm, t.global_clipnorm,
-                t.loss, n, batch, spec.data.task)
+                t.loss, n, batch, spec.data.task, members, record)
 
-    def acquire(self, spec: RunSpec, n: int, batch: int) -> _CompiledLoop:
-        key = self.key(spec, n, batch)
+    def acquire(self, spec: RunSpec, members: int, n: int, batch: int, record: bool) -> CompiledLoop:
+        key = self.key(spec, members, n, batch, record)
         with self._lock:
             free = self._free.get(key)
             if free:
                 self._free.move_to_end(key)
                 return free.pop()
-        return _CompiledLoop(spec.model, spec.train, n, batch, spec.data.task)
+        return CompiledLoop(spec, members, n, batch, record)
 
-    def release(self, spec: RunSpec, loop: _CompiledLoop) -> None:
-        key = self.key(spec, loop.n, loop.batch)
+    def release(self, spec: RunSpec, loop: CompiledLoop) -> None:
+        key = self.key(spec, loop.members, loop.n, loop.batch, loop.record)
         with self._lock:
             self._free.setdefault(key, []).append(loop)
             self._free.move_to_end(key)
@@ -361,60 +378,121 @@ class _LoopPool:
 _POOL = _LoopPool()
 
 
-def _train_fast(ctx: _Context, callbacks: list, progress: Progress | None, stop: StopFlag | None) -> dict:
-    spec = ctx.spec
-    epochs = spec.train.epochs
-    loop = _POOL.acquire(spec, ctx.n, ctx.batch)
+class _Shuffles:
+    """Every member's per-epoch sample orders, drawn from its own Generator, prepared one block ahead.
+
+    The next block is drawn in a background thread while the compiled loop runs the current one (the
+    loop releases the GIL), so restarts of many seeds do not wait for their permutations.
+    """
+
+    def __init__(self, seeds: list[int], n: int, shuffle: bool, epochs: int, capacity: int):
+        self.n, self.members, self.capacity, self.shuffle = n, len(seeds), capacity, shuffle
+        self._rngs = [shuffle_generator(seed) for seed in seeds]
+        self._left = epochs  # epochs not drawn yet
+        self._ready: deque[np.ndarray] = deque()
+        self._pool = ThreadPoolExecutor(max_workers=1) if shuffle else None
+        self._pending = None
+        self._fixed = None if shuffle else np.broadcast_to(np.arange(n, dtype=np.int32), (capacity, self.members, n))
+
+    def _draw(self, count: int) -> list[np.ndarray]:
+        return [np.stack([rng.permutation(self.n) for rng in self._rngs]).astype(np.int32) for _ in range(count)]
+
+    def _ahead(self) -> None:
+        count = min(self.capacity, self._left)
+        self._left -= count
+        self._pending = self._pool.submit(self._draw, count) if count else None
+
+    def take(self, count: int) -> np.ndarray:
+        """A (capacity, members, n) block whose first `count` epochs are the next orders."""
+        if not self.shuffle:
+            return self._fixed
+        if self._pending is None and not self._ready:
+            self._ahead()
+        block = np.zeros((self.capacity, self.members, self.n), np.int32)
+        for i in range(count):
+            if not self._ready:
+                self._ready.extend(self._pending.result())
+                self._ahead()
+            block[i] = self._ready.popleft()
+        if not self._ready and self._pending is None:
+            self._ahead()
+        return block
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _drive(loop: CompiledLoop, ctx: "_Context", seeds: list[int], epochs: int,
+           on_chunk: Callable[[int, _Chunk], bool], logs: Callable[[], dict],
+           progress: Progress | None, stop: StopFlag | None) -> tuple[int, float]:
+    """Run `epochs` epochs in chunks: size them, feed the shuffles, time them, report, honour Stop.
+
+    `on_chunk(done, chunk)` reads each chunk (epochs `done` + 1 on) and returns True to end the run.
+    Returns the epochs run and the time of the first chunk (compilation included).
+    """
+    shuffles = _Shuffles(seeds, ctx.n, ctx.spec.train.shuffle, epochs, loop.capacity)
+    done, per_epoch, compile_s = 0, None, 0.0
     try:
-        start_weights = initial_weights(spec.model, spec.seed)
-        loop.reset(start_weights, spec.train.learning_rate)
-        probe = SnapshotProbe()
-        probe.set(start_weights, ctx.y_inverse(forward(spec.model, start_weights, ctx.replay_scaled)))
-        callback_list = _callback_list(callbacks, probe, loop.model, epochs, ctx.steps_per_epoch)
-        callback_list.on_train_begin()
-        orders = shuffle_orders(spec, ctx.n)
-        names = weight_names(spec.model)
-        done, diverged_at, diverged_step, compile_s, last_logs = 0, None, None, 0.0, {}
-        last_weights = start_weights
-        per_epoch = None
-        while done < epochs and diverged_at is None:
+        while done < epochs:
             if stop is not None and stop.is_set():
                 break
-            want = 1 if per_epoch is None else max(1, min(CHUNK_CAPACITY, int(CHUNK_SECONDS / max(per_epoch, 1e-9))))
-            count = min(want, epochs - done)
-            perms = np.zeros((CHUNK_CAPACITY, ctx.n), np.int32)
-            for i in range(count):
-                perms[i] = next(orders)
+            want = 1 if per_epoch is None else max(1, int(CHUNK_SECONDS / max(per_epoch, 1e-9)))
+            count = min(want, loop.capacity, epochs - done)
+            orders = shuffles.take(count)
             was_compiled = loop.compiled
             began = time.perf_counter()
-            ran, bad_step, losses, metrics, predictions, snapshots = loop.run_chunk(
-                ctx.x, ctx.y, perms, count, ctx.grid_scaled, ctx.grid_target.astype(np.float32),
-                ctx.data.y_scaler.shift, ctx.data.y_scaler.scale,
-            )
+            chunk = loop.run(ctx, orders, count)
             spent = time.perf_counter() - began
             if was_compiled:
-                per_epoch = spent / max(int(ran), 1)
+                per_epoch = spent / max(chunk.ran, 1)
             else:
                 compile_s = spent  # includes compilation: says nothing about the speed of an epoch
-            for i in range(int(ran)):
-                weights = [snapshots[j][i] for j in range(len(names))]
-                probe.set(weights, predictions[i])  # already in original units
-                logs = {"loss": float(losses[i]), ctx.metric: float(metrics[i])}
+            end = on_chunk(done, chunk)
+            done += chunk.ran
+            if progress is not None:
+                progress(done, logs())
+            if end or chunk.ran < count:
+                break
+    finally:
+        shuffles.close()
+    return done, compile_s
+
+
+def _train_fast(ctx: _Context, callbacks: list, progress: Progress | None, stop: StopFlag | None) -> _Outcome:
+    spec = ctx.spec
+    loop = _POOL.acquire(spec, 1, ctx.n, ctx.batch, record=True)
+    try:
+        start_weights = initial_weights(spec.model, spec.seed)
+        loop.reset([start_weights], spec.train.learning_rate)
+        probe = SnapshotProbe()
+        probe.set(start_weights, ctx.y_inverse(forward(spec.model, start_weights, ctx.replay_scaled)))
+        callback_list = _callback_list(callbacks, probe, loop.net.model, spec.train.epochs, ctx.steps_per_epoch)
+        callback_list.on_train_begin()
+        state = {"logs": {}, "weights": start_weights, "diverged_at": None, "diverged_step": None}
+
+        def replay(done: int, chunk: _Chunk) -> bool:
+            for i in range(chunk.ran):
+                weights = [snapshot[i][0] for snapshot in chunk.snapshots]
+                probe.set(weights, chunk.predictions[i][0])  # already in original units
+                logs = {"loss": float(chunk.losses[i][0]), ctx.metric: float(chunk.metrics[i][0])}
                 callback_list.on_epoch_begin(done + i)
                 callback_list.on_epoch_end(done + i, logs)
-                last_logs = logs
+                state["logs"] = logs
                 if not math.isfinite(logs["loss"]):
-                    diverged_at = done + i + 1
+                    epoch = done + i + 1
                     # The compiled loop stops after the diverging epoch, so its bad step is this epoch's.
-                    diverged_step = (diverged_at - 1) * ctx.steps_per_epoch + (int(bad_step) + 1 if int(bad_step) >= 0 else ctx.steps_per_epoch)
-                    break
-                last_weights = weights
-            done += int(ran)
-            if progress is not None:
-                progress(done, dict(last_logs))
+                    in_epoch = chunk.bad_step + 1 if chunk.bad_step >= 0 else ctx.steps_per_epoch
+                    state.update(diverged_at=epoch, diverged_step=(epoch - 1) * ctx.steps_per_epoch + in_epoch)
+                    return True
+                state["weights"] = weights
+            return False
+
+        done, compile_s = _drive(loop, ctx, [spec.seed], spec.train.epochs, replay, lambda: dict(state["logs"]), progress, stop)
         callback_list.on_train_end()
-        return {"epochs_run": done, "diverged_at": diverged_at, "diverged_step": diverged_step, "final_weights": last_weights,
-                "compile_s": compile_s, "stopped": done < epochs and diverged_at is None}
+        diverged_at = state["diverged_at"]
+        return _Outcome(done, diverged_at, state["diverged_step"], state["weights"], compile_s,
+                        done < spec.train.epochs and diverged_at is None)
     finally:
         _POOL.release(spec, loop)
 
@@ -481,7 +559,7 @@ def fit_dataset(ctx: _Context, orders: list[np.ndarray]) -> tf.data.Dataset:
     )
 
 
-def _train_fit(ctx: _Context, callbacks: list, progress: Progress | None, stop: StopFlag | None) -> dict:
+def _train_fit(ctx: _Context, callbacks: list, progress: Progress | None, stop: StopFlag | None) -> _Outcome:
     spec = ctx.spec
     model = build_model(spec.model, spec.seed)
     model.compile(optimizer=make_optimizer(spec.train), loss=make_loss(spec.train))
@@ -495,13 +573,12 @@ def _train_fit(ctx: _Context, callbacks: list, progress: Progress | None, stop: 
     extra = [StopOnFlag(stop)] if stop is not None else []
     model.fit(dataset, epochs=spec.train.epochs, steps_per_epoch=ctx.steps_per_epoch, shuffle=False,
               verbose=0, callbacks=[monitor, *callbacks, *extra])
-    return {"epochs_run": monitor.epochs_run, "diverged_at": monitor.diverged_at, "diverged_step": monitor.diverged_step,
-            "final_weights": monitor.last_weights, "compile_s": 0.0,
-            "stopped": monitor.epochs_run < spec.train.epochs and monitor.diverged_at is None}
+    return _Outcome(monitor.epochs_run, monitor.diverged_at, monitor.diverged_step, monitor.last_weights, 0.0,
+                    monitor.epochs_run < spec.train.epochs and monitor.diverged_at is None)
 
 
 # ---------------------------------------------------------------------------------------------
-# The entry point
+# The entry points
 
 
 def train(
@@ -524,56 +601,48 @@ def train(
     A loss that becomes NaN or infinite ends the run; `diverged_at` says in which epoch.
     """
     if path not in ("fast", "fit"):
-        raise ValueError(f"path: {path!r} is not allowed; allowed: fast, fit")
+        raise SpecError("path", path, "fast, fit")
     ctx = _Context(spec)
     every = resolve_record_every(spec)
     history, weights, predictions = HistoryRecorder(), WeightRecorder(every), PredictionRecorder(every)
-    own = [history, weights, predictions]
     began = time.perf_counter()
     runner = _train_fast if path == "fast" else _train_fit
-    outcome = runner(ctx, [*own, *(callbacks or [])], progress, stop)
+    outcome = runner(ctx, [history, weights, predictions, *(callbacks or [])], progress, stop)
     wall = time.perf_counter() - began
+    reason = stop.reason if outcome.stopped and stop is not None else None
     with np.errstate(all="ignore"):  # a diverging run's last finite weights may overflow float32
-        result = _assemble(ctx, path, outcome, history, weights, predictions, wall)
-    if result.stopped and stop is not None:
-        result.stop_reason = stop.reason
-    return result
+        return _assemble(ctx, path, outcome, history, weights, predictions, wall, reason)
 
 
-def _assemble(ctx, path, outcome, history, weights, predictions, wall) -> RunResult:
+def _assemble(ctx: _Context, path: str, outcome: _Outcome, history: HistoryRecorder, weights: WeightRecorder,
+              predictions: PredictionRecorder, wall: float, stop_reason: str | None) -> RunResult:
     spec, data = ctx.spec, ctx.data
-    diverged_at = outcome["diverged_at"]
-    keep = (diverged_at - 1) if diverged_at else outcome["epochs_run"]
+    diverged_at = outcome.diverged_at
+    keep = (diverged_at - 1) if diverged_at else outcome.epochs_run
     hist = {"epoch": np.arange(1, keep + 1)}
+    for name in ("loss", ctx.metric):
+        hist[name] = np.asarray(history.history.get(name, [])[:keep], dtype=np.float64)
     for name, values in history.history.items():
-        hist[name] = np.asarray(values[:keep], dtype=np.float64)
-    if "loss" not in hist:
-        hist["loss"] = np.empty(0)
-        hist[ctx.metric] = np.empty(0)
+        hist.setdefault(name, np.asarray(values[:keep], dtype=np.float64))
     finite_w = [i for i, e in enumerate(weights.epochs) if e <= keep]
     finite_p = [i for i, e in enumerate(predictions.epochs) if e <= keep]
-    final_weights = [np.asarray(w) for w in outcome["final_weights"]]
-    n_weights = len(final_weights)
+    final_weights = tuple(np.asarray(w) for w in outcome.final_weights)
     grid_prediction = ctx.y_inverse(forward(spec.model, final_weights, ctx.grid_scaled))
-    prediction = ctx.y_inverse(forward(spec.model, final_weights, ctx.x))
     test_prediction = None
     if data.x_test is not None:
         x_test_scaled = data.x_scaler.transform(data.x_test).astype(np.float32)
         test_prediction = ctx.y_inverse(forward(spec.model, final_weights, x_test_scaled))
-    final: dict[str, float] = {}
-    if keep:
-        final["loss"] = float(hist["loss"][-1])
-        final[ctx.metric] = float(hist[ctx.metric][-1])
-    result = RunResult(
+    final = {"loss": float(hist["loss"][-1]), ctx.metric: float(hist[ctx.metric][-1])} if keep else {}
+    return RunResult(
         spec=spec,
         path=path,
-        epochs_run=outcome["epochs_run"],
-        steps=outcome["epochs_run"] * ctx.steps_per_epoch,
+        epochs_run=outcome.epochs_run,
+        steps=outcome.epochs_run * ctx.steps_per_epoch,
         wall_s=wall,
         history=hist,
-        weight_names=weight_names(spec.model),
+        weight_names=tuple(weight_names(spec.model)),
         weight_epochs=np.asarray([weights.epochs[i] for i in finite_w], dtype=np.int64),
-        weight_history=[np.stack([weights.values[i][j] for i in finite_w]) for j in range(n_weights)],
+        weight_history=tuple(np.stack([weights.values[i][j] for i in finite_w]) for j in range(len(final_weights))),
         final_weights=final_weights,
         replay_x=ctx.replay_x,
         replay_epochs=np.asarray([predictions.epochs[i] for i in finite_p], dtype=np.int64),
@@ -583,16 +652,78 @@ def _assemble(ctx, path, outcome, history, weights, predictions, wall) -> RunRes
         grid_prediction=grid_prediction,
         x=data.x.ravel(),
         y=data.y.ravel(),
-        prediction=prediction,
+        prediction=ctx.y_inverse(forward(spec.model, final_weights, ctx.x)),
         x_test=None if data.x_test is None else data.x_test.ravel(),
         y_test=None if data.y_test is None else data.y_test.ravel(),
         test_prediction=test_prediction,
         scalers={"x": data.x_scaler.to_dict(), "y": data.y_scaler.to_dict()},
+        readout=readout.summarize(spec, data, final_weights, grid_prediction),
         diverged_at=diverged_at,
-        diverged_step=outcome.get("diverged_step") if diverged_at else None,
-        stopped=outcome["stopped"],
-        compile_s=outcome["compile_s"],
+        diverged_step=outcome.diverged_step if diverged_at else None,
+        divergence=readout.divergence(spec, hist["loss"], data.y, diverged_at, outcome.diverged_step),
+        stopped=outcome.stopped,
+        stop_reason=stop_reason,
+        compile_s=outcome.compile_s,
         final=final,
     )
-    result.readout = readout.summarize(result, data)
-    return result
+
+
+def train_restarts(
+    spec: RunSpec,
+    members: int,
+    seeds: list[int] | None = None,
+    progress: Progress | None = None,
+    stop: StopFlag | None = None,
+) -> RestartsResult:
+    """Train `members` copies of `spec` at once, seeds `seeds` (default: spec.seed, spec.seed + 1, ...).
+
+    Each member starts from its own seed's weights and sees its own seed's shuffles, as `train` would
+    give it; `progress(epoch, {"median_loss": ...})` is called after every chunk.
+    """
+    check_restarts(spec, members)
+    seeds = list(seeds) if seeds is not None else seeds_for(spec, members)
+    if len(seeds) != members:
+        raise SpecError("seeds", seeds, f"a list of {members} seeds")
+    ctx = _Context(spec)
+    loop = _POOL.acquire(spec, members, ctx.n, ctx.batch, record=False)
+    try:
+        loop.reset([initial_weights(spec.model, s) for s in seeds], spec.train.learning_rate)
+        rows: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def keep(done: int, chunk: _Chunk) -> bool:
+            rows.append((chunk.losses[:chunk.ran], chunk.metrics[:chunk.ran]))
+            return False
+
+        def logs() -> dict:
+            last = rows[-1][0][-1] if rows and len(rows[-1][0]) else np.full(members, np.nan)
+            finite = np.isfinite(last)
+            return {"median_loss": float(np.median(last[finite])) if finite.any() else float("nan")}
+
+        began = time.perf_counter()
+        done, compile_s = _drive(loop, ctx, seeds, spec.train.epochs, keep, logs, progress, stop)
+        wall = time.perf_counter() - began
+        final_weights = loop.final_weights()
+    finally:
+        _POOL.release(spec, loop)
+    losses = np.concatenate([r[0] for r in rows]) if rows else np.empty((0, members))
+    metrics = np.concatenate([r[1] for r in rows]) if rows else np.empty((0, members))
+    all_diverged = bool(len(losses)) and not np.isfinite(losses[-1]).any()
+    stopped = done < spec.train.epochs and not all_diverged
+    with np.errstate(all="ignore"):
+        outcomes = tuple(_member(ctx, seeds[m], final_weights[m], losses[:, m], metrics[:, m]) for m in range(members))
+    return RestartsResult(spec=spec, seeds=tuple(seeds), epochs_run=done, wall_s=wall, losses=losses, metrics=metrics,
+                          members=outcomes, stopped=stopped, compile_s=compile_s,
+                          stop_reason=stop.reason if stopped and stop is not None else None)
+
+
+def _member(ctx: _Context, seed: int, weights: list[np.ndarray], losses: np.ndarray, metrics: np.ndarray) -> MemberResult:
+    """One member's final numbers and the readout parts a success criterion and a seed table need."""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    diverged_at = int(bad[0]) + 1 if bad.size else None
+    keep = (diverged_at - 1) if diverged_at else len(losses)
+    final = {"loss": float(losses[keep - 1]), ctx.metric: float(metrics[keep - 1])} if keep else {}
+    weights = tuple(np.asarray(w) for w in weights)
+    if diverged_at:
+        return MemberResult(seed, final, diverged_at, Readout(), weights)
+    fit = ctx.y_inverse(forward(ctx.spec.model, weights, ctx.grid_scaled))
+    return MemberResult(seed, final, None, readout.summarize(ctx.spec, ctx.data, weights, fit, detail=False), weights)

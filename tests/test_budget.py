@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from core import scenarios
-from core.budget import LIMITS, Budget, BudgetError, cost, params_of
+from core.budget import LIMITS, Budget, BudgetError, cost
 from core.specs import DEFAULT_SEEDS, SpecError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,7 +18,7 @@ def test_limits_come_from_the_environment_then_secrets_then_defaults():
     assert Budget.from_sources({}, {}) == Budget()
     budget = Budget.from_sources({"TINYNET_MAX_SECONDS": "30"}, {"max_seconds": 99, "max_sweep_seconds": "45"})
     assert budget.max_seconds == 30 and budget.max_sweep_seconds == 45  # the environment wins over secrets
-    assert budget.max_step_params == LIMITS["max_step_params"][1]
+    assert budget.max_step_params == LIMITS["max_step_params"].default
     assert "TINYNET_MAX_SECONDS" in budget.where("max_seconds") and "secrets [budget] max_sweep_seconds" in budget.where("max_sweep_seconds")
     assert "the default" in budget.where("max_step_params")
     assert math.isinf(Budget.from_sources({"TINYNET_MAX_STEP_PARAMS": "none"}).max_step_params)
@@ -40,12 +40,12 @@ def test_the_number_of_trainings_at_once_is_a_whole_number(raw):
 
 
 def test_params_match_keras():
-    from core.models import count_params
+    from core.models import build_model
 
     for scenario in scenarios.SCENARIOS.values():
         for preset in scenario.preset_names():
             spec = scenario.spec(preset)
-            assert params_of(spec) == count_params(spec.model), (scenario.id, preset)
+            assert cost(spec).params == build_model(spec.model, 0).count_params(), (scenario.id, preset)
 
 
 @pytest.mark.parametrize("scenario_id", scenarios.POSTED)

@@ -167,7 +167,7 @@ def test_fit_chart_classification_has_probability_half_rule_and_crossings(segmen
     spec = assert_drawable(charts.fit_chart(segments))
     np.testing.assert_allclose(column(spec, "predicted probability", "y"), segments.grid_prediction)
     assert column(spec, "decision level", "y").tolist() == [0.5]
-    crossings = segments.readout["crossings"]
+    crossings = segments.readout.classifier.crossings
     assert len(crossings) == 2
     np.testing.assert_allclose(column(spec, "crossings", "x"), crossings)
     points = rows(spec, layer(spec, "training data"))
@@ -291,10 +291,10 @@ def test_units_chart_draws_kinks_where_the_readout_puts_them(sine):
     fold = layer(spec, "units")["transform"][0]
     assert fold["fold"] == ["unit 1", "unit 2", "unit 3", "unit 4"]
     wide = pd.DataFrame(rows(spec, layer(spec, "units")))
-    np.testing.assert_allclose(wide["x"], sine.readout["contributions"]["x"])
-    np.testing.assert_allclose(wide["unit 2"], sine.readout["contributions"]["units"][1])
+    np.testing.assert_allclose(wide["x"], sine.readout.units.contributions.x)
+    np.testing.assert_allclose(wide["unit 2"], sine.readout.units.contributions.units[1])
     kinks = pd.DataFrame(rows(spec, layer(spec, "kinks")))
-    expected = [(v, inside) for v, inside in zip(sine.readout["kinks"], sine.readout["kink_in_range"]) if v is not None]
+    expected = [(v, inside) for v, inside in zip(sine.readout.units.kinks, sine.readout.units.kink_in_range) if v is not None]
     np.testing.assert_allclose(kinks["x"], [v for v, _ in expected])
     assert kinks["where"].tolist() == ["inside the data range" if inside else "outside the data range" for _, inside in expected]
     dash = layer(spec, "kinks")["encoding"]["strokeDash"]["scale"]
@@ -307,7 +307,7 @@ def test_units_chart_limits_many_units(noisy):
     spec = assert_drawable(charts.units_chart(noisy))
     names = layer(spec, "units")["transform"][0]["fold"]
     assert len(names) == charts.MAX_UNITS
-    units_ = np.asarray(noisy.readout["contributions"]["units"])
+    units_ = np.asarray(noisy.readout.units.contributions.units)
     peaks = np.abs(units_).max(axis=1)
     shown = [int(n.split()[1]) - 1 for n in names]
     assert peaks[shown].min() >= np.sort(peaks)[-charts.MAX_UNITS]
@@ -316,7 +316,7 @@ def test_units_chart_limits_many_units(noisy):
 
 
 def test_units_chart_without_hidden_layer_says_so(parabola):
-    readout = {k: v for k, v in parabola.readout.items() if k != "contributions"}
+    readout = dataclasses.replace(parabola.readout, units=None)
     spec = charts.units_chart(dataclasses.replace(parabola, readout=readout)).to_dict()
     assert mark_type(spec) == "text"
     assert "no hidden layer" in rows(spec, spec)[0]["message"].lower()
@@ -372,11 +372,11 @@ def test_coefficients_chart_lines_and_target_rules(parabola):
             parabola_coefficients(k1[i].item(), b1[i].item(), k2[i].item(), b2[i].item()), sx, sy)))}
         for i, e in enumerate(parabola.weight_epochs)
     ])
-    spec = assert_drawable(charts.coefficients_chart(trajectory, target=parabola.readout["target"]))
+    spec = assert_drawable(charts.coefficients_chart(trajectory, target=parabola.readout.parabola.target))
     lines = pd.DataFrame(rows(spec, layer(spec, "coefficients")))
     assert sorted(lines["coefficient"].unique()) == ["A", "B", "C"]
     final = lines[lines["epoch"] == lines["epoch"].max()].set_index("coefficient")["value"]
-    np.testing.assert_allclose(final[["A", "B", "C"]], parabola.readout["coefficients"], rtol=1e-6)
+    np.testing.assert_allclose(final[["A", "B", "C"]], parabola.readout.parabola.coefficients, rtol=1e-6)
     targets = pd.DataFrame(rows(spec, layer(spec, "targets")))
     assert dict(zip(targets["coefficient"], targets["value"])) == {"A": 1.0, "B": 2.0, "C": 2.0}
     assert layer(spec, "targets")["mark"]["strokeDash"] == charts.TARGET_DASH
@@ -388,11 +388,11 @@ def test_coefficients_chart_lines_and_target_rules(parabola):
 def test_segments_chart_thresholds_and_crossings(segments):
     spec = assert_drawable(charts.segments_chart(segments))
     thresholds = pd.DataFrame(rows(spec, layer(spec, "thresholds")))
-    np.testing.assert_allclose(thresholds["x"], segments.readout["thresholds"])
+    np.testing.assert_allclose(thresholds["x"], segments.readout.units.thresholds)
     assert thresholds["unit"].tolist() == ["unit 1", "unit 2"]
     assert layer(spec, "threshold labels")["encoding"]["text"]["field"] == "unit"
     crossings = pd.DataFrame(rows(spec, layer(spec, "crossings")))
-    np.testing.assert_allclose(crossings["x"], segments.readout["crossings"])
+    np.testing.assert_allclose(crossings["x"], segments.readout.classifier.crossings)
     assert set(crossings["y"]) == {0.5}
     strip = pd.DataFrame(rows(spec, layer(spec, "training data")))
     assert strip["y"].nunique() == 1 and set(strip["class"]) == {"class 0", "class 1"}

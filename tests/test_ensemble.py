@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from core import scenarios
-from core.ensemble import summarize_sweep, train_ensemble, wilson_interval
+from core.restarts import summarize_sweep, wilson_interval
+from core.results import ParabolaReadout, Readout
 from core.scenarios import Criterion
 from core.specs import SpecError
-from core.training import train
+from core.training import train, train_restarts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,8 +30,8 @@ def test_members_follow_their_single_runs(scenario, preset, epochs, members):
     spec = scenarios.get(scenario).spec(preset)
     if epochs:
         spec = spec.with_value("train.epochs", epochs)
-    ensemble = train_ensemble(spec, members)
-    assert ensemble.seeds == [spec.seed + i for i in range(members)]
+    ensemble = train_restarts(spec, members)
+    assert ensemble.seeds == tuple(spec.seed + i for i in range(members))
     assert ensemble.epochs_run == spec.train.epochs
     for m, seed in enumerate(ensemble.seeds):
         alone = train(spec.with_value("seed", seed))
@@ -38,7 +39,7 @@ def test_members_follow_their_single_runs(scenario, preset, epochs, members):
             np.testing.assert_allclose(together, single, rtol=1e-4, atol=2e-5)
         np.testing.assert_allclose(ensemble.losses[:, m], alone.history["loss"], rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(ensemble.metrics[:, m], alone.history[alone.metric], rtol=1e-4, atol=1e-4)
-        assert ensemble.members[m]["final"][alone.metric] == pytest.approx(alone.final[alone.metric], rel=1e-4, abs=1e-4)
+        assert ensemble.members[m].final[alone.metric] == pytest.approx(alone.final[alone.metric], rel=1e-4, abs=1e-4)
     # Different seeds really are different runs.
     assert not np.allclose(ensemble.final_weights[0][0], ensemble.final_weights[1][0])
 
@@ -58,22 +59,26 @@ def test_wilson_interval_by_hand():
 
 def test_criteria():
     accuracy = Criterion("accuracy_at_least", 1.0)
-    assert accuracy.met({"loss": 0.1, "accuracy": 1.0}, {})
-    assert not accuracy.met({"loss": 0.1, "accuracy": 0.9967}, {})
-    assert not accuracy.met({}, {})  # a run that diverged in its first epoch
+    assert accuracy.met({"loss": 0.1, "accuracy": 1.0}, Readout())
+    assert not accuracy.met({"loss": 0.1, "accuracy": 0.9967}, Readout())
+    assert not accuracy.met({}, Readout())  # a run that diverged in its first epoch
     within = Criterion("coefficients_within", 0.01)
-    assert within.met({"loss": 0}, {"coefficients": [1.005, 1.995, 2.009], "target": [1, 2, 2]})
-    assert not within.met({"loss": 0}, {"coefficients": [1.0, 2.02, 2.0], "target": [1, 2, 2]})
+    def parabola(*coefficients):
+        return Readout(parabola=ParabolaReadout("two-neuron", coefficients, target=(1.0, 2.0, 2.0)))
+
+    assert within.met({"loss": 0}, parabola(1.005, 1.995, 2.009))
+    assert not within.met({"loss": 0}, parabola(1.0, 2.02, 2.0))
+    assert not within.met({"loss": 0}, Readout())  # no x^2 model: nothing to read
     below = Criterion("max_abs_error_below", 0.1).with_threshold("0.5")
-    assert below.threshold == 0.5 and below.met({"max_abs_error": 0.4}, {}) and not below.met({"max_abs_error": 0.6}, {})
+    assert below.threshold == 0.5 and below.met({"max_abs_error": 0.4}, Readout()) and not below.met({"max_abs_error": 0.6}, Readout())
     with pytest.raises(SpecError, match="criterion.threshold: 'x' is not allowed"):
         below.with_threshold("x")
 
 
 def test_segments_answer_succeeds_far_more_often_than_the_question():
     case = scenarios.get("segments")
-    asked = summarize_sweep(train_ensemble(case.spec("question"), 32), case.criterion)
-    answered = summarize_sweep(train_ensemble(case.spec("answer"), 32), case.criterion)
+    asked = summarize_sweep(train_restarts(case.spec("question"), 32), case.criterion)
+    answered = summarize_sweep(train_restarts(case.spec("answer"), 32), case.criterion)
     assert asked["success_rate"] == 0.0  # no seed of the posted setup separates the classes
     assert answered["success_rate"] >= 0.75
     assert answered["successes"] == sum(run["success"] for run in answered["runs"])
@@ -88,9 +93,9 @@ def test_segments_answer_succeeds_far_more_often_than_the_question():
 def test_restarts_refuse_settings_that_couple_the_seeds():
     spec = scenarios.get("segments").spec("answer").with_value("train.clipnorm", "1")
     with pytest.raises(SpecError, match="train.clipnorm: 1.0 is not allowed; allowed: empty for restarts"):
-        train_ensemble(spec, 4)
+        train_restarts(spec, 4)
     with pytest.raises(SpecError, match="seeds: 300 is not allowed"):
-        train_ensemble(scenarios.get("segments").spec(), 300)
+        train_restarts(scenarios.get("segments").spec(), 300)
 
 
 def cli(*args):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import keras
-from core.models import build_model, count_params, forward, initial_weights, model_with_weights, weight_names
+from core.models import build_model, initial_weights, model_with_weights
+from core.network import count_params, forward, weight_names
 from core.specs import ModelSpec
 
 

@@ -51,16 +51,17 @@ def test_relu_kinks_dead_units_and_contributions_by_hand():
     weights = [np.array([[2.0, 1.0, -1.0]], np.float32), np.array([-2.0, 1.0, -1.0], np.float32),
                np.array([[0.5], [-1.0], [3.0]], np.float32), np.array([0.25], np.float32)]
     r = _units_readout(spec, weights, data, data.replay_grid())
-    assert r["kinks"] == pytest.approx([1.0, -1.0, -1.0])
-    assert r["kink_in_range"] == [True, False, False]
-    assert r["units_in_range"] == 1
-    assert r["dead_units"] == [2]
-    grid = np.asarray(r["contributions"]["x"])
-    units = np.asarray(r["contributions"]["units"])
+    assert r.kinks == pytest.approx([1.0, -1.0, -1.0])
+    assert r.kink_in_range == (True, False, False)
+    assert r.units_in_range == 1
+    assert r.dead_units == (2,)
+    assert r.thresholds is None
+    grid = np.asarray(r.contributions.x)
+    units = np.asarray(r.contributions.units)
     np.testing.assert_allclose(units[0], 0.5 * np.maximum(2 * grid - 2, 0), atol=1e-6)
     np.testing.assert_allclose(units[1], -1.0 * np.maximum(grid + 1, 0), atol=1e-6)
     np.testing.assert_allclose(units[2], 0.0)
-    assert r["contributions"]["offset"] == pytest.approx(0.25)
+    assert r.contributions.offset == pytest.approx(0.25)
 
 
 def test_saturation_share_of_sigmoid_units():
@@ -70,12 +71,13 @@ def test_saturation_share_of_sigmoid_units():
     weights = [np.array([[10.0, 0.001]], np.float32), np.array([-150.0, 0.0], np.float32),
                np.array([[1.0], [1.0]], np.float32), np.array([0.0], np.float32)]
     r = _units_readout(spec, weights, data, data.replay_grid())
-    share = r["layers"][0]["saturated_share"]
+    share = r.layers[0].saturated_share
     x = data.x.ravel()
     s = 1 / (1 + np.exp(-10 * (x - 15)))
     assert share[0] == pytest.approx(np.mean(s * (1 - s) < 0.0125))
     assert share[0] > 0.9 and share[1] == 0.0
-    assert r["thresholds"] == pytest.approx([15.0, 0.0])
+    assert r.thresholds == pytest.approx([15.0, 0.0])
+    assert r.kinks is None and r.layers[0].dead_units is None
 
 
 def test_extrema_and_crossings():

@@ -17,7 +17,8 @@ import streamlit as st
 from core import export, readout, scenarios
 from core.scenarios import Scenario
 from core.specs import SpecError
-from core.training import RunResult, metric_name
+from core.restarts import seed_record
+from core.results import RunResult, metric_name
 from ui import charts, controls, errors, restarts, run
 from ui.display import show_chart
 
@@ -230,10 +231,14 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     if result.stop_reason == "budget":
         st.warning(run.budget()[0].stop_message(result.epochs_run, result.spec.train.epochs), icon=":material/timer_off:")
     restarts.verdict(result, restarts.criterion(scenario))
+    record = seed_record(result, st.session_state.get(f"{scenario.id}.restarts") or [])
+    if record is not None:
+        (st.caption if record.agrees else st.info)(record.text())
     if extras.summary is not None:
         extras.summary(result)
     st.subheader("Diagnostics")
-    notes = [n for n in readout.diagnose(result) if n != readout.divergence_text(result)]  # shown in its own box above
+    shown = result.divergence.text() if result.divergence else None  # shown in its own box above
+    notes = [n for n in readout.diagnose(result) if n != shown]
     for note in notes:
         st.markdown(f"- {note}")
     if not notes:
@@ -262,10 +267,10 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
 
 def _divergence_markdown(result: RunResult) -> str:
     """The divergence finding laid out as a short head and two lists."""
-    found = readout.divergence(result)
-    causes = "\n".join(f"- {cause}" for cause in found["causes"])
-    fixes = "\n".join(f"- {fix}" for fix in found["fixes"])
-    return f"**Training diverged** {found['summary']}\n\n**Likely cause**\n{causes}\n\n**Try**\n{fixes}"
+    found = result.divergence
+    causes = "\n".join(f"- {cause}" for cause in found.causes)
+    fixes = "\n".join(f"- {fix}" for fix in found.fixes)
+    return f"**Training diverged** {found.summary}\n\n**Likely cause**\n{causes}\n\n**Try**\n{fixes}"
 
 
 def _plural(count: int, word: str) -> str:
@@ -315,7 +320,7 @@ def _downloads(scenario: Scenario, result: RunResult) -> None:
     columns = st.columns(4, gap="small")
     columns[0].download_button("History (CSV)", export.history_csv(result.history), f"{stem}-history.csv", "text/csv",
                                key=f"{scenario.id}.dl.csv", width="stretch", on_click="ignore", icon=":material/download:")
-    columns[1].download_button("Run (JSON)", lambda: json.dumps(result.to_json_dict(full=True)), f"{stem}.json", "application/json",
+    columns[1].download_button("Run (JSON)", lambda: json.dumps(result.to_json(full=True)), f"{stem}.json", "application/json",
                                key=f"{scenario.id}.dl.json", width="stretch", on_click="ignore", icon=":material/download:")
     columns[2].download_button("Trained model (.keras)", lambda: export.model_bytes(result.spec, result.final_weights), f"{stem}.keras",
                                "application/octet-stream", key=f"{scenario.id}.dl.keras", width="stretch", on_click="ignore",

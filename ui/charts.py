@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # importing core.training would load TensorFlow just to draw
-    from core.training import RunResult
+from core.results import RunResult  # plain data: no TensorFlow
 
 DATA_GREY = "#868e96"
 TEST_GREY = "#495057"
@@ -80,14 +79,14 @@ def _number(field: str, title: str, fmt: str = ".4g") -> alt.Tooltip:
     return alt.Tooltip(f"{field}:Q", title=title, format=fmt)
 
 
-def _run_label(r: "RunResult") -> str:
+def _run_label(r: RunResult) -> str:
     spec = r.spec
     if spec.scenario:
         return f"{spec.scenario} / {spec.preset}" if spec.preset else spec.scenario
     return "custom run"
 
 
-def _run_subtitle(r: "RunResult") -> list[str]:
+def _run_subtitle(r: RunResult) -> list[str]:
     lines = [_run_label(r)]
     if r.final:
         lines[0] += " · " + ", ".join(f"{k} {v:.4g}" for k, v in r.final.items())
@@ -112,7 +111,7 @@ def _epoch_axis(epochs) -> alt.Axis:
     return alt.Axis(format="d", tickMinStep=1)
 
 
-def _y_title(r: "RunResult") -> str:
+def _y_title(r: RunResult) -> str:
     return "class / predicted probability of class 1" if r.task == "classification" else "y"
 
 
@@ -130,7 +129,7 @@ def _line(x, y, series: str, palette: Mapping[str, str], *, dash: Sequence[int] 
     )
 
 
-def _training_data(r: "RunResult", palette: Mapping[str, str], max_rows: int = MAX_POINTS,
+def _training_data(r: RunResult, palette: Mapping[str, str], max_rows: int = MAX_POINTS,
                    legend: bool = True, axis: dict | None = None) -> alt.Chart:
     """The training data: points where they are scattered, a thin line where they are a clean grid."""
     series = "training data"
@@ -152,7 +151,7 @@ def _training_data(r: "RunResult", palette: Mapping[str, str], max_rows: int = M
     )
 
 
-def _class_points(r: "RunResult", palette: Mapping[str, str], max_rows: int = MAX_POINTS, y_value: float | None = None,
+def _class_points(r: RunResult, palette: Mapping[str, str], max_rows: int = MAX_POINTS, y_value: float | None = None,
                   legend: bool = True, axis: dict | None = None) -> alt.Chart:
     """The labelled samples, at y = their class (or on one strip at `y_value`), coloured by class."""
     labels = (np.asarray(r.y, float).ravel() > 0.5).astype(int)
@@ -209,7 +208,7 @@ def _message(text: str, height: int = 120) -> alt.Chart:
 # The fit
 
 
-def fit_chart(r: "RunResult", title: str | None = None) -> alt.LayerChart:
+def fit_chart(r: RunResult, title: str | None = None) -> alt.LayerChart:
     """The training data, the clean target and the final fit (regression), or the data and the
     predicted probability with its 0.5 crossings (classification)."""
     title = title or f"Fit after {r.epochs_run} epochs"
@@ -231,7 +230,7 @@ def fit_chart(r: "RunResult", title: str | None = None) -> alt.LayerChart:
     ).interactive()
 
 
-def _test_layers(r: "RunResult", palette: Mapping[str, str]) -> list[alt.Chart]:
+def _test_layers(r: RunResult, palette: Mapping[str, str]) -> list[alt.Chart]:
     frame = pd.DataFrame({
         "x": _finite(r.x_test), "truth": _finite(r.y_test), "answer": _finite(r.test_prediction),
     })
@@ -246,9 +245,9 @@ def _test_layers(r: "RunResult", palette: Mapping[str, str]) -> list[alt.Chart]:
     return [points, answers]
 
 
-def _classification_layers(r: "RunResult", x, probability, series: str, colour: str = FIT_ORANGE) -> list[alt.Chart]:
+def _classification_layers(r: RunResult, x, probability, series: str, colour: str = FIT_ORANGE) -> list[alt.Chart]:
     palette = {**CLASS_COLOURS, series: colour}
-    crossings = [float(c) for c in r.readout.get("crossings", []) if c is not None]
+    crossings = [float(c) for c in (r.readout.classifier.crossings if r.readout.classifier else ()) if c is not None]
     layers = [
         _class_points(r, palette),
         _line(x, probability, series, palette, width=2.5, y_title=_y_title(r)),
@@ -261,7 +260,7 @@ def _classification_layers(r: "RunResult", x, probability, series: str, colour: 
     return layers
 
 
-def residual_chart(r: "RunResult") -> alt.LayerChart:
+def residual_chart(r: RunResult) -> alt.LayerChart:
     """The fit minus the clean target on the fine grid (regression), or probability minus clean label."""
     classification = r.task == "classification"
     what = "probability − clean label" if classification else "fit − clean target (y units)"
@@ -339,7 +338,7 @@ def history_chart(history: Mapping[str, Any], metric: str, title: str | None = N
 # Weights and units
 
 
-def weights_chart(r: "RunResult", max_lines: int = 64) -> alt.Chart:
+def weights_chart(r: RunResult, max_lines: int = 64) -> alt.Chart:
     """Every weight and bias over the recorded epochs, one line each, coloured by layer."""
     max_lines = max(1, int(max_lines))
     epochs = np.asarray(r.weight_epochs, dtype=np.int64)
@@ -393,13 +392,14 @@ def weights_chart(r: "RunResult", max_lines: int = 64) -> alt.Chart:
     ).properties(width="container", height=HEIGHT, title=_title("Weights over training", [_run_label(r), subtitle])).interactive()
 
 
-def units_chart(r: "RunResult") -> alt.LayerChart | alt.Chart:
+def units_chart(r: RunResult) -> alt.LayerChart | alt.Chart:
     """Each last-hidden-layer unit's contribution to the output over x, with the data range shaded and ReLU kinks."""
-    contributions = r.readout.get("contributions")
-    if not contributions or not contributions.get("units"):
+    readout_units = r.readout.units
+    contributions = readout_units.contributions if readout_units else None
+    if contributions is None or not np.size(contributions.units):
         return _message("No hidden layer: the output is computed from x directly, so there are no units to show.")
-    x = _finite(contributions["x"])
-    units = np.asarray(contributions["units"], dtype=np.float64).reshape(-1, len(x))
+    x = _finite(contributions.x)
+    units = np.asarray(contributions.units, dtype=np.float64).reshape(-1, len(x))
     count = len(units)
     chosen = np.arange(count)
     if count > MAX_UNITS:
@@ -408,8 +408,8 @@ def units_chart(r: "RunResult") -> alt.LayerChart | alt.Chart:
     names = [f"unit {i + 1}" for i in chosen]
     wide = pd.DataFrame({"x": x, **{name: _finite(units[i]) for name, i in zip(names, chosen)}})
     wide = thin(wide, MAX_POINTS)
-    additive = bool(contributions.get("additive", True))
-    offset = float(contributions.get("offset", 0.0))
+    additive = bool(contributions.additive)
+    offset = float(contributions.offset)
     y_title = "contribution to y (y units)" if additive else "contribution to the output before its activation"
     x_min, x_max = float(r.spec.data.x_min), float(r.spec.data.x_max)
 
@@ -428,7 +428,7 @@ def units_chart(r: "RunResult") -> alt.LayerChart | alt.Chart:
         tooltip=[alt.Tooltip("unit:N", title="unit"), _number("x", "x"), _number("contribution", "contribution")],
     )
     layers: list[alt.Chart] = [shade, lines]
-    deep = len(r.readout.get("layers", [])) > 1
+    deep = len(readout_units.layers) > 1
     subtitle = [_run_label(r) + (" · lines: the last hidden layer; kinks: the first" if deep else "")]
     if count > MAX_UNITS:
         subtitle.append(f"showing {len(chosen)} of {count} units: the largest by peak |contribution|")
@@ -436,9 +436,9 @@ def units_chart(r: "RunResult") -> alt.LayerChart | alt.Chart:
                     else f"the output activation is applied to the sum of the contributions + offset {offset:.4g}")
 
     domain = None
-    kinks = r.readout.get("kinks")
+    kinks = readout_units.kinks
     if kinks:
-        in_range = r.readout.get("kink_in_range") or [v is not None and x_min < v < x_max for v in kinks]
+        in_range = readout_units.kink_in_range or [v is not None and x_min < v < x_max for v in kinks]
         rows = [(float(v), f"unit {i + 1}", "inside the data range" if inside else "outside the data range")
                 for i, (v, inside) in enumerate(zip(kinks, in_range)) if v is not None and math.isfinite(v)]
         if rows:
@@ -464,7 +464,7 @@ def units_chart(r: "RunResult") -> alt.LayerChart | alt.Chart:
 # Replay and comparison
 
 
-def replay_chart(r: "RunResult", index: int) -> alt.LayerChart:
+def replay_chart(r: RunResult, index: int) -> alt.LayerChart:
     """The fit recorded at one epoch (r.replay_epochs[index], clamped) against the target and the data."""
     recorded = len(r.replay_epochs)
     if recorded == 0:
@@ -492,7 +492,7 @@ def replay_chart(r: "RunResult", index: int) -> alt.LayerChart:
     ).interactive()
 
 
-def _replay_y_domain(r: "RunResult") -> list[float]:
+def _replay_y_domain(r: RunResult) -> list[float]:
     base = np.concatenate([_finite(r.y), _finite(r.grid_target)])
     lo, hi = float(np.nanmin(base)), float(np.nanmax(base))
     span = (hi - lo) or 1.0
@@ -505,7 +505,7 @@ def _replay_y_domain(r: "RunResult") -> list[float]:
     return [lo - pad, hi + pad]
 
 
-def compare_chart(a: "RunResult", b: "RunResult", label_a: str = "A", label_b: str = "B") -> alt.HConcatChart:
+def compare_chart(a: RunResult, b: RunResult, label_a: str = "A", label_b: str = "B") -> alt.HConcatChart:
     """Two runs' fits over the data and target of the first, and both loss curves, side by side."""
     if label_b == label_a:
         label_b = f"{label_b} (2)"
@@ -577,7 +577,7 @@ def coefficients_chart(trajectory: pd.DataFrame, target=None) -> alt.LayerChart:
     ).interactive()
 
 
-def segments_chart(r: "RunResult") -> alt.LayerChart:
+def segments_chart(r: RunResult) -> alt.LayerChart:
     """The classifier view: the labelled strip, the predicted probability, each first-layer unit's
     threshold and where the probability crosses 0.5."""
     if r.task != "classification":
@@ -596,7 +596,7 @@ def segments_chart(r: "RunResult") -> alt.LayerChart:
         _horizontal_rule(0.5, "decision level 0.5", description="decision level"),
     ]
     x_min, x_max = float(r.spec.data.x_min), float(r.spec.data.x_max)
-    thresholds = [(i, float(v)) for i, v in enumerate(r.readout.get("thresholds") or [])
+    thresholds = [(i, float(v)) for i, v in enumerate((r.readout.units.thresholds if r.readout.units else None) or ())
                   if v is not None and math.isfinite(v)]
     subtitle = [_run_label(r) + " · bottom strip: the training samples by class"]
     domain = None
@@ -610,7 +610,7 @@ def segments_chart(r: "RunResult") -> alt.LayerChart:
         domain, beyond = _boundary_view(x_min, x_max, frame["x"].tolist())
         if beyond:
             subtitle.append(f"{beyond} threshold(s) lie further outside the data range: pan to see them")
-    crossings = [float(c) for c in r.readout.get("crossings", []) if c is not None]
+    crossings = [float(c) for c in (r.readout.classifier.crossings if r.readout.classifier else ()) if c is not None]
     if crossings:
         frame = pd.DataFrame({"x": crossings, "y": 0.5, "what": "probability crosses 0.5"})
         layers.append(alt.Chart(frame, description="crossings").mark_point(
@@ -624,7 +624,7 @@ def segments_chart(r: "RunResult") -> alt.LayerChart:
     ).interactive()
 
 
-def mini_chart(r: "RunResult", height: int = 140) -> alt.LayerChart:
+def mini_chart(r: RunResult, height: int = 140) -> alt.LayerChart:
     """A small, axis-light fit for a card: the data, the target (regression) and the fit."""
     axis = {"axis": alt.Axis(title=None, grid=False, labelFontSize=9, tickCount=3)}
     if r.task == "classification":

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import readout
 from core.data import make_dataset
-from core.training import RunResult
+from core.results import RunResult
 from ui import charts
 from ui.case import Extras
 from ui.display import show_chart
@@ -32,8 +32,8 @@ def _parabola_live(job: Job) -> None:
 
 
 def _parabola_summary(result: RunResult) -> None:
-    r = result.readout
-    if "coefficients" not in r:
+    p = result.readout.parabola
+    if p is None:
         st.info("The algebraic readout needs an x² model: one x² unit then a linear output, or a single x² neuron.")
         return
     if result.diverged_at:  # the weights are the last finite ones, not a learned result
@@ -41,30 +41,29 @@ def _parabola_summary(result: RunResult) -> None:
         st.subheader(f"The parabola at the last finite state ({'the starting weights' if last == 0 else f'epoch {last:,}'})")
     else:
         st.subheader("The learned parabola")
-    st.latex(latex_parabola(r["coefficients"]))
-    if "target" in r:
-        st.latex(latex_parabola(r["target"], digits=2).replace("\\hat f", "f"))
+    st.latex(latex_parabola(p.coefficients))
+    if p.target is not None:
+        st.latex(latex_parabola(p.target, digits=2).replace("\\hat f", "f"))
         frame = pd.DataFrame({
             "coefficient": ["A (x²)", "B (x)", "C"],
-            "learned": r["coefficients"],
-            "target": r["target"],
-            "error": r["coefficient_errors"],
+            "learned": p.coefficients,
+            "target": p.target,
+            "error": p.coefficient_errors,
         })
         st.dataframe(frame, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.6f") for c in ("learned", "target", "error")})
-        worst = max(abs(e) for e in r["coefficient_errors"])
+        worst = p.worst_error
         lr = result.spec.train.learning_rate
         st.caption(f"Largest coefficient error {worst:.3g}; learning rate {lr:g} "
                    f"({'smaller' if worst < lr else 'larger'} than the learning rate).")
-    family = r.get("family")
+    family = p.family
     if family:
-        best = family["best_member"]
         st.markdown(
-            f"**One x² neuron** can only express **{family['form']}**: every such parabola meets "
-            f"**{family['condition']}**. For the target, B² − 4AC = **{family['target_gap']:.4g}**"
-            + (" — it is not in the family." if abs(family["target_gap"]) > 1e-9 else " — it is in the family.")
-            + f" The closest member, {latex_inline(best['coefficients'])}, still misses by up to "
-              f"**{best['max_abs_error']:.3g}** (RMS {best['rms_error']:.3g}) on the data range."
+            f"**One x² neuron** can only express **{family.form}**: every such parabola meets "
+            f"**{family.condition}**. For the target, B² − 4AC = **{family.target_gap:.4g}**"
+            + (" — it is not in the family." if abs(family.target_gap) > 1e-9 else " — it is in the family.")
+            + f" The closest member, {latex_inline(family.best_coefficients)}, still misses by up to "
+              f"**{family.best_max_abs_error:.3g}** (RMS {family.best_rms_error:.3g}) on the data range."
         )
 
 
@@ -78,7 +77,7 @@ def _parabola_tab(result: RunResult) -> None:
     if trajectory is None:
         st.info("No coefficient trajectory: the model is not an x² parabola model.")
         return
-    target = result.readout.get("target")
+    target = result.readout.parabola.target if result.readout.parabola else None
     show_chart(charts.coefficients_chart(pd.DataFrame(trajectory), target=target))
 
 
@@ -86,9 +85,9 @@ PARABOLA = Extras(live=_parabola_live, summary=_parabola_summary, tabs=(("Coeffi
 
 
 def _segments_summary(result: RunResult) -> None:
-    r = result.readout
-    thresholds = r.get("thresholds") or []
-    crossings = r.get("crossings") or []
+    units, classifier = result.readout.units, result.readout.classifier
+    thresholds = (units.thresholds if units else None) or ()
+    crossings = classifier.crossings if classifier else ()
     rows = [{"what": f"unit {i + 1} threshold (−b/w)", "x": t} for i, t in enumerate(thresholds)]
     rows += [{"what": f"probability crosses 0.5 ({i + 1})", "x": c} for i, c in enumerate(crossings)]
     if rows:

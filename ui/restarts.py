@@ -10,10 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.ensemble import EnsembleResult, summarize_sweep
+from core.restarts import summarize_sweep
+from core.results import RestartsResult, RunResult
 from core.scenarios import Criterion, Scenario
 from core.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
-from core.training import RunResult
 from ui import charts, controls, run
 from ui.display import show_chart
 
@@ -60,7 +60,7 @@ def panel(scenario: Scenario, busy: bool) -> None:
                     width="stretch", icon=":material/compare_arrows:", help=f"The posted setup and the posted fix, {seeds} seeds each."):
         first = scenario.spec().seed
         _start(scenario, [scenario.spec("question", seed=first), scenario.spec("answer", seed=first)], seeds)
-    outcomes: list[EnsembleResult] = st.session_state.get(f"{scenario.id}.restarts") or []
+    outcomes: list[RestartsResult] = st.session_state.get(f"{scenario.id}.restarts") or []
     if not outcomes:
         return
     reports = [summarize_sweep(outcome, rule) for outcome in outcomes]
@@ -100,7 +100,7 @@ def panel(scenario: Scenario, busy: bool) -> None:
         st.rerun()
 
 
-def _label(outcome: EnsembleResult) -> str:
+def _label(outcome: RestartsResult) -> str:
     preset = outcome.spec.preset or "custom"
     return {"question": "As asked", "answer": "As answered"}.get(preset, preset)
 

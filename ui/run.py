@@ -21,9 +21,9 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from core.budget import Budget, BudgetError
 from core.callbacks import HistoryRecorder, LatestState, StopFlag
-from core.ensemble import EnsembleResult, train_ensemble
 from core.specs import RunSpec, SpecError
-from core.training import RunResult, train
+from core.results import RestartsResult, RunResult
+from core.training import train, train_restarts
 from ui import errors
 
 CACHE_ENTRIES = 16  # finished runs kept per server; a run holds up to about 6 MB (noisy-sine), so at most ~100 MB
@@ -166,7 +166,7 @@ def cached_train(spec_json: str, _job: Job) -> RunResult:
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
-def cached_restarts(spec_json: str, members: int, _job: Job) -> EnsembleResult:
+def cached_restarts(spec_json: str, members: int, _job: Job) -> RestartsResult:
     """`members` seeds of the spec (its seed and the following ones), cached like single runs."""
     spec = RunSpec.from_dict(json.loads(spec_json))
 
@@ -174,7 +174,7 @@ def cached_restarts(spec_json: str, members: int, _job: Job) -> EnsembleResult:
         _job.epoch, _job.logs = epoch, logs
 
     with slot(_job):
-        result = train_ensemble(spec, members, progress=progress, stop=_job.stop)
+        result = train_restarts(spec, members, progress=progress, stop=_job.stop)
     if result.stopped:
         raise StoppedEarly(result)
     return result

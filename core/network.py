@@ -1,0 +1,112 @@
+"""The lab's networks as plain numpy: layer shapes, weight names and counts, and the forward pass.
+
+Everything that reads a trained network (readouts, charts, restarts summaries, the budget) needs
+only this module, so none of it imports TensorFlow. The activations compute what Keras's do (same
+constants, float32), so a forward pass here agrees with the Keras model to float32 rounding.
+
+Example:
+    >>> from core.specs import ModelSpec
+    >>> [shape.units for shape in layer_shapes(ModelSpec(units=(4,)))]
+    [4, 1]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from core.specs import ModelSpec
+
+# Keras's SELU constants (keras.activations.selu) and leaky ReLU's default slope.
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+LEAKY_SLOPE = 0.2
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def _elu(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+ACTIVATIONS = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0),
+    "leaky_relu": lambda x: np.where(x >= 0, x, LEAKY_SLOPE * x),
+    "elu": _elu,
+    "selu": lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))),
+    "gelu": lambda x: 0.5 * x * (1.0 + _erf(np.asarray(x, np.float64) / math.sqrt(2.0)).astype(np.float64)),
+    "swish": lambda x: x * _sigmoid(x),
+    "softplus": lambda x: np.logaddexp(0, x),
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+    "square": lambda x: x * x,
+}
+
+
+def apply_activation(name: str, values: np.ndarray) -> np.ndarray:
+    """The activation `name` of float32 values, as float32."""
+    return np.asarray(ACTIVATIONS[name](np.asarray(values, np.float32)), dtype=np.float32)
+
+
+class LayerShape(NamedTuple):
+    """One Dense layer: its name, inputs, outputs and activation."""
+
+    name: str
+    fan_in: int
+    units: int
+    activation: str
+
+
+def layer_shapes(spec: ModelSpec) -> list[LayerShape]:
+    """Every Dense layer of the spec, output last."""
+    widths = [1, *spec.units, 1]
+    names = [f"hidden_{i + 1}" for i in range(len(spec.units))] + ["output"]
+    acts = [*spec.activation, spec.output_activation]
+    return [LayerShape(names[i], widths[i], widths[i + 1], acts[i]) for i in range(len(names))]
+
+
+def weight_names(spec: ModelSpec) -> list[str]:
+    """Names of the weight arrays in Keras's `get_weights()` order."""
+    names = []
+    for shape in layer_shapes(spec):
+        names.append(f"{shape.name}/kernel")
+        if spec.use_bias:
+            names.append(f"{shape.name}/bias")
+    return names
+
+
+def count_params(spec: ModelSpec) -> int:
+    """Trainable weights of the network (1 input, the hidden layers, 1 output)."""
+    bias = 1 if spec.use_bias else 0
+    return sum((shape.fan_in + bias) * shape.units for shape in layer_shapes(spec))
+
+
+def split_layers(spec: ModelSpec, weights: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """(kernel, bias or None) per Dense layer, from a flat `get_weights()` list."""
+    step = 2 if spec.use_bias else 1
+    return [(weights[i], weights[i + 1] if spec.use_bias else None) for i in range(0, len(weights), step)]
+
+
+def layer_outputs(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(pre-activation, activation) of every layer for scaled inputs x, computed in float32."""
+    out = np.asarray(x, dtype=np.float32).reshape(-1, 1)
+    layers = []
+    for (kernel, bias), shape in zip(split_layers(spec, weights), layer_shapes(spec)):
+        pre = out @ np.asarray(kernel, np.float32)
+        if bias is not None:
+            pre = pre + np.asarray(bias, np.float32)
+        out = apply_activation(shape.activation, pre)
+        layers.append((pre, out))
+    return layers
+
+
+def forward(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The network's output (scaled units) for scaled inputs x, shape (n,), without Keras."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return layer_outputs(spec, weights, x)[-1][1].ravel().astype(np.float64)
