@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core.specs import DEFAULT_SEEDS, MAX_SEEDS  # noqa: E402  (plain Python: no TensorFlow import)
+from core.specs import DEFAULT_SEEDS, MAX_SEEDS
 
 
 class UsageError(Exception):
@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument("--full", action="store_true", help="with --json: add recorded weights and replayed fits")
     run.add_argument("--save-model", metavar="PATH", help="write the trained model to PATH (.keras)")
+    run.add_argument("--save-script", metavar="PATH", help="write a standalone numpy + Keras script that rebuilds this run to PATH (.py)")
     run.add_argument("--path", default="fast", help="fast (compiled loop, default) or fit (plain model.fit)")
     sweep = sub.add_parser("sweep", help="train many seeds of a preset at once and report how often it succeeds")
     sweep.add_argument("scenario", help="sine-relu, noisy-sine, parabola, segments or custom")
@@ -121,6 +122,8 @@ def _cmd_run(args) -> int:
         raise UsageError(f"--path: {args.path!r} is not allowed; allowed: fast, fit")
     if args.save_model is not None:
         _check_model_path(args.save_model)
+    if args.save_script is not None:
+        _check_script_path(args.save_script)
     spec = _resolved_spec(scenario, args)
     budget = _budget()
     budget.check(spec)
@@ -136,12 +139,16 @@ def _cmd_run(args) -> int:
         from core.models import model_with_weights
 
         model_with_weights(spec.model, result.final_weights).save(args.save_model)
+    if args.save_script:
+        _save_script(args.save_script, result)
     if args.json:
-        print(json.dumps(result.to_json_dict(full=args.full), indent=1))
+        print(json.dumps(result.to_json(full=args.full), indent=1))
     else:
         _print_summary(result, readout.diagnose(result))
         if args.save_model:
             print(f"model saved to {args.save_model}")
+        if args.save_script:
+            print(f"script saved to {args.save_script} (python {args.save_script} rebuilds this run with numpy and Keras)")
     return 0
 
 
@@ -175,25 +182,45 @@ def _check_model_path(path: str) -> None:
         raise UsageError(f"--save-model: {path!r} is not allowed; allowed: a path in an existing folder ({folder} does not exist)")
 
 
+def _check_script_path(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"--save-script: {path!r} is not allowed; allowed: a file path ({path} is a folder)")
+    if not os.path.isdir(folder):
+        raise UsageError(f"--save-script: {path!r} is not allowed; allowed: a path in an existing folder ({folder} does not exist)")
+
+
+def _save_script(path: str, result) -> None:
+    """The run's Keras script, with the lab's final loss in it when the run went all the way."""
+    from core import export
+
+    text = export.run_script(result)
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as err:
+        raise UsageError(f"--save-script: {path!r} is not allowed; allowed: a writable file path ({err.strerror})") from None
+
+
 def _print_summary(result, notes: list[str]) -> None:
     spec = result.spec
     print(f"{spec.scenario} / {spec.preset} (seed {spec.seed}): {result.epochs_run} epochs, {result.steps:,} optimizer steps "
           f"in {result.wall_s:.2f} s ({result.path} path)")
     final = ", ".join(f"{k} {v:.6g}" for k, v in result.final.items())
     print(f"final: {final}" if final else "final: no finite epoch")
-    r = result.readout
-    if "coefficients" in r:
-        a, b, c = r["coefficients"]
+    parabola, units = result.readout.parabola, result.readout.units
+    if parabola is not None:
+        a, b, c = parabola.coefficients
         line = f"learned parabola: {a:.6g} x^2 {b:+.6g} x {c:+.6g}"
-        if "target" in r:
-            ta, tb, tc = r["target"]
+        if parabola.target is not None:
+            ta, tb, tc = parabola.target
             line += f"   (target {ta:g} x^2 {tb:+g} x {tc:+g})"
         print(line)
-    if "kinks" in r:
-        kinks = ", ".join("none" if k is None else f"{k:.3g}" for k in r["kinks"])
-        print(f"ReLU kinks at x = {kinks}; {r['units_in_range']} inside the data range")
-    if "thresholds" in r and result.task == "classification":
-        print("hidden-unit thresholds at x = " + ", ".join("none" if t is None else f"{t:.3g}" for t in r["thresholds"]))
+    if units is not None and units.kinks is not None:
+        kinks = ", ".join("none" if k is None else f"{k:.3g}" for k in units.kinks)
+        print(f"ReLU kinks at x = {kinks}; {units.units_in_range} inside the data range")
+    if units is not None and units.thresholds is not None and result.task == "classification":
+        print("hidden-unit thresholds at x = " + ", ".join("none" if t is None else f"{t:.3g}" for t in units.thresholds))
     if result.diverged_at:
         print(f"diverged in epoch {result.diverged_at}")
     for note in notes:
@@ -221,13 +248,14 @@ def _cmd_sweep(args) -> int:
     with _quiet_native_stderr():
         import core.training  # noqa: F401
     from core.callbacks import StopFlag
-    from core.ensemble import summarize_sweep, train_ensemble
+    from core.restarts import summarize_sweep
+    from core.training import train_restarts
 
     reports = []
     for value, variant in variants:
         stop = StopFlag()
         stop.limit(budget.seconds_for(seeds))
-        outcome = train_ensemble(variant, seeds, stop=stop)
+        outcome = train_restarts(variant, seeds, stop=stop)
         if outcome.stop_reason == "budget":
             print("note: " + budget.stop_message(outcome.epochs_run, variant.train.epochs, seeds), file=sys.stderr)
         report = summarize_sweep(outcome, criterion)

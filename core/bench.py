@@ -5,27 +5,70 @@ For every scenario's posted setup ("question" preset) at its full posted length,
   after its first steps (which compile), then extrapolated to the full run;
 - the fast path's full run cold (the first run of that architecture in the process, compilation
   included) and warm (the same architecture again with a new seed);
-- steps per second of both, the time per optimizer step, the ratio, peak memory and result size.
+- steps per second of both, the time per optimizer step, the ratio, peak memory and result size;
+- restarts: M seeds at once in one process (member-steps per second, the full run extrapolated), and
+  cold, each in its own process, as a user runs them: `python -m core sweep ID --seeds M` against
+  `python -m core run ID` (TensorFlow's import and compilation included);
+- for arithmetic-bound setups (many samples times wide layers), the GFLOP/s the training loop
+  achieves against the float32 matrix-product rate measured on the same machine in the same run.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import resource
+import subprocess
 import sys
 import time
-from typing import Callable
-
-import numpy as np
+from collections.abc import Callable
 
 import keras
+import numpy as np
+
 from core import scenarios
 from core.data import make_dataset
 from core.models import build_model
-from core.training import make_loss, make_optimizer, train, train_restarts
+from core.network import layer_shapes
+from core.recipes import make_loss, make_optimizer
+from core.training import train, train_restarts
 
 WARMUP_STEPS = 5  # model.fit's first steps include tracing and compilation
+# Setups whose cost is arithmetic (samples x widths), not per-step overhead: their GFLOP/s is reported.
+ARITHMETIC_BOUND = (("noisy-sine", "question"), ("sine-relu", "answer"))
+COLD_CASES = ("parabola", "sine-relu")  # restarts of these must cost at most 4x one seed, cold
+
+
+def flops_per_step(spec) -> float:
+    """Multiply-adds of one optimizer step counted as 2 flops: forward 2, backward 4 per weight and sample."""
+    batch = spec.train.resolved_batch_size(spec.data.n_samples)
+    weights = sum(shape.fan_in * shape.units for shape in layer_shapes(spec.model))
+    return 6.0 * batch * weights
+
+
+def matmul_gflops(size: int = 512, seconds: float = 1.0) -> float:
+    """The float32 matrix-product rate of this machine (TensorFlow, all its threads), in GFLOP/s."""
+    import tensorflow as tf
+
+    a = tf.random.stateless_normal((size, size), seed=(1, 2))
+    b = tf.random.stateless_normal((size, size), seed=(3, 4))
+    product = tf.function(lambda a, b: tf.linalg.matmul(a, b), jit_compile=True)
+    product(a, b).numpy()
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        product(a, b).numpy()
+        count += 1
+    return 2.0 * size**3 * count / (time.perf_counter() - began) / 1e9
+
+
+def cold_seconds(args: list[str]) -> float:
+    """Wall-clock seconds of `python -m core ARGS` in a fresh process (import and compilation included)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "core", *args], cwd=root, env=env, check=True, capture_output=True, timeout=1800)
+    return time.perf_counter() - began
 
 
 class _SliceTimer(keras.callbacks.Callback):
@@ -83,8 +126,8 @@ def time_ensemble(spec, members: int, seconds: float) -> dict:
             "full_s": full if epochs < spec.train.epochs else timed.wall_s}
 
 
-def bench_one(scenario_id: str, fit_seconds: float, members: int = 64) -> dict:
-    spec = scenarios.get(scenario_id).spec("question")
+def bench_one(scenario_id: str, fit_seconds: float, members: int = 64, preset: str = "question") -> dict:
+    spec = scenarios.get(scenario_id).spec(preset)
     cold = train(spec)
     warm = train(spec.with_value("seed", (spec.seed + 1) % 2**31))
     fit = time_model_fit(spec, fit_seconds)
@@ -93,6 +136,7 @@ def bench_one(scenario_id: str, fit_seconds: float, members: int = 64) -> dict:
     fast_rate = warm.steps / warm.wall_s
     return {
         "scenario": scenario_id,
+        "preset": preset,
         "epochs": spec.train.epochs,
         "steps": cold.steps,
         "batch_size": spec.train.resolved_batch_size(spec.data.n_samples),
@@ -112,6 +156,9 @@ def bench_one(scenario_id: str, fit_seconds: float, members: int = 64) -> dict:
         "ensemble": ensemble,
         "ensemble_vs_single_cold": ensemble["full_s"] / cold.wall_s if ensemble else None,
         "ensemble_speedup_per_seed": (ensemble["member_steps_per_s"] / fast_rate) if ensemble else None,
+        "flops_per_step": flops_per_step(spec),
+        "fast_gflops": flops_per_step(spec) * fast_rate / 1e9,
+        "ensemble_gflops": flops_per_step(spec) * ensemble["member_steps_per_s"] / 1e9 if ensemble else None,
     }
 
 
@@ -120,32 +167,57 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def run(ids: list[str], fit_seconds: float = 3.0, report: Callable[[str], None] | None = None, members: int = 64) -> dict:
+def run(ids: list[str], fit_seconds: float = 3.0, report: Callable[[str], None] | None = None, members: int = 64,
+        cold: bool = True) -> dict:
+    say = report or (lambda line: None)
     rows = []
-    if report:
-        report("| case | steps | model.fit steps/s | model.fit full (extrapolated) | fast cold | fast warm | "
-               "fast steps/s | us/step | speedup cold | result |")
-        report("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for sid in ids:
-        row = bench_one(sid, fit_seconds, members)
+    say("| case | steps | model.fit steps/s | model.fit full (extrapolated) | fast cold | fast warm | "
+        "fast steps/s | us/step | speedup cold | result |")
+    say("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    cases = [(sid, "question") for sid in ids] + [case for case in ARITHMETIC_BOUND if case[0] in ids and case[1] != "question"]
+    for sid, preset in cases:
+        row = bench_one(sid, fit_seconds, members, preset)
         rows.append(row)
-        if report:
-            report(f"| {sid} | {row['steps']:,} | {row['fit_steps_per_s']:,.0f} | {_duration(row['fit_full_s_extrapolated'])} | "
-                   f"{row['fast_cold_s']:.2f} s | {row['fast_warm_s']:.2f} s | {row['fast_steps_per_s']:,.0f} | "
-                   f"{row['fast_us_per_step']:.3g} | {row['speedup_cold']:,.0f}x | {row['result_mb']:.1f} MB |")
-    if report and members:
-        report("")
-        report(f"| case | {members} seeds at once: member-steps/s | single run steps/s | {members} seeds, full run (extrapolated) | "
-               f"one seed cold | ratio |")
-        report("|---|---:|---:|---:|---:|---:|")
+        say(f"| {_name(row)} | {row['steps']:,} | {row['fit_steps_per_s']:,.0f} | {_duration(row['fit_full_s_extrapolated'])} | "
+            f"{row['fast_cold_s']:.2f} s | {row['fast_warm_s']:.2f} s | {row['fast_steps_per_s']:,.0f} | "
+            f"{row['fast_us_per_step']:.3g} | {row['speedup_cold']:,.0f}x | {row['result_mb']:.1f} MB |")
+    if members:
+        say("")
+        say(f"| case | {members} seeds at once: member-steps/s | single run steps/s | {members} seeds, full run (extrapolated) | "
+            f"one seed cold | ratio, one process |")
+        say("|---|---:|---:|---:|---:|---:|")
         for row in rows:
             e = row["ensemble"]
-            report(f"| {row['scenario']} | {e['member_steps_per_s']:,.0f} | {row['fast_steps_per_s']:,.0f} | {_duration(e['full_s'])} | "
-                   f"{row['fast_cold_s']:.2f} s | {row['ensemble_vs_single_cold']:.1f}x |")
+            say(f"| {_name(row)} | {e['member_steps_per_s']:,.0f} | {row['fast_steps_per_s']:,.0f} | {_duration(e['full_s'])} | "
+                f"{row['fast_cold_s']:.2f} s | {row['ensemble_vs_single_cold']:.1f}x |")
+    peak_matmul = matmul_gflops()
+    bound = [row for row in rows if (row["scenario"], row["preset"]) in ARITHMETIC_BOUND]
+    if bound:
+        say("")
+        say(f"| arithmetic-bound case | flops per step | one seed GFLOP/s | {members} seeds GFLOP/s | "
+            f"float32 matmul GFLOP/s (512x512, this machine) | share of it, one seed / {members} seeds |")
+        say("|---|---:|---:|---:|---:|---:|")
+        for row in bound:
+            together = row["ensemble_gflops"] or 0.0
+            say(f"| {_name(row)} | {row['flops_per_step']:,.0f} | {row['fast_gflops']:.2f} | {together:.2f} | {peak_matmul:.1f} | "
+                f"{row['fast_gflops'] / peak_matmul:.0%} / {together / peak_matmul:.0%} |")
+    colds = []
+    if cold and members:
+        say("")
+        say(f"| case, cold in its own process | `python -m core run` | `python -m core sweep --seeds {members}` | ratio |")
+        say("|---|---:|---:|---:|")
+        for sid in [c for c in COLD_CASES if c in ids]:
+            single = cold_seconds(["run", sid])
+            many = cold_seconds(["sweep", sid, "--seeds", str(members)])
+            colds.append({"scenario": sid, "run_s": single, "sweep_s": many, "ratio": many / single})
+            say(f"| {sid} | {single:.2f} s | {many:.2f} s | {many / single:.1f}x |")
     peak = peak_rss_mb()
-    if report:
-        report(f"peak memory of this process: {peak:.0f} MB; numpy {np.__version__}, keras {keras.__version__}")
-    return {"rows": rows, "peak_rss_mb": peak, "keras": keras.__version__}
+    say(f"peak memory of this process: {peak:.0f} MB; numpy {np.__version__}, keras {keras.__version__}")
+    return {"rows": rows, "cold": colds, "matmul_gflops": peak_matmul, "peak_rss_mb": peak, "keras": keras.__version__}
+
+
+def _name(row: dict) -> str:
+    return row["scenario"] if row["preset"] == "question" else f"{row['scenario']} ({row['preset']})"
 
 
 def _duration(seconds: float) -> str:

@@ -90,7 +90,7 @@ class Budget:
     sources: tuple[tuple[str, str], ...] = ()  # (limit, where it was set) for limits not at their default
 
     @classmethod
-    def from_sources(cls, environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> "Budget":
+    def from_sources(cls, environ: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None) -> Budget:
         """Limits from environment variables, then a Streamlit secrets `[budget]` table, then defaults.
 
         A value that is not a number (or `none`) or is below the limit's minimum raises SpecError naming

@@ -16,9 +16,8 @@ import math
 import threading
 import time
 
-import numpy as np
-
 import keras
+import numpy as np
 
 
 class EpochProbe:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import keras
+
 from core import scenarios
 from core.restarts import summarize_sweep
-from core.training import train_restarts
 from core.specs import DEFAULT_SEEDS
+from core.training import train_restarts
 
 CLAIMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "claims.json")
 SEEDS = DEFAULT_SEEDS

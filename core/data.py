@@ -15,9 +15,32 @@ from core.specs import DataSpec
 
 FINE_GRID = 1001  # points on which the clean target and the fit are compared
 REPLAY_STRIDE = 5  # every 5th fine-grid point (201 in all) is recorded per epoch for replay
-# Segments as posted: 0..10 is class 0, 11..20 class 1, 21..30 class 0 (fractions of the range).
-_SEGMENT_BLOCKS = ((0.0, 10 / 30, 0), (11 / 30, 20 / 30, 1), (21 / 30, 1.0, 0))
-_SEGMENT_EDGES = (10.5 / 30, 20.5 / 30)  # class boundaries halfway across the gaps
+# Segments as posted on a line from 0 to 30: 0..10 is class 0, 11..20 class 1, 21..30 class 0. The
+# data range stands for that line: position p on it is x_min + p / SEGMENT_LINE * (x_max - x_min).
+SEGMENT_LINE = 30
+SEGMENT_BLOCKS = ((0, 10, 0), (11, 20, 1), (21, 30, 0))  # (start, end, label) on the posted line
+SEGMENT_EDGES = (10.5, 20.5)  # class boundaries halfway across the gaps, on the posted line
+
+
+# The scalers: (shift, scale) fitted on training values v, for scaled = (v - shift) / scale. They are
+# plain functions of a numpy array so that core/export.py can copy them into its script as they are.
+def scale_none(v):
+    return 0.0, 1.0
+
+
+def scale_minmax(v):  # -> [0, 1]
+    return v.min(), v.max() - v.min()
+
+
+def scale_symmetric(v):  # -> [-1, 1]
+    return (v.max() + v.min()) / 2, (v.max() - v.min()) / 2
+
+
+def scale_standard(v):  # z-score, as X.std() in the post
+    return v.mean(), v.std()
+
+
+SCALERS = {"none": scale_none, "minmax": scale_minmax, "symmetric": scale_symmetric, "standard": scale_standard}
 
 
 @dataclass(frozen=True)
@@ -29,16 +52,9 @@ class Scaler:
     scale: float
 
     @classmethod
-    def fit(cls, kind: str, values: np.ndarray) -> "Scaler":
-        values = np.asarray(values, dtype=np.float64)
-        lo, hi = float(values.min()), float(values.max())
-        shift, scale = {
-            "none": (0.0, 1.0),
-            "minmax": (lo, hi - lo),  # -> [0, 1]
-            "symmetric": ((hi + lo) / 2, (hi - lo) / 2),  # -> [-1, 1]
-            "standard": (float(values.mean()), float(values.std())),  # z-score, as X.std() in the post
-        }[kind]
-        return cls(kind, shift, scale if scale > 0 else 1.0)
+    def fit(cls, kind: str, values: np.ndarray) -> Scaler:
+        shift, scale = (float(v) for v in SCALERS[kind](np.asarray(values, dtype=np.float64)))
+        return cls(kind, shift, scale if scale > 0 else 1.0)  # constant values are left unscaled
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         return (np.asarray(values, dtype=np.float64) - self.shift) / self.scale
@@ -104,7 +120,7 @@ def clean_target(spec: DataSpec, x: np.ndarray) -> np.ndarray:
         values = evaluate(spec.expression, x)
         return values if spec.classify_above is None else (values > spec.classify_above).astype(np.float64)
     t = (x - spec.x_min) / (spec.x_max - spec.x_min)
-    return ((t >= _SEGMENT_EDGES[0]) & (t <= _SEGMENT_EDGES[1])).astype(np.float64)
+    return ((t >= SEGMENT_EDGES[0] / SEGMENT_LINE) & (t <= SEGMENT_EDGES[1] / SEGMENT_LINE)).astype(np.float64)
 
 
 def _draw(spec: DataSpec, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,10 +134,11 @@ def _draw(spec: DataSpec, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         x = rs.rand(n, 1) * span + spec.x_min
         y = clean_target(spec, x)
     else:  # blocks: np.concatenate of three linspaces with their labels, as in the segments post
-        sizes = [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]
+        blocks = len(SEGMENT_BLOCKS)
+        sizes = [n // blocks + (1 if i < n % blocks else 0) for i in range(blocks)]
         xs, ys = [], []
-        for size, (lo, hi, label) in zip(sizes, _SEGMENT_BLOCKS):
-            xs.append(np.linspace(spec.x_min + lo * span, spec.x_min + hi * span, size))
+        for size, (lo, hi, label) in zip(sizes, SEGMENT_BLOCKS):
+            xs.append(np.linspace(spec.x_min + lo / SEGMENT_LINE * span, spec.x_min + hi / SEGMENT_LINE * span, size))
             ys.append(np.repeat(float(label), size))
         x, y = np.concatenate(xs).reshape(-1, 1), np.concatenate(ys).reshape(-1, 1)
     if spec.noise:

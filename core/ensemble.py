@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
+
 from core.models import activation
 from core.network import layer_shapes
 

@@ -1,19 +1,28 @@
 """Exports of a run: the history as CSV, the trained model as .keras bytes, and a plain Keras script.
 
 The script reproduces the run outside the lab with nothing but numpy and Keras: the same data draw,
-the same scaling, the same seeded initializers, optimizer, loss, batch size and epochs (Keras's own
-shuffling replaces the lab's, so losses match in distribution, not digit for digit).
+the same scaling, the same seeded initializers, optimizer, loss, batch size and epochs, and every
+epoch's samples in the lab's own order, so its losses agree with the lab's to float precision.
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
 import io
+import math
 import os
+import re
 import tempfile
 
 import pandas as pd
 
-from core.models import INITIALIZER_CLASSES, derived_seed, layer_shapes, model_with_weights
+from core import recipes
+from core.data import FINE_GRID, SCALERS, SEGMENT_BLOCKS, SEGMENT_EDGES, SEGMENT_LINE
+from core.expression import numpy_source
+from core.models import derived_seed, model_with_weights
+from core.network import layer_shapes
+from core.results import RunResult
 from core.specs import RunSpec
 
 
@@ -41,93 +50,208 @@ def model_bytes(spec: RunSpec, weights) -> bytes:
             return handle.read()
 
 
-_SCALE = {
-    "none": "lambda v: (0.0, 1.0)",
-    "minmax": "lambda v: (v.min(), v.max() - v.min())",
-    "symmetric": "lambda v: ((v.max() + v.min()) / 2, (v.max() - v.min()) / 2)",
-    "standard": "lambda v: (v.mean(), v.std())",
-}
+def run_script(result: RunResult) -> str:
+    """The script of a finished run, with the lab's final loss in it when the run went all the way."""
+    finished = not result.stopped and result.diverged_at is None and "loss" in result.final
+    return keras_script(result.spec, expected_final_loss=result.final["loss"] if finished else None)
 
 
-def keras_script(spec: RunSpec) -> str:
-    """A short standalone Keras script that trains `spec` (data, model, training) from scratch."""
+def keras_script(spec: RunSpec, expected_final_loss: float | None = None) -> str:
+    """A short standalone numpy + Keras script that trains `spec` from scratch as the lab does.
+
+    Everything is written from the tables the engine reads: the data from core/data.py (samplings,
+    segment blocks, scalers) and core/expression.py (a custom formula as numpy source), the network,
+    initializers, optimizer, loss and shuffles from core/recipes.py. The script feeds model.fit each
+    epoch's samples in the lab's own order, so its losses agree with the lab's to float precision.
+    `expected_final_loss`, when given, is the lab's final loss for this spec, printed beside the script's.
+    """
     d, m, t = spec.data, spec.model, spec.train
+    label = re.sub(r"[^\w .,/+-]", "?", f"{spec.scenario or 'custom'} / {spec.preset or 'custom'}, seed {spec.seed}")
+    n = d.n_samples
+    batch = t.resolved_batch_size(n)
+    batches = f"batches of {batch}" + (" (all samples)" if batch == n else "")
     lines = [
-        f'"""Tiny Net Lab run: {spec.scenario or "custom"} / {spec.preset or "custom"}, seed {spec.seed}. Plain numpy + Keras."""',
-        "import numpy as np",
+        f'"""Tiny Net Lab run {label}, rebuilt with nothing but numpy and Keras.',
+        "",
+        "The same data, scaling, initial weights, optimizer, loss, batch size, epochs and per-epoch sample order as",
+        "the lab, so the same losses: digit for digit with the lab's model.fit path (--path fit), to float32 rounding",
+        'with its default fast path (see the notes it prints)."""',
         "import keras",
+        "import numpy as np",
         "",
-        "",
-        "def square(x):  # the x^2 activation of the parabola case",
-        "    return x * x",
-        "",
-        "",
-        f"rs = np.random.RandomState({d.data_seed})",
-        f"n, x_min, x_max = {d.n_samples}, {d.x_min!r}, {d.x_max!r}",
+        data_source(spec),
     ]
-    if d.sampling == "grid":
-        lines.append("x = np.linspace(x_min, x_max, n).reshape(-1, 1)")
-    elif d.sampling == "uniform":
-        lines.append("x = rs.rand(n, 1) * (x_max - x_min) + x_min")
+    # The network: the lab's layers, each initializer seeded as the lab seeds it.
+    if "square" in (shape.activation for shape in layer_shapes(m)):
+        lines += ["", inspect.getsource(recipes.CUSTOM_ACTIVATIONS["square"]), ""]
+    lines += [f"# The network: Dense layers on one input; each initializer has its own seed, derived from the run seed {spec.seed}.",
+              "model = keras.Sequential([", '    keras.Input(shape=(1,), name="x"),']
+    for index, shape in enumerate(layer_shapes(m)):
+        act = shape.activation if shape.activation in recipes.CUSTOM_ACTIVATIONS else _text(shape.activation)
+        kernel = _initializer_call(m.kernel_initializer, derived_seed(spec.seed, index, "kernel"), m.kernel_init_scale)
+        bias = _initializer_call(m.bias_initializer, derived_seed(spec.seed, index, "bias"))
+        lines += [
+            f"    keras.layers.Dense({shape.units}, activation={act}, use_bias={m.use_bias}, name={_text(shape.name)},",
+            f"                       kernel_initializer={kernel}" + ("," if m.use_bias else "),"),
+        ]
+        if m.use_bias:  # without biases the lab's bias initializer is never used
+            lines.append(f"                       bias_initializer={bias}),")
+    optimizer = _keras_call("optimizers", recipes.OPTIMIZERS[t.optimizer].cls, recipes.optimizer_args(t))
+    loss = _keras_call("losses", recipes.LOSSES[t.loss].cls, recipes.LOSSES[t.loss].args)
+    lines += ['], name="tiny_net")', f"model.compile(optimizer={optimizer},", f"              loss={loss})", ""]
+    # Training: model.fit on the lab's batches, in the lab's order.
+    if t.shuffle:
+        lines += [
+            f"# Training: {t.epochs} epochs of {batches}; each epoch's order is the lab's, a permutation drawn",
+            f"# from numpy's Generator seeded with SeedSequence([{spec.seed}, {recipes.SHUFFLE_SALT:#x}]) (Keras's own shuffle would differ).",
+            f"epochs, batch_size = {t.epochs}, {batch}",
+            "",
+            "",
+            "def batches():",
+            f"    rng = np.random.default_rng(np.random.SeedSequence([{spec.seed}, {recipes.SHUFFLE_SALT:#x}]))",
+            "    for _ in range(epochs):",
+            "        order = rng.permutation(len(x_train))",
+            "        for start in range(0, len(x_train), batch_size):",
+            "            rows = order[start:start + batch_size]",
+            "            yield x_train[rows], y_train[rows]",
+            "",
+            "",
+            "steps = -(-len(x_train) // batch_size)  # batches per epoch; the last one may be short",
+            "history = model.fit(batches(), epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0)",
+        ]
     else:
         lines += [
-            "span, k = x_max - x_min, [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]",
-            "x = np.concatenate([np.linspace(x_min + a * span, x_min + b * span, s)",
-            "                    for s, (a, b) in zip(k, [(0, 10 / 30), (11 / 30, 20 / 30), (21 / 30, 1)])]).reshape(-1, 1)",
+            f"# Training: {t.epochs} epochs of {batches}, the samples in the same order every epoch (train.shuffle is off).",
+            f"epochs, batch_size = {t.epochs}, {batch}",
+            "history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)",
         ]
-    if d.function == "sine":
-        lines.append(f"y = {d.amplitude!r} * np.sin(x)")
-    elif d.function == "parabola":
-        lines.append(f"y = {d.coef_a!r} * x**2 + {d.coef_b!r} * x + {d.coef_c!r}")
+    word = "epoch" if t.epochs == 1 else "epochs"
+    lines += ['final_loss = history.history["loss"][-1]', f'print(f"final loss after {{epochs}} {word}: {{final_loss:.9g}}")']
+    if expected_final_loss is not None and math.isfinite(expected_final_loss):
+        lines += [
+            f"lab_loss = {float(expected_final_loss)!r}  # the lab's final loss for these settings, when this script was made",
+            'print(f"the lab\'s final loss: {lab_loss:.9g} (relative difference {abs(final_loss - lab_loss) / max(abs(lab_loss), 1e-30):.1e})")',
+        ]
     else:
-        lines += ["t = (x - x_min) / (x_max - x_min)", "y = ((t >= 10.5 / 30) & (t <= 20.5 / 30)).astype(float)"]
-    if d.noise:
-        lines.append(f"y = y + rs.randn(n, 1) * {d.noise!r}")
+        lines.append('print("the lab\'s final loss: not included in this export; compare with the lab\'s run of these settings")')
+    if d.task == "classification":
+        lines += [
+            "accuracy = np.mean((model.predict(x_train, verbose=0) > 0.5) == (y_train > 0.5))",
+            'print(f"accuracy on the training samples: {accuracy:.6g}")',
+        ]
+    else:
+        lines += [
+            f"grid = np.linspace(x_min, x_max, {FINE_GRID}).reshape(-1, 1)",
+            "fit = model.predict(((grid - x_shift) / x_scale).astype(np.float32), verbose=0).astype(np.float64) * y_scale + y_shift",
+            'print(f"max |fit - target| on {len(grid)} points of the range: {np.max(np.abs(fit - target(grid))):.6g}")',
+        ]
+    if d.test_samples:
+        lines += [
+            "test_loss = model.evaluate(*scaled(x_test, y_test), batch_size=len(x_test), verbose=0)",
+            'print(f"loss on the {len(x_test)} held-out samples: {test_loss:.6g}")',
+        ]
     lines += [
-        f"x_shift, x_scale = ({_SCALE[d.x_scaling]})(x)",
-        f"y_shift, y_scale = ({_SCALE[d.y_scaling]})(y)",
-        "x_train, y_train = (x - x_shift) / x_scale, (y - y_shift) / y_scale",
-        "",
-        "layers = [keras.Input(shape=(1,))]",
-    ]
-    for index, (name, _, units, act) in enumerate(layer_shapes(m)):
-        act_code = "square" if act == "square" else repr(act)
-        lines.append(
-            f"layers.append(keras.layers.Dense({units}, activation={act_code}, use_bias={m.use_bias}, "
-            f"kernel_initializer={_init_code(m.kernel_initializer, derived_seed(spec.seed, index, 'kernel'), m.kernel_init_scale)}, "
-            f"bias_initializer={_init_code(m.bias_initializer, derived_seed(spec.seed, index, 'bias'), None)}, name={name!r}))"
-        )
-    clip = "".join(f", {name}={value!r}" for name, value in (("clipnorm", t.clipnorm), ("global_clipnorm", t.global_clipnorm)) if value is not None)
-    optimizer = {
-        "sgd": f"keras.optimizers.SGD({t.learning_rate!r}, momentum={t.momentum!r}{clip})",
-        "rmsprop": f"keras.optimizers.RMSprop({t.learning_rate!r}, momentum={t.momentum!r}{clip})",
-        "adagrad": f"keras.optimizers.Adagrad({t.learning_rate!r}{clip})",
-        "adam": f"keras.optimizers.Adam({t.learning_rate!r}{clip})",
-    }[t.optimizer]
-    loss = {
-        "mse": '"mse"', "mae": '"mae"', "binary_crossentropy": '"binary_crossentropy"',
-        "sse": 'keras.losses.MeanSquaredError(reduction="sum")',
-    }[t.loss]
-    batch = "len(x_train)" if t.batch_size == "full" else str(t.batch_size)
-    lines += [
-        "model = keras.Sequential(layers)",
-        f"model.compile(optimizer={optimizer}, loss={loss})",
-        f"history = model.fit(x_train, y_train, batch_size={batch}, epochs={t.epochs}, shuffle={t.shuffle}, verbose=0)",
-        'print("final loss", history.history["loss"][-1])',
-        "grid = np.linspace(x_min, x_max, 1001).reshape(-1, 1)",
-        "fit = model.predict((grid - x_shift) / x_scale, verbose=0) * y_scale + y_shift",
-        'print("fit at x_min, middle, x_max:", fit[0, 0], fit[500, 0], fit[-1, 0])',
+        'print("same as the lab: data, scaling, initial weights, optimizer, loss, batch size, epochs and each epoch\'s sample order")',
+        'print("may differ slightly: the lab\'s default fast path trains in one XLA-compiled loop that sums float32 numbers in "',
+        '      "another order, so the last digits drift apart over many steps (its --path fit is model.fit as here and should "',
+        '      "agree digit for digit); Keras\'s own shuffle instead of the lab\'s order would change the losses more")',
     ]
     return "\n".join(lines) + "\n"
 
 
-def _init_code(name: str, seed: int, scale: float | None) -> str:
-    if name in ("zeros", "ones"):
-        return repr(name)
-    if name in ("uniform", "random_uniform"):
-        limit = 0.05 if scale is None else scale
-        return f"keras.initializers.RandomUniform({-limit!r}, {limit!r}, seed={seed})"
-    if name in ("random_normal", "truncated_normal"):
-        cls = "RandomNormal" if name == "random_normal" else "TruncatedNormal"
-        return f"keras.initializers.{cls}(stddev={0.05 if scale is None else scale!r}, seed={seed})"
-    return f"keras.initializers.{INITIALIZER_CLASSES[name]}(seed={seed})"
+def data_source(spec: RunSpec) -> str:
+    """The numpy part of the script: defines x, y, x_train, y_train (and x_test, y_test) as the lab draws them."""
+    d = spec.data
+    random = d.sampling == "uniform" or bool(d.noise)
+    signature = "n, seed" if random else "n"
+    lines = [f"# The data: {d.n_samples} samples on [{d.x_min!r}, {d.x_max!r}], drawn and scaled as the lab draws them.",
+             f"x_min, x_max = {d.x_min!r}, {d.x_max!r}"]
+    if d.sampling != "blocks":  # blocks carry their own labels
+        lines += ["", "", "def target(x):", *(f"    {line}" for line in _target_lines(d))]
+    helpers = numpy_source(d.expression)[1] if d.function == "custom" else []
+    for helper in helpers:
+        lines += ["", "", helper.rstrip("\n")]
+    lines += ["", "", f"def draw({signature}):"]
+    if random:
+        lines += ['    """n samples as the lab draws them: numpy\'s legacy RandomState(seed) draws x first, then the noise."""',
+                  "    rs = np.random.RandomState(seed)"]
+    else:
+        lines.append('    """n samples as the lab draws them."""')
+    if d.sampling == "grid":
+        lines += ["    x = np.linspace(x_min, x_max, n).reshape(-1, 1)", "    y = target(x)"]
+    elif d.sampling == "uniform":
+        lines += ["    x = rs.rand(n, 1) * (x_max - x_min) + x_min", "    y = target(x)"]
+    else:
+        blocks, line_end = list(SEGMENT_BLOCKS), SEGMENT_LINE
+        lines += [
+            f"    blocks = {blocks}  # (start, end, label) on the posted line from 0 to {line_end}",
+            "    sizes = [n // len(blocks) + (1 if i < n % len(blocks) else 0) for i in range(len(blocks))]",
+            "    span = x_max - x_min",
+            f"    x = np.concatenate([np.linspace(x_min + a / {line_end} * span, x_min + b / {line_end} * span, k)"
+            " for (a, b, _), k in zip(blocks, sizes)])",
+            "    y = np.concatenate([np.repeat(float(label), k) for (_, _, label), k in zip(blocks, sizes)])",
+            "    x, y = x.reshape(-1, 1), y.reshape(-1, 1)",
+        ]
+    if d.noise:
+        lines.append(f"    y = y + rs.randn(n, 1) * {d.noise!r}")
+    lines.append("    return x, y")
+    for kind in dict.fromkeys((d.x_scaling, d.y_scaling)):
+        lines += ["", "", inspect.getsource(SCALERS[kind]).rstrip("\n")]
+    seed = f", seed={d.data_seed}" if random else ""
+    lines += [
+        "", "",
+        f"x, y = draw({d.n_samples}{seed})",
+        f"x_shift, x_scale = {SCALERS[d.x_scaling].__name__}(x)",
+        f"y_shift, y_scale = {SCALERS[d.y_scaling].__name__}(y)",
+        "x_scale, y_scale = (s if s > 0 else 1.0 for s in (x_scale, y_scale))  # constant values are left unscaled",
+        "",
+        "",
+        "def scaled(x, y):",
+        '    """x and y in the network\'s units, float32 as the lab trains on them."""',
+        "    return ((x - x_shift) / x_scale).astype(np.float32), ((y - y_shift) / y_scale).astype(np.float32)",
+        "",
+        "",
+        "x_train, y_train = scaled(x, y)",
+    ]
+    if d.test_samples:
+        seed = f", seed={d.test_seed}" if random else ""
+        lines.append(f"x_test, y_test = draw({d.test_samples}{seed})  # held-out samples, scaled with the training scalers")
+    return "\n".join(lines) + "\n"
+
+
+def _target_lines(d) -> list[str]:
+    """The body of the script's `target(x)`: the clean target as core/data.py computes it."""
+    if d.function == "sine":
+        return [f"return {d.amplitude!r} * np.sin(x)"]
+    if d.function == "parabola":
+        return [f"return {d.coef_a!r} * x**2 + {d.coef_b!r} * x + {d.coef_c!r}"]
+    if d.function == "segments":
+        low, high = SEGMENT_EDGES
+        return [f'"""Class 1 from {low} to {high} on the posted line from 0 to {SEGMENT_LINE}, class 0 elsewhere."""',
+                "t = (x - x_min) / (x_max - x_min)",
+                f"return ((t >= {low} / {SEGMENT_LINE}) & (t <= {high} / {SEGMENT_LINE})).astype(np.float64)"]
+    source = numpy_source(d.expression)[0]
+    if "x" not in _names(source):
+        source = f"np.full(np.shape(x), {source}, dtype=np.float64)"
+    lines = [f"# the lab's formula {d.expression!r}, as numpy"]
+    if d.classify_above is None:
+        return lines + [f"return {source}"]
+    return lines + [f"return ({source} > {d.classify_above!r}).astype(np.float64)  # classes: where the formula exceeds {d.classify_above!r}"]
+
+
+def _names(source: str) -> set[str]:
+    return {node.id for node in ast.walk(ast.parse(source, mode="eval")) if isinstance(node, ast.Name)}
+
+
+def _initializer_call(name: str, seed: int, scale: float | None = None) -> str:
+    return _keras_call("initializers", recipes.INITIALIZER_CLASSES[name], recipes.initializer_args(name, seed, scale))
+
+
+def _keras_call(module: str, cls: str, args: dict) -> str:
+    """Source of `keras.<module>.<cls>(name=value, ...)`, leaving out arguments that are None (Keras's default)."""
+    return f"keras.{module}.{cls}(" + ", ".join(f"{k}={_text(v)}" for k, v in args.items() if v is not None) + ")"
+
+
+def _text(value) -> str:
+    """Python source of a value; names in double quotes, like the rest of the script."""
+    return f'"{value}"' if isinstance(value, str) and value.isidentifier() else repr(value)

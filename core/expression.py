@@ -13,7 +13,7 @@ import ast
 import inspect
 import math
 import operator
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -165,8 +165,8 @@ def numpy_source(text: str) -> tuple[str, list[str]]:
     The source is made from the checked tree, never from the text: calls go to the functions of
     FUNCTIONS and TWO_ARGUMENTS (np.abs, np.minimum, the helper sigmoid), pi and e to np.pi and np.e.
     Where numbers alone meet, Python's arithmetic in the script could differ from the numpy arithmetic
-    here (1/0 raises where numpy gives inf, 2**0.5 on ints, the sign of -0); such a part is written as
-    the value `evaluate` gives it.
+    here (1/0 raises where numpy gives inf, 999999**10 is an exact integer, -0 has no sign); such a
+    part is written as the value `evaluate` gives it, so the script computes the same floats.
     """
     tree = parse(text)
     helpers: list[str] = []

@@ -6,17 +6,16 @@ layer and its role, so the same spec and seed always give the same starting weig
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
-import keras
+from core import recipes
 from core.network import layer_shapes
+from core.recipes import initializer
 from core.specs import ModelSpec
 
-
-@keras.saving.register_keras_serializable(package="tinynet", name="square")
-def square(x):
-    """x**2, the activation of the parabola post (`lambda x: x**2`), made serialisable."""
-    return x * x
+# The x^2 activation of the parabola post, registered so a saved model loads again.
+square = keras.saving.register_keras_serializable(package="tinynet", name="square")(recipes.square)
 
 
 def activation(name: str):
@@ -27,30 +26,6 @@ def derived_seed(seed: int, layer: int, role: str) -> int:
     """A stable integer seed for one initializer, independent of everything else in the process."""
     state = np.random.SeedSequence([seed, layer, {"kernel": 0, "bias": 1}[role]]).generate_state(1)[0]
     return int(state % (2**31 - 1))
-
-
-def initializer(name: str, seed: int, scale: float | None = None):
-    """A Keras initializer by name; `uniform` is Keras's RandomUniform default (-0.05, 0.05)."""
-    if name in ("zeros", "ones"):
-        return keras.initializers.get(name)
-    if name in ("uniform", "random_uniform"):
-        limit = 0.05 if scale is None else scale
-        return keras.initializers.RandomUniform(-limit, limit, seed=seed)
-    if name == "random_normal":
-        return keras.initializers.RandomNormal(stddev=0.05 if scale is None else scale, seed=seed)
-    if name == "truncated_normal":
-        return keras.initializers.TruncatedNormal(stddev=0.05 if scale is None else scale, seed=seed)
-    return getattr(keras.initializers, INITIALIZER_CLASSES[name])(seed=seed)
-
-
-INITIALIZER_CLASSES = {
-    "glorot_uniform": "GlorotUniform",
-    "glorot_normal": "GlorotNormal",
-    "he_normal": "HeNormal",
-    "he_uniform": "HeUniform",
-    "lecun_normal": "LecunNormal",
-    "lecun_uniform": "LecunUniform",
-}
 
 
 def build_model(spec: ModelSpec, seed: int) -> keras.Sequential:

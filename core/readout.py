@@ -118,7 +118,7 @@ def parabola_from_weights(spec: ModelSpec, weights, x_scaler: Scaler, y_scaler: 
     """A x^2 + B x + C in original units for the two-neuron or one-neuron x^2 model, else None."""
     shapes = layer_shapes(spec)
     layers = split_layers(spec, weights)
-    bias = lambda b: 0.0 if b is None else float(np.asarray(b).ravel()[0])  # noqa: E731
+    bias = lambda b: 0.0 if b is None else float(np.asarray(b).ravel()[0])
     if len(shapes) == 2 and shapes[0].units == 1 and shapes[0].activation == "square" and shapes[1].activation == "linear":
         (k1, b1), (k2, b2) = layers
         scaled = parabola_coefficients(float(np.asarray(k1).ravel()[0]), bias(b1), float(np.asarray(k2).ravel()[0]), bias(b2))
@@ -241,9 +241,7 @@ def count_extrema(values: np.ndarray, tolerance: float | None = None) -> int:
     count, direction, anchor = 0, 0, values[0]
     extreme = values[0]
     for v in values[1:]:
-        if direction >= 0 and v > extreme:
-            extreme = v
-        elif direction <= 0 and v < extreme:
+        if direction >= 0 and v > extreme or direction <= 0 and v < extreme:
             extreme = v
         if direction == 0:
             if abs(v - anchor) > tol:

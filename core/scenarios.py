@@ -44,7 +44,7 @@ class Criterion:
     def describe(self) -> str:
         return self.KINDS[self.kind].format(t=self.threshold)
 
-    def with_threshold(self, threshold) -> "Criterion":
+    def with_threshold(self, threshold) -> Criterion:
         try:
             value = float(threshold)
         except (TypeError, ValueError):

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import SpecError  # noqa: F401  (re-exported: the home of every field's error)
+from core.errors import SpecError
 from core.expression import check_on_range
 
 SCALINGS = ("none", "minmax", "symmetric", "standard")
@@ -176,7 +176,8 @@ class DataSpec(_Spec):
 
     section = "data"
     function: str = _f("sine", Rule("choice", "target: amplitude*sin(x), A x^2 + B x + C, the 0/1/0 segments, or your expression", choices=FUNCTIONS))
-    sampling: str = _f("grid", Rule("choice", "grid: evenly spaced; uniform: random draws; blocks: three separated runs (segments)", choices=SAMPLINGS))
+    sampling: str = _f("grid", Rule("choice", "grid: evenly spaced; uniform: random draws; blocks: three separated runs (segments)",
+                                    choices=SAMPLINGS))
     n_samples: int = _f(10_000, Rule("int", "training samples", 3, MAX_SAMPLES))
     x_min: float = _f(0.0, Rule("float", "left end of the data range", -1e4, 1e4))
     x_max: float = _f(2 * math.pi, Rule("float", "right end of the data range", -1e4, 1e4))
@@ -186,7 +187,8 @@ class DataSpec(_Spec):
     coef_b: float = _f(2.0, Rule("float", "parabola: coefficient B of x", -100.0, 100.0))
     coef_c: float = _f(2.0, Rule("float", "parabola: constant C", -100.0, 100.0))
     expression: str = _f("sin(3*x) + 0.3*x**2", Rule("text", "custom: the target as a formula in x, e.g. sin(3*x) + 0.3*x**2 or abs(x)", 0, 200))
-    classify_above: float | None = _f(None, Rule("float", "custom: empty for regression; a number makes it a classification of target > number", -1e6, 1e6, optional=True))
+    classify_above: float | None = _f(None, Rule("float", "custom: empty for regression; a number makes it a classification of target > number",
+                                                 -1e6, 1e6, optional=True))
     data_seed: int = _f(0, Rule("int", "seed of numpy's legacy RandomState that draws x and noise", 0, 2**32 - 1))
     test_samples: int = _f(0, Rule("int", "held-out samples drawn like the training ones (0: none)", 0, MAX_SAMPLES))
     test_seed: int = _f(43, Rule("int", "seed of the held-out samples", 0, 2**32 - 1))
@@ -226,7 +228,8 @@ class ModelSpec(_Spec):
     output_activation: str = _f("linear", Rule("choice", "activation of the single output unit", choices=ACTIVATIONS))
     use_bias: bool = _f(True, Rule("bool", "whether every layer has a bias"))
     kernel_initializer: str = _f("glorot_uniform", Rule("choice", "Keras initializer of the weights", choices=INITIALIZERS))
-    kernel_init_scale: float | None = _f(None, Rule("float", "stddev (normal) or limit (uniform) of the kernel initializer; empty: Keras's default", 1e-6, 100.0, optional=True))
+    kernel_init_scale: float | None = _f(None, Rule("float", "stddev (normal) or limit (uniform) of the kernel initializer; empty: Keras's default",
+                                                    1e-6, 100.0, optional=True))
     bias_initializer: str = _f("zeros", Rule("choice", "Keras initializer of the biases", choices=INITIALIZERS))
 
     def _check(self) -> None:
@@ -238,7 +241,8 @@ class ModelSpec(_Spec):
         if len(self.activation) != len(self.units):
             raise SpecError("model.activation", ",".join(self.activation), f"one name, or {len(self.units)} names (one per hidden layer)")
         if self.kernel_init_scale is not None and self.kernel_initializer not in _SCALED_INITIALIZERS:
-            raise SpecError("model.kernel_init_scale", self.kernel_init_scale, "empty unless model.kernel_initializer is one of " + ", ".join(_SCALED_INITIALIZERS))
+            raise SpecError("model.kernel_init_scale", self.kernel_init_scale,
+                            "empty unless model.kernel_initializer is one of " + ", ".join(_SCALED_INITIALIZERS))
 
     @property
     def hidden(self) -> list[tuple[int, str]]:
@@ -256,7 +260,8 @@ class TrainSpec(_Spec):
     optimizer: str = _f("adam", Rule("choice", "Keras optimizer", choices=OPTIMIZERS))
     learning_rate: float = _f(0.001, Rule("float", "step size of the optimizer", 1e-8, 10.0))
     momentum: float = _f(0.0, Rule("float", "momentum of sgd or rmsprop (0: none)", 0.0, 0.999))
-    loss: str = _f("mse", Rule("choice", "mse: mean squared error; mae: mean absolute error; sse: sum of squared errors over the batch; binary_crossentropy", choices=LOSSES))
+    loss: str = _f("mse", Rule("choice", "mse: mean squared error; mae: mean absolute error; sse: sum of squared errors over the batch; "
+                                         "binary_crossentropy", choices=LOSSES))
     batch_size: int | str = _f(32, Rule("int", "samples per optimizer step", 1, MAX_SAMPLES, full=True))
     epochs: int = _f(500, Rule("int", "passes over the training data", 1, MAX_EPOCHS))
     shuffle: bool = _f(True, Rule("bool", "reshuffle the samples before every epoch"))
@@ -316,7 +321,7 @@ class RunSpec:
         }
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunSpec":
+    def from_dict(cls, values: dict[str, Any]) -> RunSpec:
         values = dict(values)
         known = {"scenario", "preset", "seed", "record_every", "data", "model", "train"}
         unknown = sorted(set(values) - known)
@@ -332,11 +337,11 @@ class RunSpec:
             preset=values.get("preset"),
         )
 
-    def with_value(self, path: str, value: Any) -> "RunSpec":
+    def with_value(self, path: str, value: Any) -> RunSpec:
         """A copy with one field changed by its dotted name, e.g. `train.learning_rate`, '0.1'."""
         return self.with_values({path: value})
 
-    def with_values(self, changes: dict[str, Any]) -> "RunSpec":
+    def with_values(self, changes: dict[str, Any]) -> RunSpec:
         """A copy with several fields changed at once (so cross-field rules see them together)."""
         tree = self.to_dict()
         for path, value in changes.items():
@@ -354,7 +359,7 @@ class RunSpec:
             tree[section][name] = value
         return RunSpec.from_dict(tree)
 
-    def differences(self, other: "RunSpec") -> dict[str, tuple[Any, Any]]:
+    def differences(self, other: RunSpec) -> dict[str, tuple[Any, Any]]:
         """Dotted field name -> (this value, other value) for every field that differs."""
         mine, theirs = _flatten(self.to_dict()), _flatten(other.to_dict())
         return {k: (mine.get(k), theirs.get(k)) for k in mine if mine.get(k) != theirs.get(k) and k not in ("scenario", "preset")}

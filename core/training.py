@@ -26,13 +26,14 @@ import math
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, NamedTuple
-
-import numpy as np
+from typing import NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
+
 from core import readout
 from core.callbacks import (
     HistoryRecorder,
@@ -48,10 +49,11 @@ from core.data import FINE_GRID, REPLAY_STRIDE, Dataset, make_dataset
 from core.ensemble import EnsembleNet, member_loss
 from core.models import build_model, initial_weights
 from core.network import count_params, forward, weight_names
+from core.recipes import make_loss, make_optimizer, shuffle_generator, shuffle_orders
 from core.restarts import check as check_restarts
 from core.restarts import seeds_for
 from core.results import MemberResult, Readout, RestartsResult, RunResult, metric_name
-from core.specs import RunSpec, SpecError, TrainSpec
+from core.specs import RunSpec, SpecError
 
 Progress = Callable[[int, dict], None]
 
@@ -84,41 +86,6 @@ class _Outcome(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 # Pieces shared by both paths
-
-
-def make_optimizer(spec: TrainSpec) -> keras.optimizers.Optimizer:
-    lr = spec.learning_rate
-    clip = {"clipnorm": spec.clipnorm, "global_clipnorm": spec.global_clipnorm}
-    if spec.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=spec.momentum, **clip)
-    if spec.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(lr, momentum=spec.momentum, **clip)
-    if spec.optimizer == "adagrad":
-        return keras.optimizers.Adagrad(lr, **clip)
-    return keras.optimizers.Adam(lr, **clip)
-
-
-def make_loss(spec: TrainSpec) -> keras.losses.Loss:
-    if spec.loss == "sse":
-        # The noisy-sine post sums squared errors over all samples instead of averaging them.
-        return keras.losses.MeanSquaredError(reduction="sum", name="sum_squared_error")
-    return {
-        "mse": keras.losses.MeanSquaredError,
-        "mae": keras.losses.MeanAbsoluteError,
-        "binary_crossentropy": keras.losses.BinaryCrossentropy,
-    }[spec.loss]()
-
-
-def shuffle_generator(seed: int) -> np.random.Generator:
-    """The Generator of a run's per-epoch shuffles: one per run, from its seed alone."""
-    return np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
-
-
-def shuffle_orders(spec: RunSpec, n: int):
-    """Yield each epoch's sample order, drawn from the run's own Generator (one per run)."""
-    rng = shuffle_generator(spec.seed)
-    while True:
-        yield rng.permutation(n).astype(np.int32) if spec.train.shuffle else np.arange(n, dtype=np.int32)
 
 
 def resolve_record_every(spec: RunSpec) -> int:
@@ -265,7 +232,7 @@ class CompiledLoop:
             return [values]
         return [[w[m] for w in values] for m in range(self.members)]
 
-    def run(self, ctx: "_Context", orders: np.ndarray, n_epochs: int) -> _Chunk:
+    def run(self, ctx: _Context, orders: np.ndarray, n_epochs: int) -> _Chunk:
         out = self._chunk(ctx.x, ctx.y, orders, np.int32(n_epochs), ctx.grid_scaled, ctx.grid_target.astype(np.float32),
                           np.float32(ctx.data.y_scaler.shift), np.float32(ctx.data.y_scaler.scale))
         self.compiled = True
@@ -423,7 +390,7 @@ class _Shuffles:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _drive(loop: CompiledLoop, ctx: "_Context", seeds: list[int], epochs: int,
+def _drive(loop: CompiledLoop, ctx: _Context, seeds: list[int], epochs: int,
            on_chunk: Callable[[int, _Chunk], bool], logs: Callable[[], dict],
            progress: Progress | None, stop: StopFlag | None) -> tuple[int, float]:
     """Run `epochs` epochs in chunks: size them, feed the shuffles, time them, report, honour Stop.
@@ -545,7 +512,8 @@ class _FitMonitor(keras.callbacks.Callback):
         else:
             self.last_weights = [np.array(w) for w in self.model.get_weights()]
         now = time.perf_counter()
-        if self.progress is not None and (now - self._last_report >= PROGRESS_INTERVAL or epoch + 1 == ctx.spec.train.epochs or self.model.stop_training):
+        due = now - self._last_report >= PROGRESS_INTERVAL or epoch + 1 == ctx.spec.train.epochs or self.model.stop_training
+        if self.progress is not None and due:
             self._last_report = now
             self.progress(epoch + 1, {k: float(v) for k, v in logs.items()})
 

@@ -1,8 +1,8 @@
 """The parabola case page: the shared page plus the learned function read out algebraically."""
 
 from ui.case import render
-from ui.panels import PARABOLA
 from ui.layout import keep_router
+from ui.panels import PARABOLA
 
 keep_router()
 

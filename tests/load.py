@@ -169,7 +169,7 @@ def reference_runs(sessions: list[Session]) -> None:
         began = time.perf_counter()
         try:
             result = training.train(scenarios.get(s.page).spec("question", seed=s.seed))
-        except Exception as error:  # noqa: BLE001 — the session still loads the server; its result cannot be checked
+        except Exception as error:
             s.reference_error = f"{type(error).__name__}: {error}"[:500]
             log(f"reference {s.page} seed {s.seed} FAILED: {s.reference_error}")
             continue
@@ -229,7 +229,7 @@ def start_server(port: int) -> subprocess.Popen:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NO_COLOR": "1"}
     with open(SERVER_LOG, "w") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509 — no threads yet
+                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
 
 
 def wait_healthy(process: subprocess.Popen, url: str, timeout_s: float) -> None:
@@ -501,7 +501,7 @@ async def bounded(session: Session, page, step, deadline: float, phase: str, bud
     except TimeoutError as error:  # asyncio's is the same class since Python 3.11
         session.fail(f"timed out while {phase}: {error or 'no answer'} (each session has --timeout {budget_s:g} s "
                      "to load its page and train)")
-    except Exception as error:  # noqa: BLE001 — any failure of a session is its reason, the others go on
+    except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         session.fail(f"{phase}: {type(error).__name__}: {first}"[:800])
     log(f"{session.name} FAILED: {session.reason}")
@@ -546,7 +546,7 @@ async def drive(sessions: list[Session], url: str, chromium: str, timeout_s: flo
                     try:
                         await asyncio.wait_for(screenshot(page, path), 30)
                         session.screenshot = str(path.relative_to(ROOT))
-                    except Exception as error:  # noqa: BLE001 — a missing screenshot is not a wrong result
+                    except Exception as error:
                         session.events.append(f"no screenshot: {type(error).__name__}: {error}")
                     # The page must still be clean once the charts are drawn.
                     with contextlib.suppress(Exception):
@@ -647,13 +647,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             # Every session has its own deadline; this is the backstop should something hang regardless.
             asyncio.run(asyncio.wait_for(drive(sessions, url, args.chromium, args.timeout, memory), args.timeout + 120))
-        except Exception as exc:  # noqa: BLE001 — reported; the sessions say how far they got
+        except Exception as exc:
             error = f"the browser phase failed: {type(exc).__name__}: {exc}"
             log(error)
         browser_s = time.monotonic() - browser_began
         if process.poll() is not None:
             error = f"the server exited with code {process.returncode} during the run"
-    except Exception as exc:  # noqa: BLE001 — reported, and the server is stopped below
+    except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         log(error)
     finally:

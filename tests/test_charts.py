@@ -337,7 +337,7 @@ def test_replay_chart_shows_the_recorded_epoch_and_clamps(noisy):
     first = charts.replay_chart(noisy, -3).to_dict()
     assert first["title"]["text"] == "Fit at epoch 0"
     # The y axis stays put while a slider moves through the epochs.
-    domain = lambda s: layer(s, "training data")["encoding"]["y"]["scale"]["domain"]  # noqa: E731
+    domain = lambda s: layer(s, "training data")["encoding"]["y"]["scale"]["domain"]
     assert domain(first) == domain(last)
 
 

@@ -1,9 +1,9 @@
 """Models: seeded initializers, the square activation, save and reload as .keras."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from core.models import build_model, initial_weights, model_with_weights
 from core.network import count_params, forward, weight_names
 from core.specs import ModelSpec

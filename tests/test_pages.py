@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGES = {"sine-relu": "../pages/sine-relu.py", "noisy-sine": "../pages/noisy-sine.py", "parabola": "../pages/parabola.py", "segments": "../pages/segments.py", "custom": "../pages/custom.py"}
+PAGES = {name: f"../pages/{name}.py" for name in ("sine-relu", "noisy-sine", "parabola", "segments", "custom")}
 TIMEOUT = 180
 
 
@@ -175,6 +175,21 @@ def test_restarts_panel_trains_many_seeds_and_reports_the_success_rate():
     assert "**0 of 16**" in after and before >= 0
 
 
+def test_a_seed_loaded_from_restarts_says_whether_it_ends_as_it_did_there():
+    at = page("segments")
+    at.number_input(key="segments.seeds").set_value(4).run()
+    at.button(key="segments.restart").click().run()
+    best = at.button(key="segments.load_best")
+    seed = int(best.label.split("(")[1].split(")")[0])
+    best.click().run()
+    at.button(key="segments.train").click().run()
+    assert not at.exception
+    said = [c.value for c in at.caption] + [i.value for i in at.info]
+    record = [text for text in said if text.startswith(f"Seed {seed} ")]
+    assert record, said
+    assert "ends as it did in the restarts" in record[0] or "ended differently inside the restarts" in record[0]
+
+
 def test_every_result_says_whether_it_met_the_success_criterion():
     at = train(page("segments"), "segments", epochs="5")
     verdicts = [m.value for m in at.markdown if "Success criterion" in m.value]
@@ -322,7 +337,6 @@ def test_trainings_beyond_the_server_slots_wait_their_turn_and_can_be_cancelled(
     assert second.stop.seconds == 30  # its wall-clock budget started only once it had the slot
     with run.slot(first):
         third.stop.set()
-        with pytest.raises(run.Cancelled):
-            with run.slot(third):
-                pass
+        with pytest.raises(run.Cancelled), run.slot(third):
+            pass
     assert run.busy_slots(first) == 0

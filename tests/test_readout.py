@@ -5,6 +5,7 @@ import pytest
 
 from core.data import Scaler, make_dataset
 from core.readout import (
+    _units_readout,
     best_in_square_family,
     count_extrema,
     one_neuron_coefficients,
@@ -12,7 +13,6 @@ from core.readout import (
     probability_crossings,
     square_family_gap,
     to_original_units,
-    _units_readout,
 )
 from core.specs import DataSpec, ModelSpec
 

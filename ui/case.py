@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pandas as pd
 import streamlit as st
 
 from core import export, readout, scenarios
-from core.scenarios import Scenario
-from core.specs import SpecError
 from core.restarts import seed_record
 from core.results import RunResult, metric_name
+from core.scenarios import Scenario
+from core.specs import SpecError
 from ui import charts, controls, errors, restarts, run
 from ui.display import show_chart
 
@@ -325,6 +325,6 @@ def _downloads(scenario: Scenario, result: RunResult) -> None:
     columns[2].download_button("Trained model (.keras)", lambda: export.model_bytes(result.spec, result.final_weights), f"{stem}.keras",
                                "application/octet-stream", key=f"{scenario.id}.dl.keras", width="stretch", on_click="ignore",
                                icon=":material/download:")
-    columns[3].download_button("Keras script (.py)", export.keras_script(result.spec), f"{stem}.py", "text/x-python",
+    columns[3].download_button("Keras script (.py)", export.run_script(result), f"{stem}.py", "text/x-python",
                                key=f"{scenario.id}.dl.py", width="stretch", on_click="ignore", icon=":material/download:",
                                help="A plain numpy + Keras script that rebuilds this run outside the lab.")

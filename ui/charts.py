@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -716,5 +717,6 @@ def success_rates_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     whiskers = base.mark_rule(color=TARGET_BLACK, strokeWidth=2).encode(x="low:Q", x2="high:Q")
     labels = base.mark_text(align="left", dx=6, color=TARGET_BLACK).encode(x="high:Q", text="text:N")
     return alt.layer(bars, whiskers, labels).properties(
-        width="container", height=40 + 36 * len(frame), title=_title("Success rate", "bars: share of seeds that succeeded; lines: 95% Wilson interval"),
+        width="container", height=40 + 36 * len(frame),
+        title=_title("Success rate", "bars: share of seeds that succeeded; lines: 95% Wilson interval"),
     )

@@ -114,7 +114,7 @@ def init_from_url(scenario: Scenario) -> list[str]:
         return []
     st.session_state[flag] = True
     warnings = []
-    params = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    params = {k: st.query_params.get(k) for k in st.query_params}
     st.session_state[f"{scenario.id}.from_url"] = bool(params)  # the page then checks the link against the budget
     preset = params.pop("preset", "question")
     if preset not in scenario.preset_names():

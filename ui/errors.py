@@ -56,7 +56,7 @@ def guard(page: str):
     """Draw a page; an exception becomes a message on it (and a traceback in the log), never a traceback."""
     try:
         yield
-    except Exception as error:  # noqa: BLE001 — the point is that nothing reaches the page raw
+    except Exception as error:
         st.error(report(f"Drawing the page {page!r}", error)
                  + " Your settings and results in this session are kept: change a setting or reload the page.",
                  icon=":material/error:")

@@ -16,7 +16,7 @@ from ui.run import Job
 
 def latex_parabola(coefficients, digits: int = 5) -> str:
     a, b, c = coefficients
-    sign = lambda v: "-" if v < 0 else "+"  # noqa: E731
+    sign = lambda v: "-" if v < 0 else "+"
     return (f"\\hat f(x) = {a:.{digits}f}\\,x^2 {sign(b)} {abs(b):.{digits}f}\\,x {sign(c)} {abs(c):.{digits}f}")
 
 

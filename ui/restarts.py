@@ -90,11 +90,13 @@ def panel(scenario: Scenario, busy: bool) -> None:
                                              f"— {_label(outcome)}"))
     table = pd.DataFrame([{
         "setup": _label(outcome), "seed": r["seed"], "success": r["success"],
-        **{k: v for k, v in r["final"].items()}, "diverged at": r["diverged_at"],
+        **r["final"], "diverged at": r["diverged_at"],
     } for outcome, report in zip(outcomes, reports) for r in report["runs"]])
     with st.expander("Every seed"):
         st.dataframe(table, hide_index=True, width="stretch")
     best = reports[-1]["best"]
+    st.caption("Loading a seed sets it in the settings; press Train to see its whole run. Its result then says "
+               "whether it ends as it did here, and why it may not.")
     if st.button(f"Load the best seed ({best['seed']}) into the settings", key=f"{scenario.id}.load_best", disabled=busy):
         st.session_state[f"{scenario.id}.pending_seed"] = best["seed"]
         st.rerun()

@@ -21,8 +21,8 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from core.budget import Budget, BudgetError
 from core.callbacks import HistoryRecorder, LatestState, StopFlag
-from core.specs import RunSpec, SpecError
 from core.results import RestartsResult, RunResult
+from core.specs import RunSpec, SpecError
 from core.training import train, train_restarts
 from ui import errors
 
