@@ -65,11 +65,7 @@ def keras_script(spec: RunSpec, expected_final_loss: float | None = None) -> str
     epoch's samples in the lab's own order, so its losses agree with the lab's to float precision.
     `expected_final_loss`, when given, is the lab's final loss for this spec, printed beside the script's.
     """
-    d, m, t = spec.data, spec.model, spec.train
     label = re.sub(r"[^\w .,/+-]", "?", f"{spec.scenario or 'custom'} / {spec.preset or 'custom'}, seed {spec.seed}")
-    n = d.n_samples
-    batch = t.resolved_batch_size(n)
-    batches = f"batches of {batch}" + (" (all samples)" if batch == n else "")
     lines = [
         f'"""Tiny Net Lab run {label}, rebuilt with nothing but numpy and Keras.',
         "",
@@ -80,8 +76,17 @@ def keras_script(spec: RunSpec, expected_final_loss: float | None = None) -> str
         "import numpy as np",
         "",
         data_source(spec),
+        *_network_lines(spec),
+        *_training_lines(spec),
+        *_report_lines(spec, expected_final_loss),
     ]
-    # The network: the lab's layers, each initializer seeded as the lab seeds it.
+    return "\n".join(lines) + "\n"
+
+
+def _network_lines(spec: RunSpec) -> list[str]:
+    """The lab's layers, each initializer seeded as the lab seeds it, compiled with its optimizer and loss."""
+    m, t = spec.model, spec.train
+    lines = []
     if "square" in (shape.activation for shape in layer_shapes(m)):
         lines += ["", inspect.getsource(recipes.CUSTOM_ACTIVATIONS["square"]), ""]
     lines += [f"# The network: Dense layers on one input; each initializer has its own seed, derived from the run seed {spec.seed}.",
@@ -99,9 +104,16 @@ def keras_script(spec: RunSpec, expected_final_loss: float | None = None) -> str
     optimizer = _keras_call("optimizers", recipes.OPTIMIZERS[t.optimizer].cls, recipes.optimizer_args(t))
     loss = _keras_call("losses", recipes.LOSSES[t.loss].cls, recipes.LOSSES[t.loss].args)
     lines += ['], name="tiny_net")', f"model.compile(optimizer={optimizer},", f"              loss={loss})", ""]
-    # Training: model.fit on the lab's batches, in the lab's order.
+    return lines
+
+
+def _training_lines(spec: RunSpec) -> list[str]:
+    """model.fit on the lab's batches, in the lab's order."""
+    t = spec.train
+    batch = t.resolved_batch_size(spec.data.n_samples)
+    batches = f"batches of {batch}" + (" (all samples)" if batch == spec.data.n_samples else "")
     if t.shuffle:
-        lines += [
+        return [
             f"# Training: {t.epochs} epochs of {batches}; each epoch's order is the lab's, a permutation drawn",
             f"# from numpy's Generator seeded with SeedSequence([{spec.seed}, {recipes.SHUFFLE_SALT:#x}]) (Keras's own shuffle would differ).",
             f"epochs, batch_size = {t.epochs}, {batch}",
@@ -119,14 +131,18 @@ def keras_script(spec: RunSpec, expected_final_loss: float | None = None) -> str
             "steps = -(-len(x_train) // batch_size)  # batches per epoch; the last one may be short",
             "history = model.fit(batches(), epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0)",
         ]
-    else:
-        lines += [
-            f"# Training: {t.epochs} epochs of {batches}, the samples in the same order every epoch (train.shuffle is off).",
-            f"epochs, batch_size = {t.epochs}, {batch}",
-            "history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)",
-        ]
+    return [
+        f"# Training: {t.epochs} epochs of {batches}, the samples in the same order every epoch (train.shuffle is off).",
+        f"epochs, batch_size = {t.epochs}, {batch}",
+        "history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)",
+    ]
+
+
+def _report_lines(spec: RunSpec, expected_final_loss: float | None) -> list[str]:
+    """What the script prints: its final loss beside the lab's, the fit or accuracy, what may differ and why."""
+    d, t = spec.data, spec.train
     word = "epoch" if t.epochs == 1 else "epochs"
-    lines += ['final_loss = history.history["loss"][-1]', f'print(f"final loss after {{epochs}} {word}: {{final_loss:.9g}}")']
+    lines = ['final_loss = history.history["loss"][-1]', f'print(f"final loss after {{epochs}} {word}: {{final_loss:.9g}}")']
     if expected_final_loss is not None and math.isfinite(expected_final_loss):
         lines += [
             f"lab_loss = {float(expected_final_loss)!r}  # the lab's final loss for these settings, when this script was made",
@@ -156,7 +172,7 @@ def keras_script(spec: RunSpec, expected_final_loss: float | None = None) -> str
         '      "another order, so the last digits drift apart over many steps (its --path fit is model.fit as here and should "',
         '      "agree digit for digit); Keras\'s own shuffle instead of the lab\'s order would change the losses more")',
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def data_source(spec: RunSpec) -> str:
