@@ -1,20 +1,27 @@
-"""M independent copies of one network in ONE Keras model, for restarts.
+"""M independent copies of one network as ONE weight tensor, for restarts.
 
-Every Dense layer carries a leading members axis (kernel (members, in, out)); the loss is the SUM over
-members of each member's own mean loss, so the gradient a member's weights get is exactly its own
-loss's gradient, and with element-wise optimizers (sgd, momentum, adam, rmsprop, adagrad) each member
-follows the trajectory it would follow alone: same initial weights (its seed), same shuffle order
-(its seed), same steps. core/training.py drives it with the same compiled loop as a single run; a
-test checks members against single runs.
+All the weights of member m are row m of one (members, params) array, in get_weights() order (each
+layer's kernel, flattened, then its bias); every Dense layer is a slice of it with a leading members
+axis (kernel (members, in, out)). The loss is the SUM over members of each member's own mean loss,
+so the gradient a member's weights get is exactly its own loss's gradient, and with element-wise
+optimizers (sgd, momentum, adam, rmsprop, adagrad) each member follows the trajectory it would follow
+alone: same initial weights (its seed), same shuffle order (its seed), same steps. core/training.py
+drives it with the same compiled loop as a single run; a test checks members against single runs.
+
+One tensor rather than one variable per layer and role matters for speed: the optimizer then updates
+one array per step, and XLA's CPU runtime, which launches every fused kernel of a loop iteration
+separately, runs a handful of kernels per step instead of about two dozen.
 
 Example:
-    >>> net = EnsembleNet(ModelSpec(units=(4,)), members=64)
-    >>> net(np.zeros((64, 32, 1), np.float32)).shape   # (members, batch, 1)
+    >>> net = FlatEnsemble(ModelSpec(units=(4,)), members=64)
+    >>> theta = net.pack([initial_weights(spec, seed) for seed in range(64)])   # (64, 13)
+    >>> net(theta, np.zeros((64, 32, 1), np.float32)).shape   # (members, batch, 1)
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from core.models import activation
@@ -23,43 +30,59 @@ from core.network import layer_shapes
 SMALL_LAYER = 64  # fan_in * units up to which a layer is a fused product-and-sum
 
 
-class EnsembleDense(keras.layers.Layer):
-    """A Dense layer for M members at once: (members, batch, in) -> (members, batch, out)."""
-
-    def __init__(self, members: int, fan_in: int, units: int, activation_name: str, use_bias: bool, **kwargs):
-        super().__init__(**kwargs)
-        self.members, self.fan_in, self.units, self.use_bias = members, fan_in, units, use_bias
-        self.activation_name = activation_name
-        self.act = activation(activation_name)
-        self.kernel = self.add_weight(shape=(members, fan_in, units), initializer="zeros", name="kernel")
-        self.bias = self.add_weight(shape=(members, units), initializer="zeros", name="bias") if use_bias else None
-
-    def call(self, x):
-        if self.fan_in == 1:
-            # One input: the product is a broadcast multiply, which XLA fuses with the bias and activation.
-            out = x * self.kernel
-        elif self.fan_in * self.units <= SMALL_LAYER:
-            # Tiny layers as a broadcast product and a sum: a batched matmul per step would cost more
-            # than the arithmetic itself.
-            out = tf.reduce_sum(x[:, :, :, None] * self.kernel[:, None, :, :], axis=2)
-        else:
-            out = tf.einsum("mbi,mio->mbo", x, self.kernel)
-        if self.bias is not None:
-            out = out + self.bias[:, None, :]
-        return self.act(out)
+def ensemble_dense(x, kernel, bias, act):
+    """(members, batch, in) by kernel (members, in, out) [+ bias (members, out)], activated: (members, batch, out)."""
+    fan_in, units = kernel.shape[1], kernel.shape[2]
+    if fan_in == 1:
+        # One input: the product is a broadcast multiply, which XLA fuses with the bias and activation.
+        out = x * kernel
+    elif fan_in * units <= SMALL_LAYER:
+        # Tiny layers as a broadcast product and a sum: a batched matmul per step would cost more
+        # than the arithmetic itself.
+        out = tf.reduce_sum(x[:, :, :, None] * kernel[:, None, :, :], axis=2)
+    else:
+        out = tf.einsum("mbi,mio->mbo", x, kernel)
+    if bias is not None:
+        out = out + bias[:, None, :]
+    return act(out)
 
 
-class EnsembleNet(keras.Model):
-    """The network of a ModelSpec, M times over, with a leading members axis."""
+class FlatEnsemble:
+    """The network of a ModelSpec, M times over, reading its weights from one (members, params) tensor."""
 
-    def __init__(self, spec, members: int, **kwargs):
-        super().__init__(**kwargs)
-        self.stack = [EnsembleDense(members, shape.fan_in, shape.units, shape.activation, spec.use_bias, name=shape.name)
-                      for shape in layer_shapes(spec)]
+    def __init__(self, spec, members: int):
+        self.members = members
+        self.layers = []  # (kernel offset, fan_in, units, bias offset or None, activation)
+        offset = 0
+        for shape in layer_shapes(spec):
+            kernel, offset = offset, offset + shape.fan_in * shape.units
+            bias = None
+            if spec.use_bias:
+                bias, offset = offset, offset + shape.units
+            self.layers.append((kernel, shape.fan_in, shape.units, bias, activation(shape.activation)))
+        self.size = offset  # weights per member
 
-    def call(self, x):
-        for layer in self.stack:
-            x = layer(x)
+    def pack(self, weights: list[list[np.ndarray]]) -> np.ndarray:
+        """One get_weights() list per member -> (members, params) float32."""
+        return np.stack([np.concatenate([np.ravel(w) for w in member]) for member in weights]).astype(np.float32)
+
+    def unpack(self, theta: np.ndarray) -> list[list[np.ndarray]]:
+        """(members, params) -> one get_weights() list per member."""
+        out = []
+        for row in np.asarray(theta):
+            weights = []
+            for kernel, fan_in, units, bias, _ in self.layers:
+                weights.append(row[kernel:kernel + fan_in * units].reshape(fan_in, units).copy())
+                if bias is not None:
+                    weights.append(row[bias:bias + units].copy())
+            out.append(weights)
+        return out
+
+    def __call__(self, theta, x):
+        """theta (members, params), x (members, batch, 1) -> (members, batch, 1)."""
+        for kernel, fan_in, units, bias, act in self.layers:
+            k = tf.reshape(theta[:, kernel:kernel + fan_in * units], [self.members, fan_in, units])
+            x = ensemble_dense(x, k, theta[:, bias:bias + units] if bias is not None else None, act)
         return x
 
 

@@ -3,12 +3,13 @@
 The fast path (the default) runs many epochs of minibatch steps inside ONE XLA-compiled TensorFlow
 function: an outer while loop over epochs and an inner one over minibatches. The same function
 trains M >= 1 members: a single run is one Keras model whose step is exactly Keras's own
-`train_step` (the model, `model.compute_loss`, `model.optimizer.apply`); restarts are M members with
-a leading axis (core/ensemble.py) whose step sums the members' own mean losses. Per-epoch shuffles
-come from each member's own numpy Generator and are passed in, so every path sees the same order.
-The function runs in chunks of epochs: between chunks the callbacks replay what happened, progress is
-reported and a stop request honoured. Compiled loops are kept per architecture and member count and
-reused: a new seed or learning rate is an assignment to variables, not a new compilation.
+`train_step` (the model, `model.compute_loss`, `model.optimizer.apply`); restarts are M members
+whose weights are the rows of one (members, params) variable (core/ensemble.py) and whose step sums
+the members' own mean losses. Per-epoch shuffles come from each member's own numpy Generator and are
+passed in, so every path sees the same order. The function runs in chunks of epochs: between chunks
+the callbacks replay what happened, progress is reported and a stop request honoured. Compiled loops
+are kept per architecture and member count and reused: a new seed or learning rate is an assignment
+to variables, not a new compilation.
 
 The reference path is plain `model.fit` with the same callbacks, fed the same shuffles through
 tf.data; a test checks that both give the same weights and losses.
@@ -46,7 +47,7 @@ from core.callbacks import (
     WeightRecorder,
 )
 from core.data import FINE_GRID, REPLAY_STRIDE, Dataset, make_dataset
-from core.ensemble import EnsembleNet, member_loss
+from core.ensemble import FlatEnsemble, member_loss
 from core.models import build_model, initial_weights
 from core.network import count_params, forward, weight_names
 from core.recipes import make_loss, make_optimizer, shuffle_generator, shuffle_orders
@@ -157,31 +158,37 @@ class _SingleNet:
 
 
 class _StackedNet:
-    """M members with a leading axis; the step minimises the sum of the members' own mean losses."""
+    """M members whose weights are ONE (members, params) variable; the step minimises the sum of the
+    members' own mean losses, and the optimizer (a normal Keras one) updates that one variable."""
 
     def __init__(self, spec: RunSpec, members: int, batch: int):
         self.members = members
-        self.model = EnsembleNet(spec.model, members)
-        self.model(np.zeros((members, 1, 1), np.float32))
+        self.net = FlatEnsemble(spec.model, members)
+        self.theta = tf.Variable(tf.zeros([members, self.net.size]), name="theta")
+        self.weights = [self.theta]
         self.optimizer = make_optimizer(spec.train)
-        self.optimizer.build(self.model.trainable_variables)
-        self.weights = self.model.weights
+        self.optimizer.build(self.weights)
         self._per_sample = member_loss(spec.train.loss)
         self._divisor = float(batch) if spec.train.loss != "sse" else 1.0  # sse sums over the batch
 
+    def assign(self, starts: list[list[np.ndarray]]) -> None:
+        self.theta.assign(self.net.pack(starts))
+
+    def member_weights(self) -> list[list[np.ndarray]]:
+        return self.net.unpack(self.theta.numpy())
+
     def step(self, xb, yb, wb):
-        variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            losses = self._per_sample(yb, self.model(xb))  # (members, batch)
+            losses = self._per_sample(yb, self.net(self.theta, xb))  # (members, batch)
             if wb is not None:
                 losses = losses * wb[None, :]
             member = tf.reduce_sum(losses, axis=1) / self._divisor
             total = tf.reduce_sum(member)
-        self.optimizer.apply(tape.gradient(total, variables), variables)
+        self.optimizer.apply(tape.gradient(total, self.weights), self.weights)
         return member
 
     def predict(self, x):
-        return self.model(x)
+        return self.net(self.theta, x)
 
 
 class _Chunk(NamedTuple):
@@ -200,7 +207,7 @@ class CompiledLoop:
 
     Args:
         spec: the run (its architecture, optimizer and loss; data sizes come with n and batch).
-        members: 1 for a single run (a Keras Sequential), more for restarts (an EnsembleNet).
+        members: 1 for a single run (a Keras Sequential), more for restarts (a FlatEnsemble).
         record: also return every epoch's weights and replayed fit (for a single run's charts).
     """
 
@@ -218,19 +225,20 @@ class CompiledLoop:
 
     def reset(self, starts: list[list[np.ndarray]], learning_rate: float) -> None:
         """Every member's starting weights (one list per member) and a fresh optimizer state."""
-        for index, variable in enumerate(self.net.weights):
-            value = starts[0][index] if self.members == 1 else np.stack([start[index] for start in starts])
-            variable.assign(value)
+        if self.members == 1:
+            for variable, value in zip(self.net.weights, starts[0]):
+                variable.assign(value)
+        else:
+            self.net.assign(starts)
         for variable, value in zip(self.optimizer.variables, self._optimizer_start):
             variable.assign(value)
         self.optimizer.learning_rate.assign(learning_rate)
 
     def final_weights(self) -> list[list[np.ndarray]]:
         """Each member's current weights, in get_weights() order."""
-        values = [v.numpy() for v in self.net.weights]
         if self.members == 1:
-            return [values]
-        return [[w[m] for w in values] for m in range(self.members)]
+            return [[v.numpy() for v in self.net.weights]]
+        return self.net.member_weights()
 
     def run(self, ctx: _Context, orders: np.ndarray, n_epochs: int) -> _Chunk:
         out = self._chunk(ctx.x, ctx.y, orders, np.int32(n_epochs), ctx.grid_scaled, ctx.grid_target.astype(np.float32),
