@@ -326,3 +326,34 @@ def test_compiled_loops_are_pooled_within_a_bound():
     assert sum(len(v) for v in pool._free.values()) == 3  # the oldest two were dropped
     again = pool.acquire(base.with_value("model.units", 5), 1, 300, 32, True)
     assert again is loops[-1][1]  # the newest is reused, not rebuilt
+
+
+# ---------------------------------------------------------------------------------------------
+# XLA's CPU settings (core/xla.py): small loops run as one kernel; every activation still compiles.
+
+
+def test_xla_tuning_adds_its_flags_keeps_the_users_and_can_be_turned_off():
+    from core import xla
+
+    env = {}
+    assert "xla_cpu_small_while_loop_byte_threshold=1048576" in xla.tune(env)
+    mine = {"XLA_FLAGS": "--xla_backend_extra_options=mine"}
+    flags = xla.tune(mine)
+    assert "--xla_backend_extra_options=mine" in flags and "1048576" not in flags
+    assert xla.tune({"TINYNET_XLA_TUNING": "0"}) == ""
+    import os
+
+    assert "xla_cpu_small_while_loop_byte_threshold" in os.environ.get("XLA_FLAGS", "")  # the suite runs tuned
+
+
+@pytest.mark.parametrize("act", ["linear", "relu", "leaky_relu", "elu", "selu", "gelu", "swish", "softplus", "sigmoid",
+                                 "tanh", "square"])
+def test_every_activation_trains_alone_and_as_restarts_on_the_tuned_compiler(act):
+    from core.training import train_restarts
+
+    spec = scenarios.get("sine-relu").spec("question").with_values(
+        {"model.units": "3,2", "model.activation": act, "data.n_samples": 64, "train.epochs": 3})
+    alone = train(spec)
+    together = train_restarts(spec, 3)
+    np.testing.assert_allclose(together.losses[:, 0], alone.history["loss"], rtol=1e-4, atol=1e-6)
+    assert np.isfinite(alone.history["loss"]).all()
