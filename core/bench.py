@@ -99,7 +99,7 @@ def time_model_fit(spec, seconds: float) -> dict:
     model = build_model(spec.model, spec.seed)
     model.compile(optimizer=make_optimizer(spec.train), loss=make_loss(spec.train))
     batch = spec.train.resolved_batch_size(data.n)
-    steps_per_epoch = math.ceil(data.n / batch)
+    steps_per_epoch = spec.train.steps_per_epoch(data.n)
     total = steps_per_epoch * spec.train.epochs
     timer = _SliceTimer(seconds)
     epochs = max(1, math.ceil((WARMUP_STEPS + 1) / steps_per_epoch)) * 10_000  # stopped by the timer
@@ -118,7 +118,7 @@ def time_ensemble(spec, members: int, seconds: float) -> dict:
     per_epoch = max((probe.wall_s - probe.compile_s) / 1, 1e-9)
     epochs = int(min(spec.train.epochs, max(2, math.ceil(seconds / per_epoch))))
     timed = train_restarts(spec.with_value("train.epochs", epochs), members)
-    steps_per_epoch = math.ceil(spec.data.n_samples / spec.train.resolved_batch_size(spec.data.n_samples))
+    steps_per_epoch = spec.train.steps_per_epoch(spec.data.n_samples)
     member_steps = members * steps_per_epoch * (epochs - 1)
     rate = member_steps / max(timed.wall_s - timed.compile_s, 1e-9)
     full = timed.compile_s + members * steps_per_epoch * spec.train.epochs / rate

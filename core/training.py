@@ -213,6 +213,7 @@ class CompiledLoop:
 
     def __init__(self, spec: RunSpec, members: int, n: int, batch: int, record: bool):
         self.n, self.batch, self.members, self.record = n, batch, members, record
+        self.steps = spec.train.steps_per_epoch(n)
         self.task = spec.data.task
         self.mean_loss = spec.train.loss != "sse"
         self.net = _SingleNet(spec) if members == 1 else _StackedNet(spec, members, batch)
@@ -250,8 +251,7 @@ class CompiledLoop:
 
     def _chunk_fn(self, x, y, perms, n_epochs, grid_x, grid_target, y_shift, y_scale):
         net, members = self.net, self.members
-        n, batch = self.n, self.batch
-        steps = -(-n // batch)
+        n, batch, steps = self.n, self.batch, self.steps
         rest = n - (steps - 1) * batch  # samples in the last step
         padding = steps * batch - n
         capacity = perms.shape[0]

@@ -336,10 +336,10 @@ def test_xla_tuning_adds_its_flags_keeps_the_users_and_can_be_turned_off():
     from core import xla
 
     env = {}
-    assert "xla_cpu_small_while_loop_byte_threshold=1048576" in xla.tune(env)
+    assert "xla_cpu_small_while_loop_byte_threshold=65536" in xla.tune(env)
     mine = {"XLA_FLAGS": "--xla_backend_extra_options=mine"}
     flags = xla.tune(mine)
-    assert "--xla_backend_extra_options=mine" in flags and "1048576" not in flags
+    assert "--xla_backend_extra_options=mine" in flags and "65536" not in flags
     assert xla.tune({"TINYNET_XLA_TUNING": "0"}) == ""
     import os
 
