@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_readouts_results_and_charts_import_without_tensorflow():
-    code = ("import sys, core.readout, core.results, core.restarts, core.network, core.budget, ui.charts; "
+    code = ("import sys, core.readout, core.results, core.restarts, core.network, core.budget, core.workers, ui.charts; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -1,0 +1,100 @@
+"""Worker processes: the same results as in-process training, progress, stop, recycling, and a killed worker."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from core import scenarios
+from core.workers import WorkerDied, WorkerPool
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LONG = {"train.epochs": 20000}  # segments at 20,000 epochs: long enough to stop or kill mid-run
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = WorkerPool(workers=1)
+    yield pool
+    pool.shutdown()
+
+
+def test_a_worker_trains_exactly_what_the_process_itself_would(pool):
+    from core.training import train
+
+    spec = scenarios.get("sine-relu").spec("question").with_value("train.epochs", 20)
+    seen = []
+    result = pool.submit(spec, progress=lambda epoch, logs: seen.append(epoch)).wait(timeout=300)
+    alone = train(spec)
+    assert pool.pids() and pool.pids()[0] != os.getpid()
+    for a, b in zip(result.final_weights, alone.final_weights):
+        np.testing.assert_array_equal(a, b)
+    assert result.readout.units.kinks == alone.readout.units.kinks
+    assert seen and seen == sorted(seen) and seen[-1] == 20
+    restarts = pool.submit(spec, members=3).wait(timeout=300)
+    assert restarts.seeds == (spec.seed, spec.seed + 1, spec.seed + 2)
+    np.testing.assert_allclose(restarts.losses[:, 0], alone.history["loss"], rtol=1e-4)
+
+
+def test_stop_ends_a_run_in_the_worker_and_keeps_what_it_learned(pool):
+    spec = scenarios.get("segments").spec("answer").with_values(LONG)
+    started = threading.Event()
+    job = pool.submit(spec, progress=lambda epoch, logs: started.set())
+    assert started.wait(timeout=120)
+    job.stop()
+    result = job.wait(timeout=120)
+    assert result.stopped and result.stop_reason == "request" and 0 < result.epochs_run < 20000
+    assert len(result.history["loss"]) == result.epochs_run
+
+
+def test_a_wall_clock_budget_stops_the_run_as_on_the_server(pool):
+    spec = scenarios.get("segments").spec("answer").with_values(LONG)
+    result = pool.submit(spec, seconds=1.0).wait(timeout=120)
+    assert result.stopped and result.stop_reason == "budget"
+
+
+def test_a_killed_worker_fails_its_job_clearly_and_the_next_request_gets_a_fresh_one():
+    pool = WorkerPool(workers=1)
+    try:
+        spec = scenarios.get("segments").spec("answer").with_values(LONG)
+        started = threading.Event()
+        job = pool.submit(spec, progress=lambda epoch, logs: started.set())
+        assert started.wait(timeout=120)
+        victim = job.worker.pid
+        os.kill(victim, signal.SIGKILL)
+        with pytest.raises(WorkerDied, match=r"the training process stopped \(it was killed by signal 9"):
+            job.wait(timeout=60)
+        again = pool.submit(spec.with_value("train.epochs", 3)).wait(timeout=300)
+        assert again.epochs_run == 3 and pool.pids() and victim not in pool.pids()
+        assert pool.started == 2
+    finally:
+        pool.shutdown()
+
+
+def test_a_worker_over_its_memory_limit_is_replaced_after_its_job():
+    pool = WorkerPool(workers=1, max_rss_mb=1.0)  # every worker is over 1 MB: each request gets a fresh one
+    try:
+        spec = scenarios.get("segments").spec("answer").with_value("train.epochs", 2)
+        first = pool.submit(spec)
+        first.wait(timeout=300)
+        second = pool.submit(spec)
+        assert second.wait(timeout=300).epochs_run == 2
+        assert first.worker.pid != second.worker.pid and pool.started == 2
+        first.worker.process.join(timeout=30)
+        assert not first.worker.alive  # the retired worker ended once its job was done
+    finally:
+        pool.shutdown()
+
+
+def test_the_asking_process_never_imports_tensorflow():
+    code = ("import sys; from core import scenarios; from core.workers import WorkerPool; pool = WorkerPool(); "
+            "r = pool.submit(scenarios.get('parabola').spec('answer').with_value('train.epochs', 2)).wait(300); "
+            "pool.shutdown(); print(r.epochs_run, r.readout.parabola is not None, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["2", "True", "False", "False"]
