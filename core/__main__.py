@@ -177,17 +177,19 @@ def _budget():
 def _check_model_path(path: str) -> None:
     if not path.endswith(".keras"):
         raise UsageError(f"--save-model: {path!r} is not allowed; allowed: a path ending in .keras")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"--save-model: {path!r} is not allowed; allowed: a path in an existing folder ({folder} does not exist)")
+    _check_output_path("--save-model", path)
 
 
 def _check_script_path(path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"--save-script: {path!r} is not allowed; allowed: a file path ({path} is a folder)")
+    _check_output_path("--save-script", path)
+
+
+def _check_output_path(flag: str, path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise UsageError(f"--save-script: {path!r} is not allowed; allowed: a path in an existing folder ({folder} does not exist)")
+        raise UsageError(f"{flag}: {path!r} is not allowed; allowed: a path in an existing folder ({folder} does not exist)")
 
 
 def _save_script(path: str, result) -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from core import recipes
 from core.network import layer_shapes
-from core.recipes import initializer
+from core.recipes import initializer, square
 from core.specs import ModelSpec
 
 # The x^2 activation of the parabola post, registered so a saved model loads again.
-square = keras.saving.register_keras_serializable(package="tinynet", name="square")(recipes.square)
+keras.saving.register_keras_serializable(package="tinynet", name="square")(square)
 
 
 def activation(name: str):

@@ -5,7 +5,8 @@ only this module, so none of it imports TensorFlow. The activations compute what
 constants, float32), so a forward pass here agrees with the Keras model to float32 rounding.
 
 Example:
-    >>> from core.specs import ModelSpec
+    >>> from core.recipes import square
+from core.specs import ModelSpec
     >>> [shape.units for shape in layer_shapes(ModelSpec(units=(4,)))]
     [4, 1]
 """
@@ -17,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from core.recipes import square
 from core.specs import ModelSpec
 
 # Keras's SELU constants (keras.activations.selu) and leaky ReLU's default slope.
@@ -45,7 +47,7 @@ ACTIVATIONS = {
     "softplus": lambda x: np.logaddexp(0, x),
     "sigmoid": _sigmoid,
     "tanh": np.tanh,
-    "square": lambda x: x * x,
+    "square": square,
 }
 
 

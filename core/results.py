@@ -224,7 +224,6 @@ class RunResult:
     stop_reason: str | None = None  # when stopped: "request" (a Stop click) or "budget" (the wall-clock budget)
     compile_s: float = 0.0  # the first chunk (compilation included) on the fast path
     final: dict[str, float] = field(default_factory=dict)
-    source: str = "trained"  # "trained", or "restarts": rebuilt from a restarts member's record
 
     @property
     def task(self) -> str:

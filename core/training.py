@@ -143,6 +143,13 @@ class _SingleNet:
         self.model.compute_loss(x=probe, y=probe, y_pred=self.model(probe), training=True)
         self.weights = self.model.weights
 
+    def assign(self, starts: list[list[np.ndarray]]) -> None:
+        for variable, value in zip(self.weights, starts[0]):
+            variable.assign(value)
+
+    def member_weights(self) -> list[list[np.ndarray]]:
+        return [[v.numpy() for v in self.weights]]
+
     def step(self, xb, yb, wb):
         """One optimizer step on a (1, batch, 1) batch; returns the loss, shape (1,)."""
         variables = self.model.trainable_variables
@@ -199,7 +206,7 @@ class _Chunk(NamedTuple):
     losses: np.ndarray  # (capacity, members)
     metrics: np.ndarray  # (capacity, members)
     predictions: np.ndarray | None  # (capacity, members, replay points), original units
-    snapshots: list[np.ndarray] | None  # per weight: (capacity, members, *shape)
+    snapshots: list[np.ndarray] | None  # per weight: (capacity, 1, *shape)
 
 
 class CompiledLoop:
@@ -208,10 +215,12 @@ class CompiledLoop:
     Args:
         spec: the run (its architecture, optimizer and loss; data sizes come with n and batch).
         members: 1 for a single run (a Keras Sequential), more for restarts (a FlatEnsemble).
-        record: also return every epoch's weights and replayed fit (for a single run's charts).
+        record: also return every epoch's weights and replayed fit (a single run's charts; members 1 only).
     """
 
     def __init__(self, spec: RunSpec, members: int, n: int, batch: int, record: bool):
+        if record and members != 1:
+            raise ValueError("record: only a single run (members 1) records every epoch's weights")
         self.n, self.batch, self.members, self.record = n, batch, members, record
         self.steps = spec.train.steps_per_epoch(n)
         self.task = spec.data.task
@@ -226,19 +235,13 @@ class CompiledLoop:
 
     def reset(self, starts: list[list[np.ndarray]], learning_rate: float) -> None:
         """Every member's starting weights (one list per member) and a fresh optimizer state."""
-        if self.members == 1:
-            for variable, value in zip(self.net.weights, starts[0]):
-                variable.assign(value)
-        else:
-            self.net.assign(starts)
+        self.net.assign(starts)
         for variable, value in zip(self.optimizer.variables, self._optimizer_start):
             variable.assign(value)
         self.optimizer.learning_rate.assign(learning_rate)
 
     def final_weights(self) -> list[list[np.ndarray]]:
         """Each member's current weights, in get_weights() order."""
-        if self.members == 1:
-            return [[v.numpy() for v in self.net.weights]]
         return self.net.member_weights()
 
     def run(self, ctx: _Context, orders: np.ndarray, n_epochs: int) -> _Chunk:
@@ -294,7 +297,7 @@ class CompiledLoop:
             if self.record:  # the replayed fit, then every weight
                 replay, *snapshots = records
                 records = [replay.write(e, fit[:, ::REPLAY_STRIDE]),
-                           *(ta.write(e, v.value if members > 1 else v.value[None]) for ta, v in zip(snapshots, net.weights))]
+                           *(ta.write(e, v.value[None]) for ta, v in zip(snapshots, net.weights))]
             return (e + 1, loss, bad, losses.write(e, loss), metrics.write(e, metric), *records)
 
         def keep_going(e, last_loss, *_):
@@ -305,8 +308,7 @@ class CompiledLoop:
         if self.record:
             points = len(range(0, grid_x.shape[0], REPLAY_STRIDE))
             records = [tf.TensorArray(tf.float32, size=capacity, element_shape=[members, points]),
-                       *(tf.TensorArray(tf.float32, size=capacity, element_shape=[members, *(v.shape[1:] if members > 1 else v.shape)])
-                         for v in net.weights)]
+                       *(tf.TensorArray(tf.float32, size=capacity, element_shape=[1, *v.shape]) for v in net.weights)]
         done, _, bad, losses, metrics, *records = tf.while_loop(
             keep_going, epoch, (tf.constant(0), tf.zeros([members]), tf.constant(-1), *arrays, *records)
         )
