@@ -128,7 +128,7 @@ def _cmd_run(args) -> int:
     budget = _budget()
     budget.check(spec)
     _, readout, _, training = _engine()
-    from core.callbacks import StopFlag
+    from core.stopping import StopFlag
 
     stop = StopFlag()
     stop.limit(budget.seconds_for())
@@ -249,8 +249,8 @@ def _cmd_sweep(args) -> int:
         budget.check(variant, seeds)
     with _quiet_native_stderr():
         import core.training  # noqa: F401
-    from core.callbacks import StopFlag
     from core.restarts import summarize_sweep
+    from core.stopping import StopFlag
     from core.training import train_restarts
 
     reports = []

@@ -41,7 +41,14 @@ LIMITS = {
     "max_seconds": Limit("TINYNET_MAX_SECONDS", 120.0, 1.0, "wall-clock seconds per run", " s"),
     "max_sweep_seconds": Limit("TINYNET_MAX_SWEEP_SECONDS", 300.0, 1.0, "wall-clock seconds per restarts request", " s"),
     "max_trainings": Limit("TINYNET_MAX_TRAININGS", 4, 1, "trainings at once on the server (the dashboard; others wait)", ""),
+    # The processes that train (core/workers.py): how many, and the resident memory after which one is
+    # replaced once its jobs are done. XLA never frees a compiled loop, so a worker grows by roughly
+    # 10-20 MB per new architecture from about 700 MB after its first run; 850 MB recycles it every
+    # ten or so architectures and keeps server + worker near 1.1 GB on a 2.7 GB Community Cloud box.
+    "workers": Limit("TINYNET_WORKERS", 1, 1, "worker processes that train (each holds its own TensorFlow, ~0.7 GB)", ""),
+    "worker_memory_mb": Limit("TINYNET_WORKER_MEMORY_MB", 850.0, 300.0, "MB of resident memory after which a worker is replaced", " MB"),
 }
+WHOLE = ("max_trainings", "workers")  # counts: no 'none', no fractions
 UNLIMITED = ("none", "inf", "unlimited")
 
 
@@ -87,6 +94,8 @@ class Budget:
     max_seconds: float = LIMITS["max_seconds"].default
     max_sweep_seconds: float = LIMITS["max_sweep_seconds"].default
     max_trainings: int = LIMITS["max_trainings"].default
+    workers: int = LIMITS["workers"].default
+    worker_memory_mb: float = LIMITS["worker_memory_mb"].default
     sources: tuple[tuple[str, str], ...] = ()  # (limit, where it was set) for limits not at their default
 
     @classmethod
@@ -108,7 +117,7 @@ class Budget:
             else:
                 values[name] = limit.default
                 continue
-            values[name] = _parse_limit(where, raw, limit.lowest, limit.what, whole=name == "max_trainings")
+            values[name] = _parse_limit(where, raw, limit.lowest, limit.what, whole=name in WHOLE)
             sources.append((name, where))
         return cls(**values, sources=tuple(sources))
 
@@ -155,7 +164,7 @@ class Budget:
 
 def _parse_limit(where: str, raw: Any, lowest: float, what: str, whole: bool = False) -> float:
     text = str(raw).strip().lower()
-    if whole:  # a count of threads: no 'none', no fractions
+    if whole:  # a count of threads or processes: no 'none', no fractions
         if not (text.isdigit() and 1 <= int(text) <= 64):
             raise SpecError(where, raw, f"a whole number of {what} from 1 to 64")
         return int(text)

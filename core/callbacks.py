@@ -12,12 +12,10 @@ On the fast path the callbacks get on_train_begin, then on_epoch_begin/on_epoch_
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-
 import keras
 import numpy as np
+
+from core.stopping import StopFlag
 
 
 class EpochProbe:
@@ -163,46 +161,6 @@ class PredictionRecorder(_EveryN):
 
     def take(self):
         return np.array(self.probe.replay_prediction(), copy=True)
-
-
-class StopFlag:
-    """Asks a running training to stop after the current chunk: another thread's request, or a deadline.
-
-    `limit(seconds)` starts a wall-clock budget; once it has passed, `is_set()` is true and `reason`
-    says "budget". A request (`set()`) says "request". `limit` may be called again for the next run.
-    """
-
-    def __init__(self):
-        self._event = threading.Event()
-        self._deadline: float | None = None
-        self.seconds: float | None = None
-
-    def set(self) -> None:
-        self._event.set()
-
-    def clear(self) -> None:
-        self._event.clear()
-
-    def limit(self, seconds: float | None) -> None:
-        """Start a wall-clock budget of `seconds` from now (None or infinity: no budget)."""
-        self.seconds = seconds
-        self._deadline = None if seconds is None or math.isinf(seconds) else time.monotonic() + seconds
-
-    @property
-    def requested(self) -> bool:
-        return self._event.is_set()
-
-    @property
-    def over_budget(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
-
-    def is_set(self) -> bool:
-        return self.requested or self.over_budget
-
-    @property
-    def reason(self) -> str | None:
-        """Why is_set() is true: "request", "budget", or None."""
-        return "request" if self.requested else "budget" if self.over_budget else None
 
 
 class StopOnFlag(keras.callbacks.Callback):

@@ -20,7 +20,6 @@ import pandas as pd
 from core import recipes
 from core.data import FINE_GRID, SCALERS, SEGMENT_BLOCKS, SEGMENT_EDGES, SEGMENT_LINE
 from core.expression import numpy_source
-from core.models import derived_seed, model_with_weights
 from core.network import layer_shapes
 from core.results import RunResult
 from core.specs import RunSpec
@@ -41,7 +40,12 @@ def history_csv(history: dict) -> str:
 
 
 def model_bytes(spec: RunSpec, weights) -> bytes:
-    """The trained model as the bytes of a .keras file (loads with keras.models.load_model)."""
+    """The trained model as the bytes of a .keras file (loads with keras.models.load_model).
+
+    This imports Keras: the dashboard asks a worker for it (core/workers.py) instead of calling it.
+    """
+    from core.models import model_with_weights
+
     model = model_with_weights(spec.model, weights)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")
@@ -93,8 +97,8 @@ def _network_lines(spec: RunSpec) -> list[str]:
               "model = keras.Sequential([", '    keras.Input(shape=(1,), name="x"),']
     for index, shape in enumerate(layer_shapes(m)):
         act = shape.activation if shape.activation in recipes.CUSTOM_ACTIVATIONS else _text(shape.activation)
-        kernel = _initializer_call(m.kernel_initializer, derived_seed(spec.seed, index, "kernel"), m.kernel_init_scale)
-        bias = _initializer_call(m.bias_initializer, derived_seed(spec.seed, index, "bias"))
+        kernel = _initializer_call(m.kernel_initializer, recipes.derived_seed(spec.seed, index, "kernel"), m.kernel_init_scale)
+        bias = _initializer_call(m.bias_initializer, recipes.derived_seed(spec.seed, index, "bias"))
         lines += [
             f"    keras.layers.Dense({shape.units}, activation={act}, use_bias={m.use_bias}, name={_text(shape.name)},",
             f"                       kernel_initializer={kernel}" + ("," if m.use_bias else "),"),

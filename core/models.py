@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from core.network import layer_shapes
-from core.recipes import initializer, square
+from core.recipes import derived_seed, initializer, square
 from core.specs import ModelSpec
 
 # The x^2 activation of the parabola post, registered so a saved model loads again.
@@ -19,12 +19,6 @@ keras.saving.register_keras_serializable(package="tinynet", name="square")(squar
 
 def activation(name: str):
     return square if name == "square" else keras.activations.get(name)
-
-
-def derived_seed(seed: int, layer: int, role: str) -> int:
-    """A stable integer seed for one initializer, independent of everything else in the process."""
-    state = np.random.SeedSequence([seed, layer, {"kernel": 0, "bias": 1}[role]]).generate_state(1)[0]
-    return int(state % (2**31 - 1))
 
 
 def build_model(spec: ModelSpec, seed: int) -> keras.Sequential:

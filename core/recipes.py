@@ -36,6 +36,12 @@ INITIALIZER_CLASSES = {
 }
 
 
+def derived_seed(seed: int, layer: int, role: str) -> int:
+    """A stable integer seed for one initializer, independent of everything else in the process."""
+    state = np.random.SeedSequence([seed, layer, {"kernel": 0, "bias": 1}[role]]).generate_state(1)[0]
+    return int(state % (2**31 - 1))
+
+
 def initializer_args(name: str, seed: int, scale: float | None = None) -> dict[str, Any]:
     """Keyword arguments of the initializer `name`; `scale` is the uniform limit or the normal stddev."""
     cls = INITIALIZER_CLASSES[name]

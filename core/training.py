@@ -42,7 +42,6 @@ from core.callbacks import (
     LiveProbe,
     PredictionRecorder,
     SnapshotProbe,
-    StopFlag,
     StopOnFlag,
     WeightRecorder,
 )
@@ -55,6 +54,7 @@ from core.restarts import check as check_restarts
 from core.restarts import seeds_for
 from core.results import MemberResult, Readout, RestartsResult, RunResult, metric_name
 from core.specs import RunSpec, SpecError
+from core.stopping import StopFlag
 
 Progress = Callable[[int, dict], None]
 

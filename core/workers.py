@@ -2,26 +2,36 @@
 
 The process that asks (the Streamlit server, the command line) never imports TensorFlow: a worker
 is a `spawn`ed Python process (safe next to the asker's threads) that imports the engine, trains
-each job in a thread of its own and sends back progress and the typed result (core/results.py),
-which pickles. A worker whose memory passes a limit is retired once its jobs are done and replaced
-on the next request; a worker that dies mid-run fails its jobs with `WorkerDied`, whose message
-says what happened, and the next request gets a fresh worker.
+each job in a thread of its own and sends back progress (the epoch, its logs, every epoch's history
+and the latest weights) and the typed result (core/results.py), which pickles.
+
+Why processes: XLA keeps every compiled training loop until its process ends (about 10-20 MB per
+new architecture), so a long-lived server that trains in-process grows without bound. A worker whose
+resident memory passes `max_rss_mb` after a job is retired once its other jobs are done (no run is
+cut) and a fresh one is started in its place, ready before the next request. A worker that dies
+mid-run (killed, out of memory, a crash in a library) fails its jobs with `WorkerDied`, whose message
+says what happened, and is replaced the same way. A worker whose asker has gone exits by itself.
 
 Example:
     >>> pool = WorkerPool(workers=1)
     >>> job = pool.submit(spec, progress=lambda epoch, logs: print(epoch, logs))
     >>> result = job.wait()          # a RunResult; job.stop() ends it early, keeping what it learned
     >>> restarts = pool.submit(spec, members=64).wait()   # a RestartsResult
+    >>> keras_file = pool.model_bytes(spec, result.final_weights)   # the .keras file, made in a worker
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import math
 import multiprocessing as mp
 import os
 import queue
+import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +41,8 @@ from core.specs import RunSpec
 CONTEXT = mp.get_context("spawn")
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages of one job (the live charts redraw at 4 per second)
 POLL_SECONDS = 0.2  # how often a worker's reader looks whether its process is still alive
+PARENT_POLL_SECONDS = 1.0  # how often an idle worker looks whether its asker is still there
+REPLACE_JOIN_SECONDS = 30.0  # how long a replacement waits for the retired worker to end (so both are not resident at once)
 
 
 class WorkerDied(RuntimeError):
@@ -38,11 +50,15 @@ class WorkerDied(RuntimeError):
 
 
 class TrainingError(RuntimeError):
-    """The training raised inside the worker; `kind` is the exception's class name there."""
+    """The training raised inside the worker.
 
-    def __init__(self, kind: str, message: str):
+    `kind` is the exception's class name there, `message` its text and `details` its traceback (for
+    the server log; never for a page).
+    """
+
+    def __init__(self, kind: str, message: str, details: str = ""):
         super().__init__(f"{kind}: {message}")
-        self.kind = kind
+        self.kind, self.message, self.details = kind, message, details
 
 
 def rss_mb(pid: int) -> float | None:
@@ -61,22 +77,76 @@ def rss_mb(pid: int) -> float | None:
 # Inside the worker process
 
 
-def _worker_main(inbox, outbox) -> None:
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """TensorFlow's C++ start-up notes go to fd 2 whatever the log level; keep them off the server's terminal."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _worker_main(inbox, outbox, parent_pid: int) -> None:
     """The worker's loop: run jobs in threads, pass stop requests on, report memory with each result."""
-    import core  # noqa: F401  (XLA's flags before TensorFlow)
-    from core.callbacks import StopFlag
-    from core.training import train, train_restarts
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the asker, which stops its jobs
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _quiet_native_stderr():
+        import core  # noqa: F401  (XLA's flags before TensorFlow)
+        from core import export
+        from core.callbacks import LabCallback
+        from core.stopping import StopFlag
+        from core.training import train, train_restarts
+
+    class Stream(LabCallback):
+        """Sends a single run's progress: the latest epoch and weights, and every epoch's logs since the last message."""
+
+        def __init__(self, job_id: int, epochs: int):
+            super().__init__()
+            self.job_id, self.epochs = job_id, epochs
+            self.pending: list[tuple[int, dict]] = []
+            self.last_sent, self.epoch, self.logs = 0.0, 0, {}
+
+        def flush(self) -> None:
+            weights = [w.copy() for w in self.probe.weights()] if self.probe is not None else None
+            outbox.put(("progress", self.job_id, self.epoch, self.logs, self.pending, weights))
+            self.pending, self.last_sent = [], time.monotonic()
+
+        def on_train_begin(self, logs=None):
+            self.flush()  # the initial weights, before the first epoch
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            self.epoch, self.logs = epoch + 1, logs
+            self.pending.append((epoch + 1, logs))
+            if time.monotonic() - self.last_sent >= PROGRESS_INTERVAL or epoch + 1 >= self.epochs:
+                self.flush()
+
+        def on_train_end(self, logs=None):
+            if self.pending:
+                self.flush()
 
     flags: dict[int, StopFlag] = {}
 
-    def run(job_id: int, spec: RunSpec, members: int, seeds, seconds: float | None) -> None:
+    def finish(kind: str, job_id: int, payload) -> None:
+        outbox.put((kind, job_id, payload, rss_mb(os.getpid())))
+
+    def run(job_id: int, spec: RunSpec, members: int, seeds, seconds: float | None, path: str) -> None:
         last = [0.0]
 
-        def progress(epoch: int, logs: dict) -> None:
+        def progress(epoch: int, logs: dict) -> None:  # restarts: the epoch and the median loss
             now = time.monotonic()
             if now - last[0] >= PROGRESS_INTERVAL or epoch >= spec.train.epochs:
                 last[0] = now
-                outbox.put(("progress", job_id, epoch, dict(logs)))
+                outbox.put(("progress", job_id, epoch, dict(logs), [], None))
 
         try:
             flag = flags[job_id]
@@ -84,31 +154,47 @@ def _worker_main(inbox, outbox) -> None:
             if members:
                 result = train_restarts(spec, members, seeds=seeds, progress=progress, stop=flag)
             else:
-                result = train(spec, progress=progress, stop=flag)
-            outbox.put(("done", job_id, result, rss_mb(os.getpid())))
+                result = train(spec, callbacks=[Stream(job_id, spec.train.epochs)], stop=flag, path=path)
+            finish("done", job_id, result)
         except SpecError as err:
-            outbox.put(("spec_error", job_id, (err.field, err.value, err.allowed), rss_mb(os.getpid())))
+            finish("spec_error", job_id, (err.field, err.value, err.allowed))
         except Exception as err:  # reported to the asker, who shows it with the run's settings
-            outbox.put(("error", job_id, (type(err).__name__, str(err)), rss_mb(os.getpid())))
+            finish("error", job_id, (type(err).__name__, str(err), traceback.format_exc()))
         finally:
             flags.pop(job_id, None)
 
-    outbox.put(("ready", os.getpid()))
+    def model(job_id: int, spec: RunSpec, weights) -> None:
+        try:
+            finish("done", job_id, export.model_bytes(spec, weights))
+        except Exception as err:
+            finish("error", job_id, (type(err).__name__, str(err), traceback.format_exc()))
+
+    outbox.put(("ready", os.getpid(), rss_mb(os.getpid())))
     threads: list[threading.Thread] = []
+    closing = False
     while True:
-        message = inbox.get()
-        if message is None:
+        threads = [t for t in threads if t.is_alive()]
+        if closing and not threads:
             break
+        try:
+            message = inbox.get(timeout=PARENT_POLL_SECONDS)
+        except queue.Empty:
+            if os.getppid() != parent_pid:  # the asker is gone (killed): nobody reads what this would send
+                os._exit(0)
+            continue
+        if message is None:  # retire: finish what runs (stop requests still arrive), then end; no run is cut
+            closing = True
+            continue
         kind, job_id, *payload = message
-        if kind == "run":
-            flags[job_id] = StopFlag()
-            thread = threading.Thread(target=run, args=(job_id, *payload), daemon=True, name=f"job-{job_id}")
+        if kind in ("run", "model"):
+            if kind == "run":
+                flags[job_id] = StopFlag()
+            target = run if kind == "run" else model
+            thread = threading.Thread(target=target, args=(job_id, *payload), daemon=True, name=f"job-{job_id}")
             thread.start()
-            threads = [t for t in threads if t.is_alive()] + [thread]
+            threads.append(thread)
         elif kind == "stop" and job_id in flags:
             flags[job_id].set()
-    for thread in threads:  # a retired worker finishes what it runs: no run is cut
-        thread.join()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,11 +202,20 @@ def _worker_main(inbox, outbox) -> None:
 
 
 class Job:
-    """One training submitted to a worker: its progress, its end, and a way to stop it."""
+    """One request to a worker: its live progress, its end, and a way to stop it.
 
-    def __init__(self, job_id: int, worker: Worker, progress: Callable[[int, dict], None] | None):
+    While a single run trains, `epoch`, `logs` and `weights` are its latest state and `history` maps
+    each log name to one value per epoch so far (`epochs` lists those epochs); a restarts request
+    reports `epoch` and `logs` ({"median_loss": ...}) only.
+    """
+
+    def __init__(self, job_id: int, worker: Worker, progress: Callable[[int, dict], None] | None = None):
         self.id, self.worker, self._progress = job_id, worker, progress
         self.epoch, self.logs = 0, {}
+        self.history: dict[str, list[float]] = {}
+        self.epochs: list[int] = []
+        self.weights: list | None = None
+        self.started = time.monotonic()
         self._done = threading.Event()
         self._result: Any = None
         self._error: BaseException | None = None
@@ -134,14 +229,20 @@ class Job:
         return self._done.is_set()
 
     def wait(self, timeout: float | None = None):
-        """The result (RunResult or RestartsResult); raises WorkerDied, SpecError or TrainingError."""
+        """The result; raises WorkerDied, SpecError or TrainingError (TimeoutError if `timeout` passes first)."""
         if not self._done.wait(timeout):
             raise TimeoutError(f"job {self.id}: no result after {timeout} s")
         if self._error is not None:
             raise self._error
         return self._result
 
-    def _on_progress(self, epoch: int, logs: dict) -> None:
+    def _on_progress(self, epoch: int, logs: dict, rows: list[tuple[int, dict]], weights) -> None:
+        for row_epoch, row_logs in rows:
+            self.epochs.append(row_epoch)
+            for name, value in row_logs.items():
+                self.history.setdefault(name, []).append(value)
+        if weights is not None:
+            self.weights = weights
         self.epoch, self.logs = epoch, logs
         if self._progress is not None:
             self._progress(epoch, logs)
@@ -152,16 +253,23 @@ class Job:
 
 
 class Worker:
-    """One spawned worker process, the jobs it runs, and a thread that reads what it sends."""
+    """One spawned worker process, the jobs it runs, and a thread that reads what it sends.
 
-    def __init__(self):
+    `on_idle(worker)` is called (from the reader thread) after each job ends and when the process dies.
+    """
+
+    def __init__(self, on_idle: Callable[[Worker], None] | None = None):
         self._inbox, self._outbox = CONTEXT.Queue(), CONTEXT.Queue()
-        self.process = CONTEXT.Process(target=_worker_main, args=(self._inbox, self._outbox), daemon=True, name="tinynet-worker")
+        self.process = CONTEXT.Process(target=_worker_main, args=(self._inbox, self._outbox, os.getpid()), daemon=True,
+                                       name="tinynet-worker")
+        self.started = time.monotonic()
         self.process.start()
         self.jobs: dict[int, Job] = {}
         self.rss_mb: float | None = None
         self.retiring = False
-        self.ready = threading.Event()
+        self.ready = threading.Event()  # set once the engine is imported (or the process has died)
+        self.ready_s: float | None = None  # seconds from start to ready
+        self._on_idle = on_idle
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True, name=f"worker-{self.process.pid}-reader")
         self._reader.start()
@@ -178,13 +286,13 @@ class Worker:
         if self.alive:
             self._inbox.put(message)
 
-    def run(self, job: Job, spec: RunSpec, members: int, seeds, seconds: float | None) -> None:
+    def start(self, job: Job, message: tuple) -> None:
         with self._lock:
             self.jobs[job.id] = job
-        self._inbox.put(("run", job.id, spec, members, seeds, seconds))
+        self._inbox.put(message)
 
     def close(self) -> None:
-        """End the process after its jobs (a retired worker) or now (shutdown)."""
+        """End the process once its jobs are done (they keep receiving stop requests until then)."""
         self.send(None)
 
     def _read(self) -> None:
@@ -201,13 +309,14 @@ class Worker:
                 return
             kind = message[0]
             if kind == "ready":
+                self.rss_mb, self.ready_s = message[2], time.monotonic() - self.started
                 self.ready.set()
                 continue
             job = self.jobs.get(message[1])
             if job is None:
                 continue
             if kind == "progress":
-                job._on_progress(message[2], message[3])
+                job._on_progress(*message[2:])
                 continue
             with self._lock:
                 self.jobs.pop(job.id, None)
@@ -218,71 +327,132 @@ class Worker:
                 job._finish(error=SpecError(*message[2]))
             else:
                 job._finish(error=TrainingError(*message[2]))
+            if self._on_idle is not None:
+                self._on_idle(self)
 
     def _died(self) -> None:
         code = self.process.exitcode
-        how = f"it was killed by signal {-code}" if code is not None and code < 0 else f"it exited with code {code}"
+        how = self.how_it_ended()
         with self._lock:
             jobs, self.jobs = list(self.jobs.values()), {}
+        self.ready.set()
         for job in jobs:
-            job._finish(error=WorkerDied(f"the training process stopped ({how}, e.g. out of memory or killed)"))
+            job._finish(error=WorkerDied(f"the training process stopped ({how})"))
+        if self._on_idle is not None and (jobs or not self.retiring or code != 0):
+            self._on_idle(self)
+
+    def how_it_ended(self) -> str:
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+            why = {"SIGKILL": "killed, for example for lack of memory", "SIGSEGV": "a crash in a library"}.get(name, "")
+            return f"it ended on signal {name}" + (f": {why}" if why else "")
+        return f"it exited with code {code}"
 
 
 class WorkerPool:
-    """Workers that train specs: each request goes to the least busy live worker; full ones are recycled.
+    """Workers that train specs: a request goes to an idle live worker, else a new one (up to `workers`), else the least busy.
 
     Args:
-        workers: how many worker processes at most.
+        workers: how many worker processes at most (each holds its own TensorFlow).
         max_rss_mb: a worker whose resident memory passes this after a job is retired once its
-            other jobs are done, and a fresh one takes its place on the next request.
+            other jobs are done; a fresh one takes its place. `math.inf`: never recycled.
+        keep_warm: start a worker ahead of the first request (see `warm`) and start the replacement
+            of a retired or dead worker at once, so the next request does not also pay TensorFlow's import.
     """
 
-    def __init__(self, workers: int = 1, max_rss_mb: float = 1200.0):
-        self.size, self.max_rss_mb = workers, max_rss_mb
+    def __init__(self, workers: int = 1, max_rss_mb: float = 850.0, keep_warm: bool = True):
+        self.size, self.max_rss_mb, self.keep_warm = int(workers), float(max_rss_mb), keep_warm
         self._workers: list[Worker] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.started = 0  # workers started so far (recycling and deaths start new ones)
+        self.retired = 0  # workers retired for their memory
+        self.closed = False
 
     def warm(self) -> Worker:
-        """Start a worker now (if none is live) so the first request does not also pay the import."""
+        """A live worker: an existing one, or one started now (it imports TensorFlow in the background)."""
         with self._lock:
-            return self._pick()
+            self._prune()
+            live = self._live()
+            return live[0] if live else self._start()
 
     def submit(self, spec: RunSpec, members: int = 0, seeds: list[int] | None = None, seconds: float | None = None,
-               progress: Callable[[int, dict], None] | None = None) -> Job:
-        """Train `spec` (or `members` seeds of it) in a worker; `seconds` is its wall-clock budget."""
+               progress: Callable[[int, dict], None] | None = None, path: str = "fast") -> Job:
+        """Train `spec` (or `members` seeds of it) in a worker; `seconds` is its wall-clock budget there."""
+        seconds = None if seconds is None or math.isinf(seconds) else float(seconds)
+        seeds = list(seeds) if seeds is not None else None
+        return self._send(lambda job_id: ("run", job_id, spec, members, seeds, seconds, path), progress)
+
+    def model_bytes(self, spec: RunSpec, weights, timeout: float = 120.0) -> bytes:
+        """The .keras file of `spec` with `weights`, made in a worker (Keras saves it)."""
+        return self._send(lambda job_id: ("model", job_id, spec, [w for w in weights])).wait(timeout)
+
+    def _send(self, message: Callable[[int], tuple], progress=None) -> Job:
         with self._lock:
+            if self.closed:
+                raise RuntimeError("the worker pool is shut down")
             worker = self._pick()
             job = Job(next(self._ids), worker, progress)
-            worker.run(job, spec, members, list(seeds) if seeds is not None else None, seconds)
+            worker.start(job, message(job.id))
         return job
 
+    def _live(self) -> list[Worker]:
+        return [w for w in self._workers if w.alive and not w.retiring]
+
+    def _prune(self) -> None:
+        self._workers = [w for w in self._workers if w.alive]
+
+    def _start(self) -> Worker:
+        worker = Worker(on_idle=self._idle)
+        self.started += 1
+        self._workers.append(worker)
+        return worker
+
     def _pick(self) -> Worker:
-        for worker in list(self._workers):
-            full = worker.rss_mb is not None and worker.rss_mb > self.max_rss_mb
-            if full and not worker.retiring:
-                worker.retiring = True  # no new jobs; it ends once its queue is done
-                worker.close()
-            if not worker.alive or (worker.retiring and not worker.jobs):
-                self._workers.remove(worker)
-        live = [w for w in self._workers if w.alive and not w.retiring]
+        self._prune()
+        live = self._live()
+        idle = [w for w in live if not w.jobs]
+        if idle:
+            return idle[0]
         if len(live) < self.size:
-            worker = Worker()
-            self.started += 1
-            self._workers.append(worker)
-            return worker
+            return self._start()
         return min(live, key=lambda w: len(w.jobs))
+
+    def _idle(self, worker: Worker) -> None:
+        """After a job (or a death): retire a worker over the memory limit, and warm its replacement."""
+        with self._lock:
+            if self.closed:
+                return
+            if worker.alive and not worker.retiring and worker.rss_mb is not None and worker.rss_mb > self.max_rss_mb:
+                worker.retiring = True  # no new jobs; it ends once its running ones are done
+                self.retired += 1
+                worker.close()
+            # A worker that never got ready (it cannot import the engine) is not restarted in a loop.
+            replace = self.keep_warm and worker.ready_s is not None and (not worker.alive or (worker.retiring and not worker.jobs))
+        if replace:
+            threading.Thread(target=self._replace, args=(worker,), daemon=True, name="worker-replace").start()
+
+    def _replace(self, old: Worker) -> None:
+        old.process.join(REPLACE_JOIN_SECONDS)  # its memory is given back before the new one imports
+        with self._lock:
+            self._prune()
+            if not self.closed and not self._live():
+                self._start()
 
     def pids(self) -> list[int]:
         return [w.pid for w in self._workers if w.alive]
 
+    def workers(self) -> list[Worker]:
+        return list(self._workers)
+
     def shutdown(self) -> None:
         with self._lock:
-            for worker in self._workers:
-                worker.close()
-            for worker in self._workers:
-                worker.process.join(timeout=5)
-                if worker.alive:
-                    worker.process.kill()
-            self._workers = []
+            self.closed = True
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.close()
+        for worker in workers:
+            worker.process.join(timeout=5)
+            if worker.alive:
+                worker.process.kill()

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from core import scenarios, training
-from core.callbacks import HistoryRecorder, StopFlag, WeightRecorder
+from core.callbacks import HistoryRecorder, WeightRecorder
+from core.stopping import StopFlag
 from core.training import resolve_record_every, train
 
 # Short runs: model.fit needs about 1.4 ms per parabola step, so the parabola gets 2 epochs.

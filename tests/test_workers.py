@@ -28,13 +28,18 @@ def test_a_worker_trains_exactly_what_the_process_itself_would(pool):
 
     spec = scenarios.get("sine-relu").spec("question").with_value("train.epochs", 20)
     seen = []
-    result = pool.submit(spec, progress=lambda epoch, logs: seen.append(epoch)).wait(timeout=300)
+    job = pool.submit(spec, progress=lambda epoch, logs: seen.append(epoch))
+    result = job.wait(timeout=300)
     alone = train(spec)
     assert pool.pids() and pool.pids()[0] != os.getpid()
     for a, b in zip(result.final_weights, alone.final_weights):
         np.testing.assert_array_equal(a, b)
     assert result.readout.units.kinks == alone.readout.units.kinks
     assert seen and seen == sorted(seen) and seen[-1] == 20
+    # What the live charts draw while it trains: every epoch's logs, and the weights of the last one.
+    assert job.epochs == list(range(1, 21)) and job.history["loss"] == pytest.approx(list(alone.history["loss"]), rel=1e-6)
+    for a, b in zip(job.weights, alone.final_weights):
+        np.testing.assert_array_equal(a, b)
     restarts = pool.submit(spec, members=3).wait(timeout=300)
     assert restarts.seeds == (spec.seed, spec.seed + 1, spec.seed + 2)
     np.testing.assert_allclose(restarts.losses[:, 0], alone.history["loss"], rtol=1e-4)
@@ -66,10 +71,11 @@ def test_a_killed_worker_fails_its_job_clearly_and_the_next_request_gets_a_fresh
         assert started.wait(timeout=120)
         victim = job.worker.pid
         os.kill(victim, signal.SIGKILL)
-        with pytest.raises(WorkerDied, match=r"the training process stopped \(it was killed by signal 9"):
+        with pytest.raises(WorkerDied, match=r"the training process stopped \(it ended on signal SIGKILL: killed"):
             job.wait(timeout=60)
+        _wait_for(lambda: pool.pids() and victim not in pool.pids())  # the replacement starts at once, before a request
         again = pool.submit(spec.with_value("train.epochs", 3)).wait(timeout=300)
-        assert again.epochs_run == 3 and pool.pids() and victim not in pool.pids()
+        assert again.epochs_run == 3 and victim not in pool.pids()
         assert pool.started == 2
     finally:
         pool.shutdown()
@@ -81,13 +87,74 @@ def test_a_worker_over_its_memory_limit_is_replaced_after_its_job():
         spec = scenarios.get("segments").spec("answer").with_value("train.epochs", 2)
         first = pool.submit(spec)
         first.wait(timeout=300)
+        _wait_for(lambda: pool.pids() and first.worker.pid not in pool.pids())  # retired, and a warm one in its place
         second = pool.submit(spec)
         assert second.wait(timeout=300).epochs_run == 2
-        assert first.worker.pid != second.worker.pid and pool.started == 2
+        assert first.worker.pid != second.worker.pid and pool.started == 2 and pool.retired >= 1
         first.worker.process.join(timeout=30)
         assert not first.worker.alive  # the retired worker ended once its job was done
     finally:
         pool.shutdown()
+
+
+def test_a_job_still_running_on_a_retired_worker_finishes_and_can_be_stopped():
+    pool = WorkerPool(workers=1, max_rss_mb=1.0)
+    try:
+        segments = scenarios.get("segments").spec("answer")
+        started = threading.Event()
+        long = pool.submit(segments.with_values(LONG), progress=lambda epoch, logs: started.set())
+        assert started.wait(timeout=300)
+        short = pool.submit(segments.with_value("train.epochs", 2))  # same worker: it has one slot only
+        assert short.worker is long.worker and short.wait(timeout=120).epochs_run == 2
+        assert long.worker.retiring  # over its limit after the short job, but the long run is not cut
+        long.stop()
+        result = long.wait(timeout=120)
+        assert result.stopped and result.stop_reason == "request"
+        long.worker.process.join(timeout=30)
+        assert not long.worker.alive
+    finally:
+        pool.shutdown()
+
+
+def test_the_keras_file_is_made_in_a_worker(pool, tmp_path):
+    spec = scenarios.get("sine-relu").spec("question").with_value("train.epochs", 2)
+    result = pool.submit(spec).wait(timeout=300)
+    data = pool.model_bytes(spec, result.final_weights)
+    path = tmp_path / "model.keras"
+    path.write_bytes(data)
+    code = ("import sys, numpy as np, keras; m = keras.models.load_model(sys.argv[1], safe_mode=False); "
+            "print(len(m.layers), float(np.asarray(m(np.array([[0.5]], dtype='float32'))).ravel()[0]))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    layers, value = out.stdout.split()
+    assert int(layers) == len(spec.model.units) + 1 and np.isfinite(float(value))
+
+
+def test_a_worker_ends_when_its_asker_is_killed():
+    code = ("import os, sys; from core.workers import WorkerPool; pool = WorkerPool(); w = pool.warm(); w.ready.wait(300); "
+            "print(w.pid, flush=True); os.kill(os.getpid(), 9)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                         capture_output=True, text=True, timeout=300)
+    worker = int(out.stdout.split()[0])
+    _wait_for(lambda: not _running(worker), seconds=20)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            return "State:\tZ" not in handle.read()
+    except OSError:
+        return False
+
+
+def _wait_for(condition, seconds: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.1)
 
 
 def test_the_asking_process_never_imports_tensorflow():
