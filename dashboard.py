@@ -2,11 +2,13 @@
 
 import streamlit as st
 
+from ui import run
 from ui.errors import guard
 from ui.layout import pages
 
 st.set_page_config(page_title="Tiny Net Lab", page_icon=":material/science:", layout="wide")
 navigation = st.navigation(pages())
+run.pool()  # the first visit starts a training process, so TensorFlow loads while the page draws
 
 with st.sidebar:
     st.markdown("**Tiny Net Lab**")

@@ -1,7 +1,8 @@
 """Trainings in worker processes: submit a spec, stream progress, stop, get the plain result back.
 
 The process that asks (the Streamlit server, the command line) never imports TensorFlow: a worker
-is a `spawn`ed Python process (safe next to the asker's threads) that imports the engine, trains
+is a fresh Python interpreter (started like multiprocessing's spawn, so safe next to the asker's
+threads, and talking over a socket pair) that imports the engine, trains
 each job in a thread of its own and sends back progress (the epoch, its logs, every epoch's history
 and the latest weights) and the typed result (core/results.py), which pickles.
 
@@ -25,20 +26,22 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import multiprocessing as mp
 import os
-import queue
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from typing import Any
 
 from core.errors import SpecError
 from core.specs import RunSpec
 
-CONTEXT = mp.get_context("spawn")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder that holds the `core` package
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages of one job (the live charts redraw at 4 per second)
 POLL_SECONDS = 0.2  # how often a worker's reader looks whether its process is still alive
 PARENT_POLL_SECONDS = 1.0  # how often an idle worker looks whether its asker is still there
@@ -46,7 +49,14 @@ REPLACE_JOIN_SECONDS = 30.0  # how long a replacement waits for the retired work
 
 
 class WorkerDied(RuntimeError):
-    """The worker process ended while it trained this job (killed, out of memory, a crash in a library)."""
+    """The worker process ended while it trained this job (killed, out of memory, a crash in a library).
+
+    `how` says how it ended, e.g. "it ended on signal SIGKILL: killed, for example for lack of memory".
+    """
+
+    def __init__(self, how: str):
+        super().__init__(f"the training process stopped: {how}")
+        self.how = how
 
 
 class TrainingError(RuntimeError):
@@ -95,8 +105,37 @@ def _quiet_native_stderr():
         os.close(devnull)
 
 
-def _worker_main(inbox, outbox, parent_pid: int) -> None:
+class _Channel:
+    """Both ends of a worker's socket: pickled messages, sent whole by any thread, read by one."""
+
+    def __init__(self, fd: int):
+        self._connection = Connection(fd)
+        self._lock = threading.Lock()
+
+    def put(self, message) -> None:
+        with self._lock:
+            self._connection.send(message)
+
+    def get(self, timeout: float):
+        """The next message, or None after `timeout` seconds; EOFError once the other end is gone."""
+        return self._connection.recv() if self._connection.poll(timeout) else _NOTHING
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._connection.close()
+
+
+_NOTHING = object()
+
+
+def serve(fd: int) -> None:
+    """The worker process's entry point (`python -c "from core.workers import serve; serve(FD)"`)."""
+    _worker_main(_Channel(fd))
+
+
+def _worker_main(channel: _Channel) -> None:
     """The worker's loop: run jobs in threads, pass stop requests on, report memory with each result."""
+    outbox = channel
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the asker, which stops its jobs
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _quiet_native_stderr():
@@ -177,10 +216,10 @@ def _worker_main(inbox, outbox, parent_pid: int) -> None:
         if closing and not threads:
             break
         try:
-            message = inbox.get(timeout=PARENT_POLL_SECONDS)
-        except queue.Empty:
-            if os.getppid() != parent_pid:  # the asker is gone (killed): nobody reads what this would send
-                os._exit(0)
+            message = channel.get(timeout=PARENT_POLL_SECONDS)
+        except (EOFError, OSError):  # the asker is gone (killed): nobody reads what this would send
+            os._exit(0)
+        if message is _NOTHING:
             continue
         if message is None:  # retire: finish what runs (stop requests still arrive), then end; no run is cut
             closing = True
@@ -259,11 +298,11 @@ class Worker:
     """
 
     def __init__(self, on_idle: Callable[[Worker], None] | None = None):
-        self._inbox, self._outbox = CONTEXT.Queue(), CONTEXT.Queue()
-        self.process = CONTEXT.Process(target=_worker_main, args=(self._inbox, self._outbox, os.getpid()), daemon=True,
-                                       name="tinynet-worker")
+        ours, theirs = socket.socketpair()
         self.started = time.monotonic()
-        self.process.start()
+        self.process = _Process(theirs.fileno())
+        theirs.close()
+        self._channel = _Channel(ours.detach())
         self.jobs: dict[int, Job] = {}
         self.rss_mb: float | None = None
         self.retiring = False
@@ -284,12 +323,13 @@ class Worker:
 
     def send(self, message) -> None:
         if self.alive:
-            self._inbox.put(message)
+            with contextlib.suppress(OSError):  # it died meanwhile: its reader fails the jobs
+                self._channel.put(message)
 
     def start(self, job: Job, message: tuple) -> None:
         with self._lock:
             self.jobs[job.id] = job
-        self._inbox.put(message)
+        self.send(message)
 
     def close(self) -> None:
         """End the process once its jobs are done (they keep receiving stop requests until then)."""
@@ -298,15 +338,16 @@ class Worker:
     def _read(self) -> None:
         while True:
             try:
-                message = self._outbox.get(timeout=POLL_SECONDS)
-            except queue.Empty:
+                message = self._channel.get(timeout=POLL_SECONDS)
+            except (EOFError, OSError):  # the process has ended
+                self.process.join(5)
+                self._died()
+                return
+            if message is _NOTHING:
                 if not self.alive:
                     self._died()
                     return
                 continue
-            except (EOFError, OSError):
-                self._died()
-                return
             kind = message[0]
             if kind == "ready":
                 self.rss_mb, self.ready_s = message[2], time.monotonic() - self.started
@@ -331,13 +372,14 @@ class Worker:
                 self._on_idle(self)
 
     def _died(self) -> None:
+        self._channel.close()
         code = self.process.exitcode
         how = self.how_it_ended()
         with self._lock:
             jobs, self.jobs = list(self.jobs.values()), {}
         self.ready.set()
         for job in jobs:
-            job._finish(error=WorkerDied(f"the training process stopped ({how})"))
+            job._finish(error=WorkerDied(how))
         if self._on_idle is not None and (jobs or not self.retiring or code != 0):
             self._on_idle(self)
 
@@ -348,6 +390,38 @@ class Worker:
             why = {"SIGKILL": "killed, for example for lack of memory", "SIGSEGV": "a crash in a library"}.get(name, "")
             return f"it ended on signal {name}" + (f": {why}" if why else "")
         return f"it exited with code {code}"
+
+
+class _Process:
+    """A worker's process: a fresh Python interpreter (like multiprocessing's spawn, safe next to threads) that serves `fd`.
+
+    Not multiprocessing.Process: under Streamlit, `__main__` is the page script, which a spawned child
+    would run again; here the child runs nothing but `core.workers.serve`.
+    """
+
+    def __init__(self, fd: int):
+        path = os.environ.get("PYTHONPATH", "")
+        env = {**os.environ, "PYTHONPATH": ROOT + (os.pathsep + path if path else "")}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        self._popen = subprocess.Popen([sys.executable, "-c", f"from core.workers import serve; serve({fd})"], pass_fds=(fd,),
+                                       env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+        self.pid = self._popen.pid
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    @property
+    def exitcode(self) -> int | None:
+        """None while it runs; minus the signal's number when a signal ended it."""
+        return self._popen.poll()
+
+    def join(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self._popen.kill()
 
 
 class WorkerPool:
@@ -386,7 +460,7 @@ class WorkerPool:
 
     def model_bytes(self, spec: RunSpec, weights, timeout: float = 120.0) -> bytes:
         """The .keras file of `spec` with `weights`, made in a worker (Keras saves it)."""
-        return self._send(lambda job_id: ("model", job_id, spec, [w for w in weights])).wait(timeout)
+        return self._send(lambda job_id: ("model", job_id, spec, list(weights))).wait(timeout)
 
     def _send(self, message: Callable[[int], tuple], progress=None) -> Job:
         with self._lock:
@@ -446,12 +520,18 @@ class WorkerPool:
     def workers(self) -> list[Worker]:
         return list(self._workers)
 
-    def shutdown(self) -> None:
+    def drain(self) -> list[Worker]:
+        """Take no more requests; every worker ends once its running jobs are done (their results still arrive)."""
         with self._lock:
             self.closed = True
             workers, self._workers = self._workers, []
         for worker in workers:
             worker.close()
+        return workers
+
+    def shutdown(self) -> None:
+        """Drain, wait a little for the jobs, and kill what is left."""
+        workers = self.drain()
         for worker in workers:
             worker.process.join(timeout=5)
             if worker.alive:

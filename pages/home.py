@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import claims
 from core.scenarios import POSTED, SCENARIOS
+from core.workers import WorkerDied
 from ui import charts, errors, run
 from ui.layout import SCRIPTS, keep_router
 
@@ -29,7 +30,11 @@ def home() -> None:
     # Cards first, charts after: the posted runs train one by one (cached after the first visit).
     for scenario_id, (chart_box, caption_box) in cards.items():
         with chart_box, st.spinner(f"Training the posted setup of {scenario_id}..."):
-            result = run.posted_result(scenario_id)
+            try:
+                result = run.posted_result(scenario_id)
+            except WorkerDied as err:
+                chart_box.warning(f"The training process stopped ({err.how}); reload the page to train this card again.")
+                continue
         chart_box.altair_chart(charts.mini_chart(result), width="stretch")
         final = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in result.final.items())
         caption_box.caption(f"The posted setup, trained here (seed {result.spec.seed}): {final}.")

@@ -1,5 +1,7 @@
 """Every page under Streamlit's AppTest: presets fill controls, Train draws results, bad input is answered."""
 
+import threading
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -214,7 +216,7 @@ def test_a_failed_training_is_reported_after_the_rerun_and_the_result_stays():
     from ui.run import Job
 
     at = train(page("segments"), "segments", epochs="3")
-    failed = Job("segments", [scenarios.get("segments").spec()], error="Training failed: RuntimeError: out of memory.")
+    failed = Job("segments", [scenarios.get("segments").spec()], error="Training failed: RuntimeError: out of memory. The previous results are kept.")
     at.session_state["segments.job"] = failed  # a finished job (no thread) that ended in an error
     at.run()
     assert not at.exception
@@ -224,12 +226,19 @@ def test_a_failed_training_is_reported_after_the_rerun_and_the_result_stays():
 
 def test_a_crashing_training_shows_its_settings_and_logs_the_traceback(monkeypatch, caplog):
     import ui.run
+    from core.workers import Job as WorkerJob
+    from core.workers import TrainingError
 
-    def broken(spec, **_):
-        raise RuntimeError("the engine broke")
+    class BrokenEngine:  # the worker's answer when the engine raises: a TrainingError with the worker's traceback
+        def submit(self, spec, **_):
+            worker = type("Worker", (), {"ready": threading.Event(), "send": lambda self, message: None})()
+            worker.ready.set()
+            job = WorkerJob(1, worker)
+            job._finish(error=TrainingError("RuntimeError", "the engine broke", 'Traceback (most recent call last):\n  File "x"\nRuntimeError'))
+            return job
 
     at = train(page("segments"), "segments", epochs="3")
-    monkeypatch.setattr(ui.run, "train", broken)
+    monkeypatch.setattr(ui.run, "pool", BrokenEngine)
     with caplog.at_level("ERROR", logger="tinynet"):
         at = train(at, "segments", epochs="4")
     assert not at.exception
@@ -239,6 +248,7 @@ def test_a_crashing_training_shows_its_settings_and_logs_the_traceback(monkeypat
     assert "Traceback" not in message and 'File "' not in message
     logged = [r for r in caplog.records if r.name == "tinynet"]
     assert logged and logged[-1].exc_info and "the engine broke" in str(logged[-1].exc_info[1])
+    assert "In the worker process:\nTraceback" in logged[-1].getMessage()  # the worker's own traceback, for the log only
     assert any(s.startswith("Trained in") and "3 epochs" in s for s in successes(at))  # the earlier result stays
 
 
@@ -334,9 +344,45 @@ def test_trainings_beyond_the_server_slots_wait_their_turn_and_can_be_cancelled(
         order.append("first done")
     waiter.join(timeout=5)
     assert order == ["first done", "second trains"] and not second.waiting
-    assert second.stop.seconds == 30  # its wall-clock budget started only once it had the slot
     with run.slot(first):
         third.stop.set()
         with pytest.raises(run.Cancelled), run.slot(third):
             pass
     assert run.busy_slots(first) == 0
+
+
+def test_a_training_process_killed_mid_run_is_answered_and_the_next_train_works():
+    import os
+    import signal
+    import time
+
+    import ui.run
+
+    at = train(page("segments"), "segments", epochs="3")
+    killed: dict = {}
+
+    def kill_the_worker_once_it_trains():
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            pool = ui.run._POOL
+            for worker in pool.workers() if pool else []:
+                if any(job.epoch > 0 for job in list(worker.jobs.values())):
+                    killed["pid"] = worker.pid
+                    os.kill(worker.pid, signal.SIGKILL)
+                    return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_the_worker_once_it_trains, daemon=True)
+    killer.start()
+    at = train(at, "segments", epochs="50000")
+    killer.join(timeout=10)
+    assert killed, "the run ended before the worker could be killed"
+    assert not at.exception
+    assert any(e.value == "The training process stopped: it ended on signal SIGKILL: killed, for example for lack of memory. "
+                          "Your earlier results are kept; press Train to try again." for e in at.error), [e.value for e in at.error]
+    assert any(s.startswith("Trained in") and " 3 epochs" in s for s in successes(at))  # the earlier result stays
+    assert at.text_input(key="segments.epochs").value == "50000"  # and so do the settings
+    at = train(at, "segments", epochs="4")
+    assert not at.exception and not at.error
+    assert any(s.startswith("Trained in") and " 4 epochs" in s for s in successes(at))
+    assert killed["pid"] not in ui.run.pool().pids()

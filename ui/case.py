@@ -168,7 +168,7 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
         return
     if job.error:
         # Shown after the rerun below (an element drawn now would vanish with it).
-        st.session_state[f"{scenario.id}.failure"] = f"{job.error} The previous results are kept."
+        st.session_state[f"{scenario.id}.failure"] = job.error
     if job.results and job.members:
         st.session_state[f"{scenario.id}.restarts"] = job.results
     elif job.results:
@@ -187,21 +187,26 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
         progress.progress(0.0, text=f"{which}Waiting for a free training slot: {run.busy_slots(job)} of "
                                     f"{job.budget.max_trainings} on this server busy · {elapsed}")
         return
-    if job.members:
-        median = job.logs.get("median_loss")
-        state = (f"epoch {job.epoch:,} of {spec.train.epochs:,} · median loss {median:.4g}" if job.epoch and median is not None
-                 else "compiling the training loop for these seeds")
-        progress.progress(min(job.epoch / spec.train.epochs, 1.0), text=f"Restarts, {job.members} seeds · {which}{state} · {elapsed}")
+    live = job.live
+    if live is None or job.starting:
+        text = ("starting the training process (it loads TensorFlow once, a few seconds)" if job.starting
+                else "sending the run to the training process")
+        progress.progress(0.0, text=f"{'Restarts, ' + str(job.members) + ' seeds · ' if job.members else ''}{which}{text} · {elapsed}")
         return
-    latest = job.latest
+    if job.members:
+        median = live.logs.get("median_loss")
+        state = (f"epoch {live.epoch:,} of {spec.train.epochs:,} · median loss {median:.4g}" if live.epoch and median is not None
+                 else "compiling the training loop for these seeds")
+        progress.progress(min(live.epoch / spec.train.epochs, 1.0), text=f"Restarts, {job.members} seeds · {which}{state} · {elapsed}")
+        return
     epochs = spec.train.epochs
-    if latest.epoch == 0:
+    if live.epoch == 0:
         text = f"{which}compiling the training loop for this architecture (once per architecture) · {elapsed}"
     else:
-        logs = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in latest.logs.items())
-        text = f"{which}epoch {latest.epoch:,} of {epochs:,} · {logs} · {elapsed}"
-    progress.progress(min(latest.epoch / epochs, 1.0), text=text)
-    history = {k: list(v) for k, v in job.history.history.items()}
+        logs = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in live.logs.items())
+        text = f"{which}epoch {live.epoch:,} of {epochs:,} · {logs} · {elapsed}"
+    progress.progress(min(live.epoch / epochs, 1.0), text=text)
+    history = {k: list(v) for k, v in live.history.items()}
     metric = metric_name(spec.data.task)
     history.setdefault("loss", [])
     history.setdefault(metric, [])
@@ -322,7 +327,7 @@ def _downloads(scenario: Scenario, result: RunResult) -> None:
                                key=f"{scenario.id}.dl.csv", width="stretch", on_click="ignore", icon=":material/download:")
     columns[1].download_button("Run (JSON)", lambda: json.dumps(result.to_json(full=True)), f"{stem}.json", "application/json",
                                key=f"{scenario.id}.dl.json", width="stretch", on_click="ignore", icon=":material/download:")
-    columns[2].download_button("Trained model (.keras)", lambda: export.model_bytes(result.spec, result.final_weights), f"{stem}.keras",
+    columns[2].download_button("Trained model (.keras)", lambda: run.model_file(result), f"{stem}.keras",
                                "application/octet-stream", key=f"{scenario.id}.dl.keras", width="stretch", on_click="ignore",
                                icon=":material/download:")
     columns[3].download_button("Keras script (.py)", export.run_script(result), f"{stem}.py", "text/x-python",

@@ -44,8 +44,12 @@ def settings_line(spec: RunSpec) -> str:
 def report(what: str, error: BaseException, spec: RunSpec | None = None) -> str:
     """Log `error` with its traceback; return the message for the page (no traceback in it)."""
     settings = settings_line(spec) if spec is not None else None
-    LOG.error("%s failed%s", what, f" ({settings})" if settings else "", exc_info=(type(error), error, error.__traceback__))
-    text = f"{what} failed: {type(error).__name__}: {error}."
+    # An error raised in a worker process arrives as a TrainingError: its kind, its text, its traceback there.
+    kind, message = getattr(error, "kind", type(error).__name__), getattr(error, "message", str(error))
+    details = getattr(error, "details", "")
+    LOG.error("%s failed%s%s", what, f" ({settings})" if settings else "", f"\nIn the worker process:\n{details}" if details else "",
+              exc_info=(type(error), error, error.__traceback__))
+    text = f"{what} failed: {kind}: {message}."
     if settings:
         text += f" Settings: {settings}."
     return text + " The details are in the server log."

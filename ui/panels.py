@@ -22,13 +22,14 @@ def latex_parabola(coefficients, digits: int = 5) -> str:
 
 def _parabola_live(job: Job) -> None:
     spec = job.current
-    weights = job.latest.weights
+    live = job.live
+    weights = live.weights if live is not None else None
     if weights is None:
         return
     data = make_dataset(spec.data)
     coefficients = readout.parabola_from_weights(spec.model, weights, data.x_scaler, data.y_scaler)
     if coefficients is not None:
-        st.latex(latex_parabola(coefficients) + f"\\qquad\\text{{(epoch {job.latest.epoch})}}")
+        st.latex(latex_parabola(coefficients) + f"\\qquad\\text{{(epoch {live.epoch})}}")
 
 
 def _parabola_summary(result: RunResult) -> None:

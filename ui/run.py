@@ -1,10 +1,13 @@
-"""Training from a page: a background job with live progress, a clean stop, and a result cache.
+"""Training from a page: a job in a worker process, live progress, a clean stop, and a result cache.
 
-The engine runs in a worker thread so that the page can redraw progress several times a second and a
-Stop click (which reruns the page) reaches the job through its StopFlag instead of killing the run:
-the engine then returns everything learned so far. Finished runs are cached by their full
+The Streamlit server never imports TensorFlow: each run goes to a worker process (core/workers.py)
+through the server's one WorkerPool, which streams its progress back, so the page can redraw several
+times a second while a background thread of the session waits for the result. A Stop click (which
+reruns the page) reaches the run through the job's StopFlag, which this thread passes on to the
+worker; the engine then returns everything learned so far. A worker that dies mid-run is answered with
+a message and replaced; the session keeps its earlier results. Finished runs are cached by their full
 configuration with st.cache_data (bounded), so repeating a demo is instant; a stopped run is never
-cached. Results are plain data: no Keras model is shared between sessions.
+cached. Results are plain data: no Keras model lives in the server.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from core.budget import Budget, BudgetError
-from core.callbacks import HistoryRecorder, LatestState, StopFlag
 from core.results import RestartsResult, RunResult
 from core.specs import RunSpec, SpecError
-from core.training import train, train_restarts
+from core.stopping import StopFlag
+from core.workers import Job as WorkerJob
+from core.workers import WorkerDied, WorkerPool
 from ui import errors
 
 CACHE_ENTRIES = 16  # finished runs kept per server; a run holds up to about 6 MB (noisy-sine), so at most ~100 MB
@@ -46,13 +50,10 @@ class Job:
     purpose: str = "run"  # run | compare | restarts
     members: int = 0  # restarts: seeds per spec (0: single runs)
     stop: StopFlag = field(default_factory=StopFlag)
-    history: HistoryRecorder = field(default_factory=HistoryRecorder)
-    latest: LatestState = field(default_factory=LatestState)
+    live: WorkerJob | None = None  # the current spec's run in its worker: epoch, logs, history and weights so far
     results: list[RunResult] = field(default_factory=list)
-    error: str | None = None
+    error: str | None = None  # the whole message for the page, once the job has failed
     index: int = 0  # which spec is training
-    epoch: int = 0  # restarts: epochs done of the current spec
-    logs: dict = field(default_factory=dict)  # restarts: the latest progress report
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
     thread: threading.Thread | None = None
@@ -67,13 +68,28 @@ class Job:
     def current(self) -> RunSpec:
         return self.specs[min(self.index, len(self.specs) - 1)]
 
+    @property
+    def starting(self) -> bool:
+        """The run waits for its worker process to load TensorFlow (a cold start or a fresh worker)."""
+        return self.live is not None and not self.live.worker.ready.is_set()
+
+    def follow(self, live: WorkerJob):
+        """Wait for the worker's result, passing a Stop click on; the live state is readable meanwhile."""
+        self.live = live
+        stopped = False
+        while not live.done:
+            if self.stop.requested and not stopped:
+                live.stop()
+                stopped = True
+            time.sleep(0.05)
+        return live.wait()
+
     def work(self) -> None:
         try:
             for index, spec in enumerate(self.specs):
                 if self.stop.requested:
                     break
-                self.index = index
-                self.history, self.latest, self.epoch, self.logs = HistoryRecorder(), LatestState(), 0, {}
+                self.index, self.live = index, None
                 key = json.dumps(spec.to_dict(), sort_keys=True)
                 try:
                     if self.members:
@@ -84,8 +100,12 @@ class Job:
                     self.results.append(stopped.result)
                 except Cancelled:  # stopped while waiting for a training slot: nothing to show
                     break
+        except WorkerDied as err:  # the process is gone, not the session: a fresh one takes the next request
+            errors.LOG.warning("the training process stopped (%s) during %s", err.how, errors.settings_line(self.current))
+            self.error = f"The training process stopped: {err.how}. Your earlier results are kept; press Train to try again."
         except Exception as err:  # shown on the page (no traceback: that goes to the log); the previous results stay
-            self.error = errors.report("Training" if not self.members else f"Restarts ({self.members} seeds)", err, self.current)
+            what = "Training" if not self.members else f"Restarts ({self.members} seeds)"
+            self.error = errors.report(what, err, self.current) + " The previous results are kept."
         finally:
             self.finished = time.perf_counter()
 
@@ -132,7 +152,7 @@ def slot(job: Job):
 
     At most `budget.max_trainings` runs train at once (more would only share the same cores more
     thinly and add their memory); later ones wait here, visibly, and a Stop click while waiting
-    cancels them.
+    cancels them. Each run's wall-clock budget is kept by its worker, from the moment it starts there.
     """
     pool = slots(job.budget.max_trainings)
     if not pool.acquire():
@@ -144,7 +164,6 @@ def slot(job: Job):
         finally:
             job.waiting = False
     try:
-        job.stop.limit(job.budget.seconds_for(job.members))  # each run gets its own wall-clock budget
         yield
     finally:
         pool.release()
@@ -159,7 +178,7 @@ def cached_train(spec_json: str, _job: Job) -> RunResult:
     """Train the spec given as canonical JSON (the cache key); `_job` supplies live recorders."""
     spec = RunSpec.from_dict(json.loads(spec_json))
     with slot(_job):
-        result = train(spec, callbacks=[_job.history, _job.latest], stop=_job.stop)
+        result = _job.follow(pool().submit(spec, seconds=_job.budget.seconds_for()))
     if result.stopped:
         raise StoppedEarly(result)
     return result
@@ -169,12 +188,8 @@ def cached_train(spec_json: str, _job: Job) -> RunResult:
 def cached_restarts(spec_json: str, members: int, _job: Job) -> RestartsResult:
     """`members` seeds of the spec (its seed and the following ones), cached like single runs."""
     spec = RunSpec.from_dict(json.loads(spec_json))
-
-    def progress(epoch, logs):
-        _job.epoch, _job.logs = epoch, logs
-
     with slot(_job):
-        result = train_restarts(spec, members, progress=progress, stop=_job.stop)
+        result = _job.follow(pool().submit(spec, members=members, seconds=_job.budget.seconds_for(members)))
     if result.stopped:
         raise StoppedEarly(result)
     return result
@@ -232,4 +247,30 @@ def posted_result(scenario_id: str) -> RunResult:
     """The posted setup ("question" preset) of a case at full length, for the home page's cards."""
     from core import scenarios
 
-    return train(scenarios.get(scenario_id).spec("question"))
+    return pool().submit(scenarios.get(scenario_id).spec("question"), seconds=budget()[0].seconds_for()).wait()
+
+
+def model_file(result: RunResult) -> bytes:
+    """The trained model as a .keras file, saved by a worker (the server has no Keras)."""
+    return pool().model_bytes(result.spec, result.final_weights)
+
+
+_POOL: WorkerPool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def pool() -> WorkerPool:
+    """The server's worker processes (one pool for all sessions), sized by the budget's `workers` and `worker_memory_mb`.
+
+    The first call starts a worker at once, so that TensorFlow loads while the first page draws. A
+    changed setting drains the old pool (its running jobs finish) and starts a new one.
+    """
+    global _POOL
+    limits = budget()[0]
+    with _POOL_LOCK:
+        if _POOL is None or _POOL.closed or (_POOL.size, _POOL.max_rss_mb) != (limits.workers, limits.worker_memory_mb):
+            if _POOL is not None:
+                _POOL.drain()
+            _POOL = WorkerPool(workers=limits.workers, max_rss_mb=limits.worker_memory_mb)
+            _POOL.warm()
+        return _POOL
