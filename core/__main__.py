@@ -54,6 +54,32 @@ def _engine():
     return bench, readout, scenarios, training
 
 
+@contextmanager
+def _worker():
+    """One worker process for this command: the training runs there, so a crash in a library is one line, not a core dump."""
+    from core.workers import WorkerPool
+
+    pool = WorkerPool(workers=1, max_rss_mb=float("inf"), keep_warm=False)
+    try:
+        yield pool
+    finally:
+        pool.shutdown()
+
+
+def _wait(job):
+    """The job's result; Ctrl-C stops the run and ends the command (a dead worker raises WorkerDied, see `main`)."""
+    from core.workers import TrainingError
+
+    try:
+        return job.wait()
+    except KeyboardInterrupt:
+        job.stop()
+        raise
+    except TrainingError as err:
+        print(err.details, file=sys.stderr, end="")  # a bug in the engine: its traceback, from the worker
+        raise
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="Tiny Net Lab: rebuild, train and explain the four posted cases.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -127,18 +153,15 @@ def _cmd_run(args) -> int:
     spec = _resolved_spec(scenario, args)
     budget = _budget()
     budget.check(spec)
-    _, readout, _, training = _engine()
-    from core.stopping import StopFlag
+    from core import readout
 
-    stop = StopFlag()
-    stop.limit(budget.seconds_for())
-    result = training.train(spec, path=args.path, stop=stop)
-    if result.stop_reason == "budget":
-        print("note: " + budget.stop_message(result.epochs_run, spec.train.epochs), file=sys.stderr)
-    if args.save_model:
-        from core.models import model_with_weights
-
-        model_with_weights(spec.model, result.final_weights).save(args.save_model)
+    with _worker() as pool:
+        result = _wait(pool.submit(spec, seconds=budget.seconds_for(), path=args.path))
+        if result.stop_reason == "budget":
+            print("note: " + budget.stop_message(result.epochs_run, spec.train.epochs), file=sys.stderr)
+        if args.save_model:
+            with open(args.save_model, "wb") as handle:
+                handle.write(pool.model_bytes(spec, result.final_weights))
     if args.save_script:
         _save_script(args.save_script, result)
     if args.json:
@@ -335,6 +358,7 @@ def _cmd_bench(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from core.specs import SpecError
+    from core.workers import WorkerDied
 
     try:
         args = _parser().parse_args(argv)
@@ -349,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_bench(args)
     except (UsageError, SpecError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except WorkerDied as err:  # killed, out of memory, a crash in a library: one line, not a traceback
+        print(f"error: {err}; nothing was saved; run the command again", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

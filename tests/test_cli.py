@@ -91,3 +91,46 @@ def test_bench_json_on_one_small_case():
         assert row[key] > 0
     assert row["final"]["accuracy"] == pytest.approx(2 / 3, abs=1e-6)
     assert data["peak_rss_mb"] > 0
+
+
+def test_a_training_process_killed_mid_run_ends_the_command_with_one_line_and_exit_code_2():
+    import signal
+    import time
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "core", "run", "segments", "--preset", "answer", "--set", "train.epochs=100000"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        worker = _child_once_it_trains(process.pid)
+        assert "tensorflow" not in open(f"/proc/{process.pid}/maps").read().lower()  # the command itself has no TensorFlow
+        os.kill(worker, signal.SIGKILL)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2 and out == ""
+    assert err == ("error: the training process stopped: it ended on signal SIGKILL: killed, for example for lack of memory; "
+                   "nothing was saved; run the command again\n")
+
+
+def _child_once_it_trains(pid: int, timeout: float = 120.0) -> int:
+    """The worker process of `pid`, once it has loaded TensorFlow and trained for a moment."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/maps") as handle:
+                    loaded = "libtensorflow" in handle.read()
+            except (OSError, ValueError):
+                continue
+            if parent == pid and loaded:
+                time.sleep(3.0)  # TensorFlow is mapped; give it time to start training
+                return int(entry)
+        time.sleep(0.1)
+    raise AssertionError(f"no worker process of {pid} loaded TensorFlow within {timeout} s")
