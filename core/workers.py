@@ -45,6 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages of one job (the live charts redraw at 4 per second)
 POLL_SECONDS = 0.2  # how often a worker's reader looks whether its process is still alive
 PARENT_POLL_SECONDS = 1.0  # how often an idle worker looks whether its asker is still there
+HARD_LIMIT = 1.25  # a busy worker is retired only past this multiple of its limit; an idle one at the limit
 REPLACE_JOIN_SECONDS = 30.0  # how long a replacement waits for the retired worker to end (so both are not resident at once)
 
 
@@ -429,8 +430,9 @@ class WorkerPool:
 
     Args:
         workers: how many worker processes at most (each holds its own TensorFlow).
-        max_rss_mb: a worker whose resident memory passes this after a job is retired once its
-            other jobs are done; a fresh one takes its place. `math.inf`: never recycled.
+        max_rss_mb: a worker whose resident memory passes this after a job, with no other job
+            running, is retired and a fresh one takes its place (a busy one at HARD_LIMIT times
+            this; it still finishes its running jobs). `math.inf`: never recycled.
         keep_warm: start a worker ahead of the first request (see `warm`) and start the replacement
             of a retired or dead worker at once, so the next request does not also pay TensorFlow's import.
     """
@@ -494,11 +496,17 @@ class WorkerPool:
         return min(live, key=lambda w: len(w.jobs))
 
     def _idle(self, worker: Worker) -> None:
-        """After a job (or a death): retire a worker over the memory limit, and warm its replacement."""
+        """After a job (or a death): retire a worker over the memory limit, and warm its replacement.
+
+        A worker still running other jobs keeps taking requests up to HARD_LIMIT times the limit, so a
+        busy server does not hold two TensorFlows at once; once idle (or past that) it is retired.
+        """
         with self._lock:
             if self.closed:
                 return
-            if worker.alive and not worker.retiring and worker.rss_mb is not None and worker.rss_mb > self.max_rss_mb:
+            rss = worker.rss_mb
+            over = rss is not None and (rss > self.max_rss_mb * HARD_LIMIT or (rss > self.max_rss_mb and not worker.jobs))
+            if worker.alive and not worker.retiring and over:
                 worker.retiring = True  # no new jobs; it ends once its running ones are done
                 self.retired += 1
                 worker.close()

@@ -95,14 +95,14 @@ def test_bench_json_on_one_small_case():
 
 def test_a_training_process_killed_mid_run_ends_the_command_with_one_line_and_exit_code_2():
     import signal
-    import time
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     command = [sys.executable, "-m", "core", "run", "segments", "--preset", "answer", "--set", "train.epochs=100000"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         worker = _child_once_it_trains(process.pid)
-        assert "tensorflow" not in open(f"/proc/{process.pid}/maps").read().lower()  # the command itself has no TensorFlow
+        with open(f"/proc/{process.pid}/maps") as maps:
+            assert "tensorflow" not in maps.read().lower()  # the command itself has no TensorFlow
         os.kill(worker, signal.SIGKILL)
         out, err = process.communicate(timeout=60)
     finally:

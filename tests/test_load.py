@@ -86,9 +86,10 @@ def test_sessions_train_at_the_same_time_and_get_their_own_right_results(chromiu
         assert s["page_seed"] == s["seed"] and s["page_preset"] == "question" and s["page_loss"] == s["expected_loss"], s
 
     memory, slowest = report["server_memory"], report["slowest"]
+    assert memory["server_tensorflow_mapped"] is False, "the Streamlit server process mapped a TensorFlow library: it must train in workers only"
     print(
         f"load test: {sessions} sessions ok; slowest {slowest['page']} (seed {slowest['seed']}) "
-        f"{slowest['click_to_result_s']:.2f} s from click to result; server RSS baseline {memory['baseline_rss_mib']} MiB, "
+        f"{slowest['click_to_result_s']:.2f} s from click to result; server tree RSS baseline {memory['baseline_rss_mib']} MiB, "
         f"peak {memory['peak_rss_mib']} MiB (budget {memory['budget_mib']:.0f} MiB, "
         f"{'within' if memory['within_budget'] else 'OVER'}); total {report['total_s']:.0f} s"
     )
