@@ -2,7 +2,8 @@
 and the posted fix actually succeed over many seeds, measured by the lab itself.
 
 `python -m core claims --write core/claims.json` regenerates the file the home page shows; a test
-regenerates it and checks that it matches.
+regenerates it and checks that it matches. Reading the table (`load`) needs no TensorFlow: the home
+page reads it in the server, which never imports TensorFlow; only `measure` trains.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ import os
 import time
 from collections.abc import Callable
 
-import keras
-
 from core import scenarios
 from core.restarts import summarize_sweep
 from core.specs import DEFAULT_SEEDS
-from core.training import train_restarts
 
 CLAIMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "claims.json")
 SEEDS = DEFAULT_SEEDS
@@ -29,6 +27,10 @@ def _rate(report: dict) -> dict:
 
 def measure(seeds: int = SEEDS, ids: list[str] | None = None, report: Callable[[str], None] | None = None) -> dict:
     """Success rates of "question" and "answer" for every case, `seeds` seeds each (from each preset's seed)."""
+    import keras
+
+    from core.training import train_restarts
+
     rows = []
     began = time.perf_counter()
     for sid in ids or scenarios.POSTED:

@@ -34,8 +34,10 @@ from load import (
     TRAIN_BUTTON,
     TRAINED_TEXT,
     VIEWPORT,
+    descendants,
     free_port,
     health,
+    maps_tensorflow,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -334,3 +336,36 @@ def test_stop_training_ends_the_run_and_keeps_what_was_learned(browser, server):
         assert page.get_by_text(re.compile(r"Stopped on request after [\d,]+ of 20,000 epochs")).count() >= 1
         assert draw_every_chart(page)["drawn"] >= MIN_CHARTS
         assert_no_exception(page)
+
+
+def test_a_killed_training_process_is_answered_on_the_page_and_the_next_train_works(browser, server):
+    import signal
+
+    with visit(browser, server, "segments?preset=answer&epochs=100000", "segments-worker-killed") as page:
+        assert_on_page(page, "segments")
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        page.get_by_text(re.compile(r"epoch [1-9][\d,]* of 100,000")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+        workers = descendants(server.process.pid)
+        assert len(workers) == 1, f"expected one worker process under the server, found {workers}"
+        os.kill(workers[0], signal.SIGKILL)
+        message = page.get_by_text("The training process stopped: it ended on signal SIGKILL")
+        message.first.wait_for(state="visible", timeout=60_000)
+        assert "Your earlier results are kept; press Train to try again." in message.first.inner_text()
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        screenshot(page, "segments-worker-killed")
+        assert_no_exception(page)
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()  # the same run again, in a fresh worker
+        page.get_by_text(re.compile(r"epoch [1-9][\d,]* of 100,000")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+        assert workers[0] not in descendants(server.process.pid)
+        page.get_by_role("button", name="Stop training").click()
+        page.get_by_text(re.compile(r"Trained in \d.*stopped on request after [\d,]+ of 100,000 epochs")).first.wait_for(
+            timeout=TRAIN_TIMEOUT_S * 1000)
+        assert_no_exception(page)
+
+
+def test_the_server_process_never_maps_tensorflow(browser, server):
+    # Runs last: by now the home page has trained its cards and every case page has trained.
+    with visit(browser, server, "", "home-after-all") as page:
+        page.locator('[data-testid="stVegaLiteChart"]').nth(3).wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+    assert descendants(server.process.pid), "no worker process under the server"
+    assert not maps_tensorflow(server.process.pid), "a TensorFlow library is mapped in the Streamlit server process"
