@@ -134,9 +134,22 @@ def serve(fd: int) -> None:
     _worker_main(_Channel(fd))
 
 
+class _Outbox:
+    """The worker's sending end: once the asker is gone there is nobody to tell, so the process ends quietly."""
+
+    def __init__(self, channel: _Channel):
+        self._channel = channel
+
+    def put(self, message) -> None:
+        try:
+            self._channel.put(message)
+        except OSError:  # a broken pipe: the asker exited or was killed
+            os._exit(0)
+
+
 def _worker_main(channel: _Channel) -> None:
     """The worker's loop: run jobs in threads, pass stop requests on, report memory with each result."""
-    outbox = channel
+    outbox = _Outbox(channel)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the asker, which stops its jobs
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _quiet_native_stderr():
