@@ -39,6 +39,17 @@ def test_the_number_of_trainings_at_once_is_a_whole_number(raw):
     assert Budget.from_sources({"TINYNET_MAX_TRAININGS": "2"}).max_trainings == 2
 
 
+def test_the_worker_settings_come_from_the_environment_or_secrets_and_are_checked():
+    assert (Budget().workers, Budget().worker_memory_mb) == (1, 850.0)
+    budget = Budget.from_sources({"TINYNET_WORKER_MEMORY_MB": "1200"}, {"workers": 2})
+    assert budget.workers == 2 and budget.worker_memory_mb == 1200 and "secrets [budget] workers" in budget.where("workers")
+    assert math.isinf(Budget.from_sources({"TINYNET_WORKER_MEMORY_MB": "none"}).worker_memory_mb)
+    with pytest.raises(SpecError, match=r"TINYNET_WORKERS: '0' is not allowed; allowed: a whole number of worker processes"):
+        Budget.from_sources({"TINYNET_WORKERS": "0"})
+    with pytest.raises(SpecError, match=r"TINYNET_WORKER_MEMORY_MB: '100' is not allowed; allowed: a number of MB .* of at least 300"):
+        Budget.from_sources({"TINYNET_WORKER_MEMORY_MB": "100"})
+
+
 def test_params_match_keras():
     from core.models import build_model
 
