@@ -376,14 +376,14 @@ class Worker:
             with self._lock:
                 self.jobs.pop(job.id, None)
             self.rss_mb = message[3]
+            if self._on_idle is not None:  # before the asker hears of the result, so its next request sees a retirement
+                self._on_idle(self)
             if kind == "done":
                 job._finish(result=message[2])
             elif kind == "spec_error":
                 job._finish(error=SpecError(*message[2]))
             else:
                 job._finish(error=TrainingError(*message[2]))
-            if self._on_idle is not None:
-                self._on_idle(self)
 
     def _died(self) -> None:
         self._channel.close()

@@ -345,9 +345,10 @@ def test_a_killed_training_process_is_answered_on_the_page_and_the_next_train_wo
         assert_on_page(page, "segments")
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
         page.get_by_text(re.compile(r"epoch [1-9][\d,]* of 100,000")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
-        workers = descendants(server.process.pid)
-        assert len(workers) == 1, f"expected one worker process under the server, found {workers}"
-        os.kill(workers[0], signal.SIGKILL)
+        workers = descendants(server.process.pid)  # one, or two while a full one hands over to its replacement
+        assert workers, "no worker process under the server"
+        for worker in workers:
+            os.kill(worker, signal.SIGKILL)
         message = page.get_by_text("The training process stopped: it ended on signal SIGKILL")
         message.first.wait_for(state="visible", timeout=60_000)
         assert "Your earlier results are kept; press Train to try again." in message.first.inner_text()
@@ -356,7 +357,7 @@ def test_a_killed_training_process_is_answered_on_the_page_and_the_next_train_wo
         assert_no_exception(page)
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()  # the same run again, in a fresh worker
         page.get_by_text(re.compile(r"epoch [1-9][\d,]* of 100,000")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
-        assert workers[0] not in descendants(server.process.pid)
+        assert not set(workers) & set(descendants(server.process.pid))
         page.get_by_role("button", name="Stop training").click()
         page.get_by_text(re.compile(r"Trained in \d.*stopped on request after [\d,]+ of 100,000 epochs")).first.wait_for(
             timeout=TRAIN_TIMEOUT_S * 1000)

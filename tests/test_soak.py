@@ -38,7 +38,7 @@ def test_many_architectures_are_trained_with_recycled_workers_and_bounded_memory
     assert report["results"] == sessions * architectures
     assert report["server_tensorflow_mapped"] is False
     assert report["workers_started"] >= 2, "no worker was recycled: the default memory limit never took effect"
-    assert report["most_workers_alive"] <= 2
+    assert report["most_workers_alive"] <= 3  # a retiring worker, its replacement, and at most one more under load
     assert report["tree_peak_mib"] < CLOUD_MEMORY_MIB, f"the process tree peaked at {report['tree_peak_mib']} MiB"
     assert finished.returncode == 0, finished.stderr[-4_000:]
     units = {row["units"] for row in report["rows"]}
