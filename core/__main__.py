@@ -28,22 +28,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
-@contextmanager
 def _quiet_native_stderr():
-    """TensorFlow's C++ start-up notes go to fd 2 whatever the log level; keep them off the terminal."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    """TensorFlow's C++ start-up notes, kept off the terminal (the same guard the workers use)."""
+    from core.workers import quiet_native_stderr
+
+    return quiet_native_stderr()
 
 
 def _engine():

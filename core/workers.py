@@ -89,7 +89,7 @@ def rss_mb(pid: int) -> float | None:
 
 
 @contextlib.contextmanager
-def _quiet_native_stderr():
+def quiet_native_stderr():
     """TensorFlow's C++ start-up notes go to fd 2 whatever the log level; keep them off the server's terminal."""
     try:
         saved = os.dup(2)
@@ -152,7 +152,7 @@ def _worker_main(channel: _Channel) -> None:
     outbox = _Outbox(channel)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the asker, which stops its jobs
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _quiet_native_stderr():
+    with quiet_native_stderr():
         import core  # noqa: F401  (XLA's flags before TensorFlow)
         from core import export
         from core.callbacks import LabCallback

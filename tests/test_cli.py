@@ -117,20 +117,13 @@ def _child_once_it_trains(pid: int, timeout: float = 120.0) -> int:
     """The worker process of `pid`, once it has loaded TensorFlow and trained for a moment."""
     import time
 
+    from load import descendants, maps_tensorflow  # tests/load.py: the /proc helpers
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-                with open(f"/proc/{entry}/maps") as handle:
-                    loaded = "libtensorflow" in handle.read()
-            except (OSError, ValueError):
-                continue
-            if parent == pid and loaded:
+        for child in descendants(pid):
+            if maps_tensorflow(child):
                 time.sleep(3.0)  # TensorFlow is mapped; give it time to start training
-                return int(entry)
+                return child
         time.sleep(0.1)
     raise AssertionError(f"no worker process of {pid} loaded TensorFlow within {timeout} s")
