@@ -247,8 +247,9 @@ def _cmd_sweep(args) -> int:
     scenario = scenarios.get(args.scenario)
     scenario.preset(args.preset)
     seeds = _seeds(args.seeds)
-    criterion = scenario.criterion if args.threshold is None else _threshold(scenario.criterion, args.threshold)
     spec = _resolved_spec(scenario, args)
+    base = scenario.criterion_for(spec.data.task)
+    criterion = base if args.threshold is None else _threshold(base, args.threshold)
     variants = [(None, spec)]
     if args.vary:
         path, sep, values = args.vary.partition("=")

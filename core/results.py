@@ -185,6 +185,26 @@ class Divergence:
                 + " Try " + "; or ".join(self.fixes) + ".")
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One thing the doctor read from a run: what it is, whether it explains the failure, and its numbers.
+
+    `role` is "cause" (it explains why the run fails), "symptom" (what the failure looks like) or
+    "note" (true, but not the problem). `evidence` holds the numbers the text rests on, as plain
+    JSON values, so the page, the command line and the tests read the same thing.
+    """
+
+    id: str
+    role: str
+    text: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    ROLES = ("cause", "symptom", "note")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "role": self.role, "text": self.text, "evidence": _jsonable(self.evidence)}
+
+
 # ---------------------------------------------------------------------------------------------
 # A single run
 

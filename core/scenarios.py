@@ -66,6 +66,11 @@ class Criterion:
         return value is not None and value <= self.threshold
 
 
+# The criterion of a run whose task differs from its case's (a typed function made a classification, say).
+CLASSIFICATION_ACCURACY = 0.99
+REGRESSION_ERROR = 0.1
+
+
 @dataclass(frozen=True)
 class Scenario:
     id: str
@@ -78,6 +83,14 @@ class Scenario:
     criterion: Criterion  # what counts as "it worked" for this case (editable by the user)
     claim: str = ""  # what the post's answer claimed, in one line
     posted: bool = True  # one of the four posted cases (home cards, claims, bench), or the user's own
+
+    def criterion_for(self, task: str | None = None) -> Criterion:
+        """The case's criterion for a run of this task: a classification is judged by its accuracy, a regression by its error."""
+        if task == "classification" and self.criterion.kind != "accuracy_at_least":
+            return Criterion("accuracy_at_least", CLASSIFICATION_ACCURACY)
+        if task == "regression" and self.criterion.kind == "accuracy_at_least":
+            return Criterion("max_abs_error_below", REGRESSION_ERROR)
+        return self.criterion
 
     def preset_names(self) -> list[str]:
         return [p.name for p in self.presets]

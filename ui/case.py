@@ -235,7 +235,7 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
         st.error(_divergence_markdown(result), icon=":material/trending_up:")
     if result.stop_reason == "budget":
         st.warning(run.budget()[0].stop_message(result.epochs_run, result.spec.train.epochs), icon=":material/timer_off:")
-    restarts.verdict(result, restarts.criterion(scenario))
+    restarts.verdict(result, restarts.criterion(scenario, result.task))
     record = seed_record(result, st.session_state.get(f"{scenario.id}.restarts") or [])
     if record is not None:
         (st.caption if record.agrees else st.info)(record.text())

@@ -18,22 +18,34 @@ from ui import charts, controls, run
 from ui.display import show_chart
 
 
-def criterion(scenario: Scenario) -> Criterion:
-    """The page's success criterion: the case's default with the threshold the user typed."""
-    raw = st.session_state.get(f"{scenario.id}.threshold", scenario.criterion.threshold)
+def _threshold_key(scenario: Scenario, base: Criterion) -> str:
+    return f"{scenario.id}.threshold" if base.kind == scenario.criterion.kind else f"{scenario.id}.threshold.{base.kind}"
+
+
+def settings_task(scenario: Scenario) -> str:
+    """The task (regression or classification) of the settings in the form, else of the case."""
+    spec, _ = controls.read_spec(scenario)
+    return (spec or scenario.spec()).data.task
+
+
+def criterion(scenario: Scenario, task: str | None = None) -> Criterion:
+    """The page's success criterion for this task: the case's default with the threshold the user typed."""
+    base = scenario.criterion_for(task)
+    raw = st.session_state.get(_threshold_key(scenario, base), base.threshold)
     try:
-        return scenario.criterion.with_threshold(raw)
+        return base.with_threshold(raw)
     except SpecError:
-        return scenario.criterion
+        return base
 
 
-def criterion_control(scenario: Scenario) -> Criterion:
-    key = f"{scenario.id}.threshold"
-    st.session_state.setdefault(key, float(scenario.criterion.threshold))
-    st.number_input(f"Success threshold: {scenario.criterion.describe().replace(f'{scenario.criterion.threshold:g}', '…')}",
+def criterion_control(scenario: Scenario, task: str | None = None) -> Criterion:
+    base = scenario.criterion_for(task)
+    key = _threshold_key(scenario, base)
+    st.session_state.setdefault(key, float(base.threshold))
+    st.number_input(f"Success threshold: {base.describe().replace(f'{base.threshold:g}', '…')}",
                     min_value=0.0, max_value=1e6, step=0.01, format="%g", key=key,
-                    help="What counts as 'it worked' for this case; every verdict and success rate on the page uses it.")
-    return criterion(scenario)
+                    help="What counts as 'it worked' for this case; every verdict, success rate and fix on the page uses it.")
+    return criterion(scenario, task)
 
 
 def verdict(result: RunResult, rule: Criterion) -> None:
@@ -46,7 +58,7 @@ def panel(scenario: Scenario, busy: bool) -> None:
     st.subheader("Restarts: how often does it work?")
     st.caption("Keras trains one initialization per fit (there is no n_init as in k-means). Train many seeds of these "
                "settings at once and count how many succeed.")
-    rule = criterion_control(scenario)
+    rule = criterion_control(scenario, settings_task(scenario))
     left, middle, right = st.columns([1, 1.4, 1.6], vertical_alignment="bottom")
     seeds = left.number_input("Seeds", min_value=1, max_value=MAX_SEEDS, value=DEFAULT_SEEDS, step=1, key=f"{scenario.id}.seeds")
     if middle.button(f"Train {seeds} seeds", key=f"{scenario.id}.restart", disabled=busy, width="stretch",
