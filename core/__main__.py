@@ -1,4 +1,4 @@
-"""The command line: `python -m core list | run | sweep | claims | bench`.
+"""The command line: `python -m core list | run | sweep | doctor | claims | bench`.
 
 A mistake on the command line (an unknown scenario, preset or field, a bad value, a run over the
 budget) ends with one line on stderr that names the flag or field, the value and what is allowed, and
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import time
 from contextlib import contextmanager
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -94,6 +96,18 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--vary", metavar="SECTION.FIELD=V1,V2,...", help="a success rate for each of these values of one setting")
     sweep.add_argument("--threshold", help="the success criterion's threshold (default: the case's, see --help of the case)")
     sweep.add_argument("--json", action="store_true", help="print the result as JSON")
+    doctor = sub.add_parser("doctor", help="why a setup fails, and which changes fix it, measured over many seeds")
+    doctor.add_argument("scenario", help="sine-relu, noisy-sine, parabola, segments or custom")
+    doctor.add_argument("--preset", default="question", help="question (default), answer or a variant")
+    doctor.add_argument("--seed", help="the seed of the diagnosed run and the first of the measured seeds (default: the preset's)")
+    doctor.add_argument("--seeds", default=None, help="seeds per candidate (1 to 256; default 16), the same for every candidate")
+    doctor.add_argument("--threshold", help="the success criterion's threshold (default: the case's)")
+    doctor.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="change one setting before diagnosing (repeatable)")
+    doctor.add_argument("--seconds", default=None, help="the search's wall-clock budget in seconds (default: the budget's "
+                        "max_doctor_seconds, 300 unless TINYNET_MAX_DOCTOR_SECONDS says otherwise)")
+    doctor.add_argument("--target", default=None, help="stop once a candidate succeeds on this share of the seeds (default 0.9)")
+    doctor.add_argument("--json", action="store_true", help="print the findings and the measured fixes as JSON")
     claims = sub.add_parser("claims", help="success rates of every posted setup and posted fix over many seeds")
     claims.add_argument("--seeds", default=str(DEFAULT_SEEDS), help=f"seeds per preset (default {DEFAULT_SEEDS})")
     claims.add_argument("--write", metavar="PATH", help="also write the table as JSON to PATH (the home page reads core/claims.json)")
@@ -291,6 +305,83 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _number_flag(flag: str, raw: str | None, default: float, lo: float, hi: float, what: str) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise UsageError(f"{flag}: {raw!r} is not allowed; allowed: {what}")
+    return value
+
+
+def _cmd_doctor(args) -> int:
+    from core import doctor, scenarios
+
+    scenario = scenarios.get(args.scenario)
+    scenario.preset(args.preset)
+    seeds = _seeds(args.seeds) if args.seeds is not None else doctor.DEFAULT_SEEDS
+    seconds = _number_flag("--seconds", args.seconds, _budget().max_doctor_seconds, 1, 86_400, "a number of seconds from 1 to 86400")
+    target = _number_flag("--target", args.target, doctor.TARGET_RATE, 0.01, 1, "a share of the seeds from 0.01 to 1")
+    spec = _resolved_spec(scenario, args)
+    base = scenario.criterion_for(spec.data.task)
+    criterion = base if args.threshold is None else _threshold(base, args.threshold)
+    from core.restarts import check as check_restarts
+
+    check_restarts(spec, seeds)
+    budget = _budget()
+    budget.check(spec)
+    budget.check(spec, seeds)
+    posted = None
+    if "answer" in scenario.preset_names() and args.preset != "answer":
+        posted = scenario.spec("answer", seed=spec.seed)
+    say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    with _worker() as pool:
+        say(f"training {scenario.id} / {args.preset} (seed {spec.seed}) to read its findings ...")
+        result = _wait(pool.submit(spec, seconds=budget.seconds_for()))
+        found = doctor.findings(result, criterion)
+        for item in found:
+            say(f"  [{item.role}] {item.id}: {item.text}")
+        say(f"measuring over {seeds} seeds ({criterion.describe()}); budget {seconds:g} s")
+        began = time.perf_counter()
+
+        def progress(state: dict) -> None:
+            m = state.get("measured")
+            if m is not None:
+                low, high = m.interval
+                say(f"  {time.perf_counter() - began:6.1f} s  {state['stage']}: {m.label} ({doctor.label_changes(m.changes)}): "
+                    f"{m.successes}/{m.seeds} ({low:.0%}-{high:.0%}) in {m.wall_s:.1f} s")
+
+        def check(candidate, members):
+            budget.check(candidate, members)
+            check_restarts(candidate, members)
+
+        report = doctor.find_fixes(spec, found, result, criterion, doctor.measure_with(pool, budget.seconds_for(seeds)),
+                                   seeds=seeds, posted=posted, target=target, seconds=seconds, progress=progress, check=check)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+        return 0
+    print(f"{scenario.id} / {args.preset}, seeds {report.seeds[0]}..{report.seeds[-1]}: success = {criterion.describe()}")
+    print("Why:")
+    for item in report.findings:
+        print(f"- [{item.role}] {item.text}")
+    print("What fixes it:")
+    print(f"  {report.summary()}")
+    rows = ([("as it is", report.control)] if report.control else []) + \
+           ([("posted fix", report.posted_fix)] if report.posted_fix else []) + [("fix", m) for m in report.fixes[:8]]
+    for kind, m in rows:
+        low, high = m.interval
+        median = "" if m.median_metric is None else f", median {m.metric} {m.median_metric:.3g}"
+        print(f"  {kind:<10} {m.successes:>3}/{m.seeds} ({m.success_rate:>4.0%}, 95% {low:.0%}-{high:.0%}){median}: "
+              f"{doctor.label_changes(m.changes) if kind != 'as it is' else 'no change'}")
+    for line in report.skipped:
+        print(f"  skipped: {line}")
+    print(f"{len(report.tried)} candidates measured in {report.wall_s:.1f} s" + (" (stopped)" if report.stopped else ""))
+    return 0
+
+
 def _seeds(raw: str, flag: str = "--seeds") -> int:
     try:
         value = int(raw)
@@ -358,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "sweep":
             return _cmd_sweep(args)
+        if args.command == "doctor":
+            return _cmd_doctor(args)
         if args.command == "claims":
             return _cmd_claims(args)
         return _cmd_bench(args)

@@ -40,6 +40,7 @@ LIMITS = {
     "max_sample_params": Limit("TINYNET_MAX_SAMPLE_PARAMS", 1e12, 1e3, "samples seen × parameters", ""),
     "max_seconds": Limit("TINYNET_MAX_SECONDS", 120.0, 1.0, "wall-clock seconds per run", " s"),
     "max_sweep_seconds": Limit("TINYNET_MAX_SWEEP_SECONDS", 300.0, 1.0, "wall-clock seconds per restarts request", " s"),
+    "max_doctor_seconds": Limit("TINYNET_MAX_DOCTOR_SECONDS", 300.0, 1.0, "wall-clock seconds of one fix search (the doctor)", " s"),
     "max_trainings": Limit("TINYNET_MAX_TRAININGS", 4, 1, "trainings at once on the server (the dashboard; others wait)", ""),
     # The processes that train (core/workers.py): how many, and the resident memory after which one is
     # replaced once its jobs are done. XLA never frees a compiled loop, so a worker grows by roughly
@@ -93,6 +94,7 @@ class Budget:
     max_sample_params: float = LIMITS["max_sample_params"].default
     max_seconds: float = LIMITS["max_seconds"].default
     max_sweep_seconds: float = LIMITS["max_sweep_seconds"].default
+    max_doctor_seconds: float = LIMITS["max_doctor_seconds"].default
     max_trainings: int = LIMITS["max_trainings"].default
     workers: int = LIMITS["workers"].default
     worker_memory_mb: float = LIMITS["worker_memory_mb"].default

@@ -800,6 +800,7 @@ class DoctorReport:
     target: float
     wall_s: float
     stopped: bool = False
+    spec: RunSpec | None = None  # the control's settings
 
     @property
     def best(self) -> Measured | None:
@@ -823,9 +824,11 @@ class DoctorReport:
                     + "." + (" Stopped before the search was done." if self.stopped else ""))
             return text
         low, high = best.interval
-        verdict = "works" if best.success_rate >= self.target else "is the best found, short of the goal"
-        return (f"{head} {best.label} {verdict}: {best.successes} of {n} seeds ({_pct(best.success_rate)}, 95% interval "
-                f"{_pct(low)} to {_pct(high)}).")
+        rate = f"{best.successes} of {n} seeds ({_pct(best.success_rate)}, 95% interval {_pct(low)} to {_pct(high)})"
+        if best.success_rate >= self.target:
+            return f"{head} What fixes it: {best.label} ({label_changes(best.changes)}) succeeds on {rate}."
+        return (f"{head} The best found, {best.label} ({label_changes(best.changes)}), succeeds on {rate}: short of the "
+                f"{_pct(self.target)} goal" + (", stopped before the search was done." if self.stopped else "."))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -970,12 +973,16 @@ def find_fixes(
 
     report(planned=1 + len(changes) + (1 if posted is not None else 0))
     control = run(spec, "as it is")
+    if _stopped(stop):
+        control = None
     if control is not None:
         report(measured=control)
     posted_fix = None
     if posted is not None and not _stopped(stop):
         report(stage="posted fix", label="the posted fix", done=1, share=0.0, measured=None)
         posted_fix = run(posted, "the posted fix")
+        if _stopped(stop):
+            posted_fix = None
         if posted_fix is not None:
             report(measured=posted_fix)
     seen = {json_key(spec)}
@@ -1009,6 +1016,9 @@ def find_fixes(
             m = run(s, name, keys=[c.key for c in combo], because=sorted({b for c in combo for b in c.because}))
             if m is None:
                 continue
+            if _stopped(stop):  # cut short by Stop: a half-trained rate is not a measurement
+                skipped.append(f"{name}: stopped before it finished")
+                break
             tried.append(m)
             report(measured=m)
             measured.append((m, combo))
@@ -1041,7 +1051,7 @@ def find_fixes(
     report(stage="done", share=1.0, left_s=0.0, measured=None)
     return DoctorReport(findings=tuple(found), criterion=criterion, seeds=tuple(seed_list), control=control, fixes=tuple(fixes),
                         posted_fix=posted_fix, tried=tuple(tried), skipped=tuple(skipped), target=target,
-                        wall_s=time.perf_counter() - began, stopped=_stopped(stop))
+                        wall_s=time.perf_counter() - began, stopped=_stopped(stop), spec=spec)
 
 
 def json_key(spec: RunSpec) -> str:
@@ -1055,3 +1065,26 @@ def json_key(spec: RunSpec) -> str:
 
 def _stopped(stop) -> bool:
     return stop is not None and stop.requested
+
+
+def measure_with(pool, seconds: float | None = None) -> Measure:
+    """A `measure` that trains in a WorkerPool's worker (core/workers.py), passing Stop on; `seconds` per candidate."""
+
+    def measure(spec: RunSpec, seeds: list[int], progress=None, stop=None) -> RestartsResult:
+        epochs = spec.train.epochs
+        job = pool.submit(spec, members=len(seeds), seeds=seeds, seconds=seconds,
+                          progress=None if progress is None else lambda epoch, logs: progress(min(epoch / epochs, 1.0)))
+        stopped = False
+        while True:
+            try:
+                return job.wait(timeout=0.1)
+            except TimeoutError:
+                if stop is not None and stop.requested and not stopped:
+                    job.stop()
+                    stopped = True
+            except KeyboardInterrupt:
+                job.stop()
+                raise
+
+    return measure
+

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core import export, readout, scenarios
+from core import export, scenarios
 from core.restarts import seed_record
 from core.results import RunResult, metric_name
 from core.scenarios import Scenario
-from core.specs import SpecError
-from ui import charts, controls, errors, restarts, run
+from core.specs import RunSpec, SpecError
+from ui import charts, controls, doctor, errors, restarts, run
 from ui.display import show_chart
 
 LIVE_INTERVAL = 0.25  # seconds between live redraws while training
@@ -102,6 +102,12 @@ def _apply_pending(scenario: Scenario) -> None:
     pending = st.session_state.pop(f"{scenario.id}.pending", None)
     if pending:
         controls.apply_preset(scenario, *pending)
+    loaded = st.session_state.pop(f"{scenario.id}.pending_spec", None)
+    if loaded:  # a candidate of the doctor, loaded by its button
+        spec = RunSpec.from_dict(loaded)
+        controls.fill(scenario, spec)
+        controls.write_url(scenario, spec)
+        st.toast("Loaded into the settings. Press Train to see its whole run.")
     seed = st.session_state.pop(f"{scenario.id}.pending_seed", None)
     if seed is not None:
         st.session_state[f"{scenario.id}.seed"] = str(seed)
@@ -169,7 +175,10 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
     if job.error:
         # Shown after the rerun below (an element drawn now would vanish with it).
         st.session_state[f"{scenario.id}.failure"] = job.error
-    if job.results and job.members:
+    if job.purpose == "doctor":
+        if job.report is not None:
+            st.session_state[f"{scenario.id}.doctor"] = job.report
+    elif job.results and job.members:
         st.session_state[f"{scenario.id}.restarts"] = job.results
     elif job.results:
         if job.purpose == "compare" and len(job.results) == 2:
@@ -180,6 +189,9 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
 
 
 def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -> None:
+    if job.purpose == "doctor":
+        doctor.draw_live(job, progress, live_chart)
+        return
     spec = job.current
     which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
     elapsed = f"{time.perf_counter() - job.started:.1f} s"
@@ -241,13 +253,10 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
         (st.caption if record.agrees else st.info)(record.text())
     if extras.summary is not None:
         extras.summary(result)
-    st.subheader("Diagnostics")
-    shown = result.divergence.text() if result.divergence else None  # shown in its own box above
-    notes = [n for n in readout.diagnose(result) if n != shown]
-    for note in notes:
-        st.markdown(f"- {note}")
-    if not notes:
-        st.markdown("- Nothing unusual: no dead or saturated units, no divergence, no extra bumps.")
+    rule = restarts.criterion(scenario, result.task)
+    found = doctor.findings_block(scenario, result, rule)
+    job = run.active(scenario.id)
+    doctor.fix_panel(scenario, result, rule, found, busy=job is not None and job.running)
     names = [t for t, _ in extras.tabs] + ["Fit", "Loss & metric", "Weights", "Hidden units", "Replay", "Compare"]
     tabs = st.tabs(names, key=f"{scenario.id}.tabs")
     for tab, (_, draw) in zip(tabs, extras.tabs):

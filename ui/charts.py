@@ -720,3 +720,32 @@ def success_rates_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
         width="container", height=40 + 36 * len(frame),
         title=_title("Success rate", "bars: share of seeds that succeeded; lines: 95% Wilson interval"),
     )
+
+
+FIX_COLOURS = {"as it is": DATA_GREY, "posted fix": COMPARE_BLUE, "candidate": FIT_ORANGE, "best": "#2b8a3e"}
+
+
+def fixes_chart(rows: Sequence[Mapping[str, Any]], target: float | None = None) -> alt.LayerChart:
+    """The doctor's measured setups: success rate and 95% interval per setup, coloured by kind (as it is, posted fix, candidate, best)."""
+    frame = pd.DataFrame([{"setup": r["label"], "kind": r["kind"], "rate": r["rate"], "low": r["low"], "high": r["high"],
+                           "text": f"{r['successes']}/{r['seeds']}", "changes": r.get("changes", "")} for r in rows])
+    kinds = [k for k in FIX_COLOURS if k in set(frame["kind"])]
+    base = alt.Chart(frame).encode(y=alt.Y("setup:N", title=None, sort=None, axis=alt.Axis(labelLimit=260)))
+    bars = base.mark_bar(opacity=0.85).encode(
+        x=alt.X("rate:Q", title="success rate over the same seeds", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=alt.Color("kind:N", scale=alt.Scale(domain=kinds, range=[FIX_COLOURS[k] for k in kinds]),
+                        legend=alt.Legend(title=None, orient="bottom")),
+        tooltip=[alt.Tooltip("setup:N"), alt.Tooltip("changes:N"), alt.Tooltip("text:N", title="succeeded"),
+                 alt.Tooltip("rate:Q", format=".0%"), alt.Tooltip("low:Q", format=".0%", title="95% low"),
+                 alt.Tooltip("high:Q", format=".0%", title="95% high")],
+    )
+    whiskers = base.mark_rule(color=TARGET_BLACK, strokeWidth=2).encode(x="low:Q", x2="high:Q")
+    labels = base.mark_text(align="left", dx=6, color=TARGET_BLACK).encode(x="high:Q", text="text:N")
+    layers = [bars, whiskers, labels]
+    if target is not None:
+        layers.append(alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(color=RULE_GREY, strokeDash=[4, 3]).encode(x="target:Q"))
+    return alt.layer(*layers).properties(
+        width="container", height=60 + 26 * len(frame),
+        title=_title("What the doctor measured", "bars: share of the seeds that succeeded; lines: 95% Wilson interval; "
+                                                 "dashed: the goal"),
+    )

@@ -59,6 +59,10 @@ class Job:
     thread: threading.Thread | None = None
     budget: Budget = field(default_factory=Budget)
     waiting: bool = False  # queued for a training slot (see `slot`)
+    doctor: dict | None = None  # purpose "doctor": {"result", "findings", "criterion", "seeds", "posted"}
+    state: dict = field(default_factory=dict)  # the doctor's progress: stage, candidate, share done, time left
+    measured: list = field(default_factory=list)  # the doctor's setups measured so far (core.doctor.Measured)
+    report: object | None = None  # the doctor's DoctorReport, once done
 
     @property
     def running(self) -> bool:
@@ -85,6 +89,8 @@ class Job:
         return live.wait()
 
     def work(self) -> None:
+        if self.purpose == "doctor":
+            return self.work_doctor()
         try:
             for index, spec in enumerate(self.specs):
                 if self.stop.requested:
@@ -108,6 +114,62 @@ class Job:
             self.error = errors.report(what, err, self.current) + " The previous results are kept."
         finally:
             self.finished = time.perf_counter()
+
+
+    def work_doctor(self) -> None:
+        """The fix search: every candidate is a restarts request in the worker, one training slot at a time."""
+        from core import doctor
+        from core.restarts import check as check_restarts
+
+        cfg = self.doctor
+
+        def measure(spec, seeds, progress, stop):
+            self.live = None
+            with slot(self):
+                epochs = spec.train.epochs
+                live = pool().submit(spec, members=len(seeds), seeds=seeds, seconds=self.budget.seconds_for(len(seeds)),
+                                     progress=lambda epoch, logs: progress(min(epoch / epochs, 1.0)))
+                return self.follow(live)
+
+        def progress(state: dict) -> None:
+            self.state = state
+            if state.get("measured") is not None:
+                self.measured.append(state["measured"])
+
+        def check(spec, members):
+            self.budget.check(spec, members)
+            check_restarts(spec, members)
+
+        try:
+            key = json.dumps({"spec": self.specs[0].to_dict(), "seeds": cfg["seeds"], "criterion": [cfg["criterion"].kind, cfg["criterion"].threshold],
+                              "posted": cfg["posted"].to_dict() if cfg["posted"] is not None else None,
+                              "seconds": self.budget.max_doctor_seconds}, sort_keys=True)
+            try:
+                self.report = cached_doctor(key, self, measure, progress, check)
+            except StoppedEarly as stopped:
+                self.report = stopped.result
+        except WorkerDied as err:
+            errors.LOG.warning("the training process stopped (%s) during the doctor on %s", err.how, errors.settings_line(self.current))
+            self.error = (f"The training process stopped: {err.how}. The fix search ended; what it measured before is shown. "
+                          "Press Find a fix to try again.")
+        except Exception as err:
+            self.error = errors.report("The fix search", err, self.current) + " The previous results are kept."
+        finally:
+            self.finished = time.perf_counter()
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
+def cached_doctor(key: str, _job: Job, _measure, _progress, _check):
+    """One fix search, cached by the spec, the seeds, the criterion and the budget (a stopped search is not cached)."""
+    from core import doctor
+
+    cfg = _job.doctor
+    report = doctor.find_fixes(_job.specs[0], cfg["findings"], cfg["result"], cfg["criterion"], _measure, seeds=cfg["seeds"],
+                               posted=cfg["posted"], seconds=_job.budget.max_doctor_seconds, progress=_progress,
+                               stop=_job.stop, check=_check)
+    if report.stopped:
+        raise StoppedEarly(report)
+    return report
 
 
 class Cancelled(Exception):
@@ -221,8 +283,8 @@ def refusal(specs: list[RunSpec], members: int = 0) -> str | None:
     return None
 
 
-def start(scenario: str, specs: list[RunSpec], purpose: str = "run", members: int = 0) -> Job:
-    job = Job(scenario, specs, purpose, members, budget=budget()[0])
+def start(scenario: str, specs: list[RunSpec], purpose: str = "run", members: int = 0, doctor: dict | None = None) -> Job:
+    job = Job(scenario, specs, purpose, members, budget=budget()[0], doctor=doctor)
     job.thread = threading.Thread(target=job.work, name=f"train-{scenario}", daemon=True)
     # The cache needs the session's context; the worker draws nothing itself.
     ctx = get_script_run_ctx()

@@ -1,0 +1,214 @@
+"""Why, and what fixes it: the doctor's findings for the run on the page, and its fix search over seeds.
+
+The findings are read from the run itself (core/doctor.py), causes first. "Find a fix" trains the
+settings as they are and every candidate change on the same seeds in the worker process, with live
+progress (which candidate, how far, the time left in this round); Stop keeps what was measured. The
+ranked table and chart then say how often each setup succeeded, with its 95% interval, beside the
+control and the posted fix, and one click loads a candidate into the settings (and the URL).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core import doctor
+from core.restarts import check as check_restarts
+from core.restarts import summarize_sweep
+from core.results import Finding, RunResult
+from core.scenarios import Criterion, Scenario
+from core.specs import MAX_SEEDS, SpecError
+from ui import charts, run
+from ui.display import show_chart
+
+ROLE_TITLES = {"cause": "Why it fails", "symptom": "What the failure looks like", "note": "Also true, but not the problem"}
+NAMES = {
+    "diverged": "Diverged", "step_too_large": "Steps too large", "step_too_small": "Steps too small",
+    "undertrained": "Undertrained", "plateau": "Plateau", "dead_units": "Dead units", "saturated_units": "Saturated units",
+    "unscaled_input": "Input not scaled", "unscaled_target": "Target not scaled", "output_range": "Output range",
+    "no_bias": "No biases", "bends_outside_data": "Bends outside the data", "too_few_bends": "Too few bends",
+    "capacity": "Capacity", "majority_class": "Majority class", "seed_dependent": "Depends on the seed",
+    "crossings": "Class boundaries", "extra_bumps": "Extra bumps", "coefficients": "Learned coefficients",
+    "stopped": "Stopped early", "unexplained": "No rule explains it",
+}
+
+
+def md(text: str) -> str:
+    """Text shown as written: Markdown's and LaTeX's special characters escaped."""
+    for char in "\\`*_[]#$~|<>":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def _restarts_report(scenario: Scenario, result: RunResult, criterion: Criterion) -> dict | None:
+    """The restarts of the same settings as the run (any seeds), read under the page's criterion."""
+    for outcome in st.session_state.get(f"{scenario.id}.restarts") or []:
+        if doctor.json_key(outcome.spec.with_value("seed", result.spec.seed)) == doctor.json_key(result.spec) \
+                and outcome.epochs_run == outcome.spec.train.epochs:
+            return summarize_sweep(outcome, criterion)
+    return None
+
+
+def findings_block(scenario: Scenario, result: RunResult, criterion: Criterion) -> list[Finding]:
+    """The findings, grouped by role; returns them for the fix panel."""
+    found = doctor.findings(result, criterion, _restarts_report(scenario, result, criterion))
+    st.subheader("Why, and what fixes it")
+    if criterion.met(result.final, result.readout):
+        st.caption(f"This run meets its criterion ({criterion.describe()}), so nothing below is a cause: these are notes.")
+    for role in ("cause", "symptom", "note"):
+        items = [f for f in found if f.role == role]
+        if not items:
+            continue
+        st.markdown(f"**{ROLE_TITLES[role]}**")
+        st.markdown("\n".join(f"- **{NAMES.get(f.id, f.id)}** (`{f.id}`). {md(f.text)}" for f in items))
+    if not found:
+        st.markdown("- Nothing unusual: no divergence, no dead or saturated units, no scaling problem, no extra bumps.")
+    if found:
+        with st.expander("The numbers behind these findings"):
+            st.dataframe(pd.DataFrame([{"finding": f.id, "role": f.role, "evidence": _evidence(f.evidence)} for f in found]),
+                         hide_index=True, width="stretch")
+    return found
+
+
+def _evidence(evidence: dict) -> str:
+    def show(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k}: {show(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, (list, tuple)):
+            items = [show(x) for x in v[:8]]
+            return "[" + ", ".join(items) + (", …" if len(v) > 8 else "") + "]"
+        return str(v)
+
+    return "; ".join(f"{k} = {show(v)}" for k, v in evidence.items())
+
+
+def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found: list[Finding], busy: bool) -> None:
+    """The Find a fix button, and the last search's results for these settings."""
+    left, right = st.columns([1, 2.4], vertical_alignment="bottom")
+    seeds = left.number_input("Seeds per candidate", min_value=1, max_value=MAX_SEEDS, value=doctor.DEFAULT_SEEDS, step=1,
+                              key=f"{scenario.id}.doctor_seeds",
+                              help="Every candidate trains on the same seeds (the run's seed and the next ones).")
+    proposed = doctor.candidates(result, found)
+    limits, _ = run.budget()
+    label = f"Find a fix: measure {len(proposed)} change{'s' if len(proposed) != 1 else ''} (and their combinations) over {seeds} seeds"
+    pressed = right.button(label, key=f"{scenario.id}.find_fix", disabled=busy, type="primary", width="stretch",
+                           icon=":material/healing:", help=f"At most {limits.max_doctor_seconds:g} s in all; Stop keeps what is measured.")
+    st.caption(f"The doctor trains these settings as they are and each candidate on the same {seeds} seeds, then pairs and "
+               f"triples of the best single changes, until one succeeds on {doctor.TARGET_RATE:.0%} of the seeds or "
+               f"{limits.max_doctor_seconds:g} s have passed.")
+    if pressed:
+        _start(scenario, result, criterion, found, int(seeds))
+    report = st.session_state.get(f"{scenario.id}.doctor")
+    if report is not None and report.control is not None and _same_settings(report, result):
+        show_report(scenario, result, report)
+
+
+def _same_settings(report: doctor.DoctorReport, result: RunResult) -> bool:
+    return report.spec is not None and doctor.json_key(report.spec) == doctor.json_key(result.spec)
+
+
+def _start(scenario: Scenario, result: RunResult, criterion: Criterion, found: list[Finding], seeds: int) -> None:
+    spec = result.spec
+    try:
+        check_restarts(spec, seeds)
+    except SpecError as err:
+        st.error(f"The doctor measures over seeds with restarts, and these settings cannot: {err}", icon=":material/error:")
+        return
+    refused = run.refusal([spec], seeds)
+    if refused:
+        st.error("Nothing was trained. " + refused, icon=":material/timer_off:")
+        return
+    posted = None
+    if "answer" in scenario.preset_names() and spec.preset != "answer":
+        posted = scenario.spec("answer", seed=spec.seed)
+    run.start(scenario.id, [spec], purpose="doctor", doctor={"result": result, "findings": found, "criterion": criterion,
+                                                              "seeds": seeds, "posted": posted})
+    st.rerun()
+
+
+def rows_of(report: doctor.DoctorReport) -> list[dict]:
+    rows = []
+    best = report.best if report.found_fix or (report.best and report.control and report.best.successes > report.control.successes) else None
+    if report.control is not None:
+        rows.append(_row("as it is (control)", "as it is", report.control))
+    if report.posted_fix is not None:
+        rows.append(_row("the posted fix", "posted fix", report.posted_fix))
+    for m in report.fixes:
+        rows.append(_row(m.label, "best" if m is best else "candidate", m))
+    others = [m for m in report.tried if m not in report.fixes]
+    for m in others:
+        rows.append(_row(m.label, "candidate", m))
+    return rows
+
+
+def _row(label: str, kind: str, m: doctor.Measured) -> dict:
+    low, high = m.interval
+    return {"label": label, "kind": kind, "rate": m.success_rate, "low": low, "high": high, "successes": m.successes,
+            "seeds": m.seeds, "changes": doctor.label_changes(m.changes) if kind not in ("as it is",) else "no change",
+            "median": m.median_metric, "metric": m.metric, "wall_s": m.wall_s, "measured": m}
+
+
+def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorReport) -> None:
+    text = md(report.summary())
+    (st.success if report.found_fix else st.info)(text, icon=":material/healing:" if report.found_fix else ":material/info:")
+    if report.posted_fix is not None and report.best is not None:
+        p, b = report.posted_fix, report.best
+        st.markdown(f"The posted fix on the same seeds: **{p.successes} of {p.seeds}**; the doctor's best: "
+                    f"**{b.successes} of {b.seeds}** ({md(b.label)}).")
+    if report.stopped:
+        st.caption("Stopped on request: the table holds what was measured until then.")
+    rows = rows_of(report)
+    show_chart(charts.fixes_chart(rows, report.target))
+    table = pd.DataFrame([{"setup": r["label"], "kind": r["kind"], "changes": r["changes"], "succeeded": f"{r['successes']}/{r['seeds']}",
+                           "rate": r["rate"], "95% low": r["low"], "95% high": r["high"], f"median {r['metric']}": r["median"],
+                           "seconds": round(r["wall_s"], 1)} for r in rows])
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"rate": st.column_config.NumberColumn(format="percent"),
+                                "95% low": st.column_config.NumberColumn(format="percent"),
+                                "95% high": st.column_config.NumberColumn(format="percent")})
+    if report.skipped:
+        with st.expander(f"Not measured ({len(report.skipped)})"):
+            st.markdown("\n".join(f"- {md(line)}" for line in report.skipped))
+    loadable = [r for r in rows if r["kind"] in ("best", "candidate") and r["measured"].changes][:4]
+    if loadable:
+        st.caption("Load a setup into the settings (and the URL); press Train to see its whole run.")
+        columns = st.columns(len(loadable), gap="small")
+        for index, (column, row) in enumerate(zip(columns, loadable)):
+            if column.button(f"Load: {row['label']}", key=f"{scenario.id}.doctor_load.{index}", width="stretch",
+                             help=row["changes"]):
+                try:
+                    spec = result.spec.with_values(row["measured"].changes)
+                except SpecError as err:
+                    st.error(f"That setup cannot be loaded: {err}")
+                    return
+                st.session_state[f"{scenario.id}.pending_spec"] = spec.to_dict()
+                st.rerun()
+
+
+def draw_live(job: run.Job, progress, box) -> None:
+    """The search's progress line and the setups measured so far."""
+    state = job.state or {}
+    elapsed = f"{time.perf_counter() - job.started:.0f} s"
+    if job.waiting:
+        progress.progress(0.0, text=f"Finding a fix · waiting for a free training slot · {elapsed}")
+        return
+    if job.starting:
+        progress.progress(0.0, text=f"Finding a fix · starting the training process (it loads TensorFlow once) · {elapsed}")
+        return
+    share = float(state.get("share") or 0.0)
+    left = state.get("left_s")
+    stage = state.get("stage", "control")
+    more = " (pairs or triples may follow)" if stage == "single changes" else ""
+    when = f" · about {left:.0f} s left in this round{more}" if left is not None else ""
+    seeds = job.doctor["seeds"]
+    progress.progress(min(share, 1.0), text=(f"Finding a fix · {stage}: {state.get('label', 'as it is')} · {share:.0%} of its epochs "
+                                             f"on {seeds} seeds · {len(job.measured)} measured{when} · {elapsed}"))
+    if job.measured:
+        with box.container():
+            st.dataframe(pd.DataFrame([{"setup": m.label, "changes": doctor.label_changes(m.changes) or "no change",
+                                        "succeeded": f"{m.successes}/{m.seeds}", "seconds": round(m.wall_s, 1)}
+                                       for m in job.measured]), hide_index=True, width="stretch")
