@@ -1,4 +1,4 @@
-"""The command line: `python -m core list | run | sweep | doctor | claims | bench`.
+"""The command line: `python -m core list | run | sweep | doctor | claims | fixes | bench`.
 
 A mistake on the command line (an unknown scenario, preset or field, a bad value, a run over the
 budget) ends with one line on stderr that names the flag or field, the value and what is allowed, and
@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     claims.add_argument("--seeds", default=str(DEFAULT_SEEDS), help=f"seeds per preset (default {DEFAULT_SEEDS})")
     claims.add_argument("--write", metavar="PATH", help="also write the table as JSON to PATH (the home page reads core/claims.json)")
     claims.add_argument("--json", action="store_true", help="print the table as JSON")
+    fixes = sub.add_parser("fixes", help="the doctor on every posted case as asked: its best measured fix beside the posted fix")
+    fixes.add_argument("--write", metavar="PATH", help="also write the table as JSON to PATH (the home page reads core/fixes.json)")
+    fixes.add_argument("--json", action="store_true", help="print the table as JSON")
     bench = sub.add_parser("bench", help="fast path against plain model.fit on every posted setup")
     bench.add_argument("--json", action="store_true", help="print the measurements as JSON")
     bench.add_argument("--scenarios", default="", help="comma-separated scenario ids (default: all)")
@@ -156,7 +159,6 @@ def _cmd_run(args) -> int:
     spec = _resolved_spec(scenario, args)
     budget = _budget()
     budget.check(spec)
-    from core import readout
 
     with _worker() as pool:
         result = _wait(pool.submit(spec, seconds=budget.seconds_for(), path=args.path))
@@ -167,10 +169,13 @@ def _cmd_run(args) -> int:
                 handle.write(pool.model_bytes(spec, result.final_weights))
     if args.save_script:
         _save_script(args.save_script, result)
+    from core import doctor
+
+    found = doctor.findings(result, scenario.criterion_for(spec.data.task))
     if args.json:
-        print(json.dumps(result.to_json(full=args.full), indent=1))
+        print(json.dumps({**result.to_json(full=args.full), "findings": [f.to_json() for f in found]}, indent=1))
     else:
-        _print_summary(result, readout.diagnose(result))
+        _print_summary(result, [f"[{f.role}] {f.text}" for f in found])
         if args.save_model:
             print(f"model saved to {args.save_model}")
         if args.save_script:
@@ -417,6 +422,21 @@ def _cmd_claims(args) -> int:
     return 0
 
 
+def _cmd_fixes(args) -> int:
+    if args.write is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.write))):
+        raise UsageError(f"--write: {args.write!r} is not allowed; allowed: a path in an existing folder")
+    with _quiet_native_stderr():
+        import core.training  # noqa: F401
+    from core import fixes
+
+    table = fixes.measure(report=None if args.json else lambda line: print(line, flush=True))
+    if args.write:
+        fixes.write(table, args.write)
+    if args.json:
+        print(json.dumps(table, indent=1))
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from core import scenarios
 
@@ -453,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_doctor(args)
         if args.command == "claims":
             return _cmd_claims(args)
+        if args.command == "fixes":
+            return _cmd_fixes(args)
         return _cmd_bench(args)
     except (UsageError, SpecError) as err:
         print(f"error: {err}", file=sys.stderr)

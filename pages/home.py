@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import claims
+from core import claims, fixes
 from core.scenarios import POSTED, SCENARIOS
 from core.workers import WorkerDied
 from ui import charts, errors, run
@@ -57,6 +57,43 @@ def home() -> None:
         st.caption(f"Measured by the lab itself: {table['seeds']} seeds per preset, each trained at its full posted length "
                    f"(`python -m core claims --write core/claims.json`, Keras {table['keras']}); a test regenerates the table "
                    "and checks it matches. Each case page's Restarts panel measures any other setting the same way.")
+    found_works()
+
+
+def found_works() -> None:
+    """The doctor's best measured fix for each case beside the posted fix, on the same seeds (core/fixes.json)."""
+    st.subheader("What the lab found works")
+    table = fixes.load()
+    if table is None:
+        st.info("No measured fixes yet: run `python -m core fixes --write core/fixes.json`.")
+        return
+
+    def rate(m: dict | None) -> str:
+        if m is None:
+            return "—"
+        low, high = m["interval"]
+        return f"{m['successes']}/{m['seeds']} ({m['success_rate']:.0%}; 95% {low:.0%}–{high:.0%})"
+
+    cell = lambda text: str(text).replace("|", "\\|")
+    lines = ["| case | why it fails (the doctor's causes) | as asked | posted fix | the lab's best fix | its changes |",
+             "|---|---|---|---|---|---|"]
+    for row in table["cases"]:
+        best = row["best"]
+        why = ", ".join(f"`{f['id']}`" for f in row["findings"] if f["role"] == "cause") or "—"
+        changes = ", ".join(f"`{k}={_show(v)}`" for k, v in best["changes"].items()) if best else "nothing better found"
+        lines.append(f"| **{row['scenario']}** | {why} | {rate(row['control'])} | {rate(row['posted_fix'])} | "
+                     f"**{rate(best)}** | {cell(changes)} |")
+    st.markdown("\n".join(lines))
+    st.caption("Measured by the lab's doctor on each case as asked: the setup, the posted fix and every candidate change on "
+               "the same seeds (16, or 8 for the heaviest case), then pairs and triples of the best single changes "
+               "(`python -m core fixes --write core/fixes.json`); a test checks the table against a fresh measurement. "
+               "Each case page's Find a fix does the same for any setting.")
+
+
+def _show(value) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return "default" if value is None else str(value)
 
 
 with errors.guard("home"):

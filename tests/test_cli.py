@@ -71,6 +71,12 @@ def test_human_summary_and_saved_model(tmp_path):
     (["bench", "--scenarios", "cubic"], "error: scenario: 'cubic' is not allowed"),
     (["bench", "--fit-seconds", "x"], "error: --fit-seconds: 'x' is not allowed"),
     (["frobnicate"], "error: python -m core: argument command: invalid choice: 'frobnicate'"),
+    (["doctor", "parabola", "--seeds", "0"], "error: --seeds: '0' is not allowed; allowed: a whole number from 1 to 256"),
+    (["doctor", "parabola", "--threshold", "abc"], "error: --threshold: 'abc' is not allowed; allowed: a number from 0 to 1e6"),
+    (["doctor", "parabola", "--seconds", "-5"], "error: --seconds: '-5' is not allowed; allowed: a number of seconds from 1 to 86400"),
+    (["doctor", "parabola", "--set", "train.lr=3"], "error: train.lr: '3' is not allowed; allowed: fields of train:"),
+    (["doctor", "nope"], "error: scenario: 'nope' is not allowed"),
+    (["doctor", "parabola", "--set", "train.clipnorm=1"], "error: train.clipnorm: 1.0 is not allowed; allowed: empty for restarts"),
 ])
 def test_mistakes_exit_2_with_one_line_and_no_traceback(args, message):
     out = cli(*args)
@@ -127,3 +133,27 @@ def _child_once_it_trains(pid: int, timeout: float = 120.0) -> int:
                 return child
         time.sleep(0.1)
     raise AssertionError(f"no worker process of {pid} loaded TensorFlow within {timeout} s")
+
+
+def test_doctor_json_findings_and_fixes_measured_over_the_same_seeds():
+    out = cli("doctor", "segments", "--seeds", "8", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert {"findings", "control", "fixes", "best", "posted_fix", "criterion", "wall_s"} <= set(data)
+    ids = {f["id"]: f for f in data["findings"]}
+    assert ids["unscaled_input"]["role"] == "cause" and ids["majority_class"]["role"] == "symptom"
+    assert all(set(f) == {"id", "role", "text", "evidence"} for f in data["findings"])
+    for measured in [data["control"], data["posted_fix"], *data["fixes"]]:
+        assert {"changes", "successes", "seeds", "success_rate", "interval", "median_metric"} <= set(measured)
+        assert measured["seeds"] == 8 and measured["interval"][0] <= measured["success_rate"] <= measured["interval"][1]
+    assert data["best"] == data["fixes"][0] and data["best"]["successes"] > data["control"]["successes"]
+    assert data["seeds"] == list(range(0, 8)) and data["criterion"]["kind"] == "accuracy_at_least"
+
+
+def test_doctor_human_output_says_why_and_what_fixes_it():
+    out = cli("doctor", "parabola", "--seeds", "4")
+    assert out.returncode == 0, out.stderr
+    assert "Why:" in out.stdout and "[cause] The steps are too large" in out.stdout
+    assert "What fixes it:" in out.stdout and "posted fix" in out.stdout
+    assert "control: as it is" in out.stderr  # progress, candidate by candidate
+

@@ -75,6 +75,9 @@ def test_home_page_shows_every_case_with_its_posted_failure():
     captions = " ".join(c.value for c in at.caption)
     assert "accuracy 0.667" in captions  # segments as posted, trained here
     assert len(at.get("page_link")) == 4
+    assert "What the lab found works" in [h.value for h in at.subheader]
+    found = next(m.value for m in at.markdown if "the lab's best fix" in m.value)
+    assert "`unscaled_input`" in found and "`no_bias`" in found and "`data.x_scaling=standard`" in found
 
 
 def test_presets_fill_every_control():
@@ -386,3 +389,34 @@ def test_a_training_process_killed_mid_run_is_answered_and_the_next_train_works(
     assert not at.exception and not at.error
     assert any(s.startswith("Trained in") and " 4 epochs" in s for s in successes(at))
     assert killed["pid"] not in ui.run.pool().pids()
+
+
+def test_why_and_find_a_fix_on_the_page_then_load_the_best_into_the_settings():
+    at = train(page("segments"), "segments")
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Why it fails**" in text and "(`unscaled_input`)" in text and "**What the failure looks like**" in text
+    at = at.button(key="segments.find_fix").click().run()
+    assert not at.exception
+    verdicts = [s.value for s in at.success if "What fixes it" in s.value]
+    assert verdicts and "of 16 seeds" in verdicts[0]
+    assert "The posted fix on the same seeds" in " ".join(m.value for m in at.markdown)
+    table = at.dataframe[-1].value if at.dataframe else None
+    assert table is not None and {"setup", "changes", "succeeded", "rate"} <= set(table.columns)
+    assert "as it is (control)" in set(table["setup"]) and "the posted fix" in set(table["setup"])
+    at = at.button(key="segments.doctor_load.0").click().run()
+    assert not at.exception
+    assert at.session_state["segments.xscale"] == "standard"
+    assert at.query_params["xscale"] == "standard"
+    at = at.button(key="segments.train").click().run()  # the loaded fix trains and meets the criterion
+    assert any("**met**" in m.value for m in at.markdown)
+
+
+def test_a_working_run_gets_notes_and_no_cause_on_the_page():
+    at = page("segments")
+    at.button(key="segments.preset.answer").click().run()
+    at = train(at, "segments", epochs="200")
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "**met**" in text and "**Why it fails**" not in text
+    assert "**Also true, but not the problem**" in text

@@ -214,7 +214,9 @@ def test_wall_clock_budget_stops_the_run_and_says_so():
     assert r.stopped and r.stop_reason == "budget"
     assert 0 < r.epochs_run < spec.train.epochs
     assert len(r.history["loss"]) == r.epochs_run and r.weight_epochs[-1] == r.epochs_run
-    assert "budget" in " ".join(__import__("core.readout", fromlist=["diagnose"]).diagnose(r))
+    from core import doctor
+
+    assert "budget" in " ".join(f.text for f in doctor.findings(r, scenarios.get("sine-relu").criterion) if f.id == "stopped")
     requested = StopFlag()
     requested.set()
     assert train(spec.with_value("train.epochs", 5), stop=requested).stop_reason == "request"

@@ -118,7 +118,6 @@ class Job:
 
     def work_doctor(self) -> None:
         """The fix search: every candidate is a restarts request in the worker, one training slot at a time."""
-        from core import doctor
         from core.restarts import check as check_restarts
 
         cfg = self.doctor
@@ -141,7 +140,8 @@ class Job:
             check_restarts(spec, members)
 
         try:
-            key = json.dumps({"spec": self.specs[0].to_dict(), "seeds": cfg["seeds"], "criterion": [cfg["criterion"].kind, cfg["criterion"].threshold],
+            rule = cfg["criterion"]
+            key = json.dumps({"spec": self.specs[0].to_dict(), "seeds": cfg["seeds"], "criterion": [rule.kind, rule.threshold],
                               "posted": cfg["posted"].to_dict() if cfg["posted"] is not None else None,
                               "seconds": self.budget.max_doctor_seconds}, sort_keys=True)
             try:
