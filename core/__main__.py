@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("scenario", help="sine-relu, noisy-sine, parabola, segments or custom")
     doctor.add_argument("--preset", default="question", help="question (default), answer or a variant")
     doctor.add_argument("--seed", help="the seed of the diagnosed run and the first of the measured seeds (default: the preset's)")
-    doctor.add_argument("--seeds", default=None, help="seeds per candidate (1 to 256; default 16), the same for every candidate")
+    doctor.add_argument("--seeds", default=None,
+                        help="seeds per candidate, the same for every candidate (1 to 256; default 16, or 8 for a setup as heavy as noisy-sine)")
     doctor.add_argument("--threshold", help="the success criterion's threshold (default: the case's)")
     doctor.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="change one setting before diagnosing (repeatable)")
@@ -327,10 +328,10 @@ def _cmd_doctor(args) -> int:
 
     scenario = scenarios.get(args.scenario)
     scenario.preset(args.preset)
-    seeds = _seeds(args.seeds) if args.seeds is not None else doctor.DEFAULT_SEEDS
     seconds = _number_flag("--seconds", args.seconds, _budget().max_doctor_seconds, 1, 86_400, "a number of seconds from 1 to 86400")
     target = _number_flag("--target", args.target, doctor.TARGET_RATE, 0.01, 1, "a share of the seeds from 0.01 to 1")
     spec = _resolved_spec(scenario, args)
+    seeds = _seeds(args.seeds) if args.seeds is not None else doctor.default_seeds(spec)
     base = scenario.criterion_for(spec.data.task)
     criterion = base if args.threshold is None else _threshold(base, args.threshold)
     from core.restarts import check as check_restarts

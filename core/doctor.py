@@ -41,6 +41,8 @@ from core.scenarios import Criterion
 from core.specs import MAX_EPOCHS, MAX_UNITS, RunSpec, SpecError
 
 DEFAULT_SEEDS = 16  # seeds per candidate (paired: every candidate trains on the same ones)
+HEAVY_SEEDS = 8  # ... for a setup whose one run costs more than HEAVY_WORK samples seen x parameters
+HEAVY_WORK = 1e9
 TARGET_RATE = 0.9  # the search stops once a candidate succeeds on this share of the seeds
 DEFAULT_SECONDS = 300.0  # the whole search's wall-clock budget
 TOP_SINGLES = 4  # the best single changes that are combined into pairs and triples
@@ -52,6 +54,13 @@ SATURATING = {"sigmoid": 0.25, "tanh": 1.0}  # the activation's largest slope
 SATURATED_SLOPE = 0.05  # saturated: slope below 5% of the activation's largest
 WORKING_RANGE = 3.0  # |scaled x| beyond this is far outside tanh's and sigmoid's working range
 ROLE_ORDER = {"cause": 0, "symptom": 1, "note": 2}
+
+
+def default_seeds(spec: RunSpec) -> int:
+    """16 seeds per candidate, or 8 for a heavy setup (noisy-sine's 3000 full-batch epochs), so a search takes minutes."""
+    from core.budget import cost
+
+    return HEAVY_SEEDS if cost(spec).sample_params > HEAVY_WORK else DEFAULT_SEEDS
 
 
 # ---------------------------------------------------------------------------------------------

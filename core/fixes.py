@@ -4,8 +4,8 @@
 (its findings, then the candidates over the same seeds) and writes the file the home page shows. A
 test checks the shipped file against a fresh measurement. Reading it (`load`) needs no TensorFlow.
 
-Each case is measured over 16 seeds, or 8 when one run of it costs more than HEAVY_WORK samples seen
-times parameters (the budget's measure of work), so that the whole table regenerates in minutes.
+Each case is measured over 16 seeds, or 8 when one run of it costs more than 1e9 samples seen times
+parameters (core.doctor.default_seeds), so that the whole table regenerates in minutes.
 """
 
 from __future__ import annotations
@@ -16,16 +16,9 @@ import time
 from collections.abc import Callable
 
 from core import scenarios
-from core.budget import cost
+from core.doctor import default_seeds
 
 FIXES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixes.json")
-SEEDS = 16
-HEAVY_SEEDS = 8
-HEAVY_WORK = 1e9  # samples seen x parameters of one run
-
-
-def seeds_for_case(spec) -> int:
-    return HEAVY_SEEDS if cost(spec).sample_params > HEAVY_WORK else SEEDS
 
 
 def in_process_measure(spec, seeds, progress=None, stop=None):
@@ -41,7 +34,7 @@ def measure_case(scenario_id: str, seeds: int | None = None) -> dict:
 
     case = scenarios.get(scenario_id)
     spec = case.spec("question")
-    seeds = seeds or seeds_for_case(spec)
+    seeds = seeds or default_seeds(spec)
     began = time.perf_counter()
     result = train(spec)
     found = doctor.findings(result, case.criterion)

@@ -404,7 +404,7 @@ def test_why_and_find_a_fix_on_the_page_then_load_the_best_into_the_settings():
     table = at.dataframe[-1].value if at.dataframe else None
     assert table is not None and {"setup", "changes", "succeeded", "rate"} <= set(table.columns)
     assert "as it is (control)" in set(table["setup"]) and "the posted fix" in set(table["setup"])
-    at = at.button(key="segments.doctor_load.0").click().run()
+    at = at.button(key="segments.doctor_load").click().run()
     assert not at.exception
     assert at.session_state["segments.xscale"] == "standard"
     assert at.query_params["xscale"] == "standard"

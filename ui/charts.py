@@ -730,7 +730,7 @@ def fixes_chart(rows: Sequence[Mapping[str, Any]], target: float | None = None) 
     frame = pd.DataFrame([{"setup": r["label"], "kind": r["kind"], "rate": r["rate"], "low": r["low"], "high": r["high"],
                            "text": f"{r['successes']}/{r['seeds']}", "changes": r.get("changes", "")} for r in rows])
     kinds = [k for k in FIX_COLOURS if k in set(frame["kind"])]
-    base = alt.Chart(frame).encode(y=alt.Y("setup:N", title=None, sort=None, axis=alt.Axis(labelLimit=260)))
+    base = alt.Chart(frame).encode(y=alt.Y("setup:N", title=None, sort=None, axis=alt.Axis(labelLimit=180, labelOverlap=False)))
     bars = base.mark_bar(opacity=0.85).encode(
         x=alt.X("rate:Q", title="success rate over the same seeds", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         color=alt.Color("kind:N", scale=alt.Scale(domain=kinds, range=[FIX_COLOURS[k] for k in kinds]),
@@ -745,7 +745,7 @@ def fixes_chart(rows: Sequence[Mapping[str, Any]], target: float | None = None) 
     if target is not None:
         layers.append(alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(color=RULE_GREY, strokeDash=[4, 3]).encode(x="target:Q"))
     return alt.layer(*layers).properties(
-        width="container", height=60 + 26 * len(frame),
+        width="container", height={"step": 24},
         title=_title("What the doctor measured", "bars: share of the seeds that succeeded; lines: 95% Wilson interval; "
                                                  "dashed: the goal"),
     )

@@ -89,16 +89,16 @@ def _evidence(evidence: dict) -> str:
 def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found: list[Finding], busy: bool) -> None:
     """The Find a fix button, and the last search's results for these settings."""
     left, right = st.columns([1, 2.4], vertical_alignment="bottom")
-    seeds = left.number_input("Seeds per candidate", min_value=1, max_value=MAX_SEEDS, value=doctor.DEFAULT_SEEDS, step=1,
+    seeds = left.number_input("Seeds per candidate", min_value=1, max_value=MAX_SEEDS, value=doctor.default_seeds(result.spec), step=1,
                               key=f"{scenario.id}.doctor_seeds",
                               help="Every candidate trains on the same seeds (the run's seed and the next ones).")
     proposed = doctor.candidates(result, found)
     limits, _ = run.budget()
-    label = f"Find a fix: measure {len(proposed)} change{'s' if len(proposed) != 1 else ''} (and their combinations) over {seeds} seeds"
-    pressed = right.button(label, key=f"{scenario.id}.find_fix", disabled=busy, type="primary", width="stretch",
+    pressed = right.button("Find a fix", key=f"{scenario.id}.find_fix", disabled=busy, type="primary", width="stretch",
                            icon=":material/healing:", help=f"At most {limits.max_doctor_seconds:g} s in all; Stop keeps what is measured.")
-    st.caption(f"The doctor trains these settings as they are and each candidate on the same {seeds} seeds, then pairs and "
-               f"triples of the best single changes, until one succeeds on {doctor.TARGET_RATE:.0%} of the seeds or "
+    names = ", ".join(c.name for c in proposed) or "none: nothing here is a cause"
+    st.caption(f"The doctor trains these settings as they are and each candidate change ({names}) on the same {seeds} seeds, "
+               f"then pairs and triples of the best ones, until one succeeds on {doctor.TARGET_RATE:.0%} of the seeds or "
                f"{limits.max_doctor_seconds:g} s have passed.")
     if pressed:
         _start(scenario, result, criterion, found, int(seeds))
@@ -163,30 +163,31 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
         st.caption("Stopped on request: the table holds what was measured until then.")
     rows = rows_of(report)
     show_chart(charts.fixes_chart(rows, report.target))
-    table = pd.DataFrame([{"setup": r["label"], "kind": r["kind"], "changes": r["changes"], "succeeded": f"{r['successes']}/{r['seeds']}",
-                           "rate": r["rate"], "95% low": r["low"], "95% high": r["high"], f"median {r['metric']}": r["median"],
-                           "seconds": round(r["wall_s"], 1)} for r in rows])
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"rate": st.column_config.NumberColumn(format="percent"),
-                                "95% low": st.column_config.NumberColumn(format="percent"),
-                                "95% high": st.column_config.NumberColumn(format="percent")})
+    table = pd.DataFrame([{"setup": r["label"], "succeeded": f"{r['successes']}/{r['seeds']}", "rate": f"{r['rate']:.0%}",
+                           "95% interval": f"{r['low']:.0%}–{r['high']:.0%}", f"median {r['metric']}": r["median"],
+                           "changes": r["changes"], "seconds": round(r["wall_s"], 1)} for r in rows])
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        f"median {rows[0]['metric']}": st.column_config.NumberColumn(format="%.3g"),
+        "changes": st.column_config.TextColumn(width="large")})
     if report.skipped:
         with st.expander(f"Not measured ({len(report.skipped)})"):
             st.markdown("\n".join(f"- {md(line)}" for line in report.skipped))
-    loadable = [r for r in rows if r["kind"] in ("best", "candidate") and r["measured"].changes][:4]
+    order = {"best": 0, "candidate": 1, "posted fix": 2}
+    loadable = sorted((r for r in rows if r["kind"] in order and r["measured"].changes), key=lambda r: order[r["kind"]])
     if loadable:
-        st.caption("Load a setup into the settings (and the URL); press Train to see its whole run.")
-        columns = st.columns(len(loadable), gap="small")
-        for index, (column, row) in enumerate(zip(columns, loadable)):
-            if column.button(f"Load: {row['label']}", key=f"{scenario.id}.doctor_load.{index}", width="stretch",
-                             help=row["changes"]):
-                try:
-                    spec = result.spec.with_values(row["measured"].changes)
-                except SpecError as err:
-                    st.error(f"That setup cannot be loaded: {err}")
-                    return
-                st.session_state[f"{scenario.id}.pending_spec"] = spec.to_dict()
-                st.rerun()
+        choices = list(range(len(loadable)))
+        left, right = st.columns([2.4, 1], vertical_alignment="bottom")
+        chosen = left.selectbox("Setup to load into the settings", choices, key=f"{scenario.id}.doctor_pick",
+                                format_func=lambda i: f"{loadable[i]['label']}: {loadable[i]['successes']}/{loadable[i]['seeds']}")
+        if right.button("Load it", key=f"{scenario.id}.doctor_load", width="stretch", icon=":material/input:",
+                        help="Fills the settings and the URL with this setup; press Train to see its whole run."):
+            try:
+                spec = result.spec.with_values(loadable[chosen]["measured"].changes)
+            except SpecError as err:
+                st.error(f"That setup cannot be loaded: {err}")
+                return
+            st.session_state[f"{scenario.id}.pending_spec"] = spec.to_dict()
+            st.rerun()
 
 
 def draw_live(job: run.Job, progress, box) -> None:
