@@ -185,6 +185,9 @@ def findings(result: RunResult, criterion: Criterion, restarts: dict | None = No
     return sorted(found, key=lambda f: ROLE_ORDER[f.role])
 
 
+diagnose = findings  # the name the design uses for it
+
+
 def _fail_role(facts: _Facts, role: str = "cause") -> str:
     return role if not facts.met else "note"
 
@@ -897,6 +900,8 @@ def label_changes(changes: dict[str, Any]) -> str:
     def show(v):
         if isinstance(v, (list, tuple)):
             return ",".join(str(i) for i in v) or "none"
+        if isinstance(v, bool):
+            return str(v).lower()
         return "default" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
 
     return ", ".join(f"{k.split('.', 1)[-1]}={show(v)}" for k, v in changes.items()) or "no change"
@@ -1033,7 +1038,7 @@ def find_fixes(
             measured.append((m, combo))
             if m.success_rate >= target:
                 found_fix = True
-                report(found=True)
+                report(found=True, measured=None)
                 if stop_on_success:
                     break
         return measured

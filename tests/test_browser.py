@@ -370,3 +370,40 @@ def test_the_server_process_never_maps_tensorflow(browser, server):
         page.locator('[data-testid="stVegaLiteChart"]').nth(3).wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
     assert descendants(server.process.pid), "no worker process under the server"
     assert not maps_tensorflow(server.process.pid), "a TensorFlow library is mapped in the Streamlit server process"
+
+
+def test_find_a_fix_measures_candidates_and_loads_the_best_into_the_settings_and_the_url(browser, server):
+    with visit(browser, server, "segments", "segments-doctor") as page:
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        assert page.get_by_text("Why it fails").count() == 1
+        page.get_by_role("button", name="Find a fix").click()
+        page.get_by_text(re.compile(r"What fixes it: .* succeeds on 1[5-6] of 16 seeds")).first.wait_for(
+            state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        draw_visible_charts(page)
+        screenshot(page, "segments-doctor")
+        page.get_by_role("button", name="Load it").click()
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        assert "xscale=standard" in page.url and "opt=adam" in page.url
+        assert_no_exception(page)
+
+
+def test_stop_the_search_keeps_what_was_measured(browser, server):
+    with visit(browser, server, "noisy-sine", "noisy-sine-doctor-stopped") as page:
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        seeds = page.get_by_role("spinbutton", name="Seeds per candidate")
+        seeds.fill("2")
+        seeds.press("Enter")
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        page.get_by_role("button", name="Find a fix").click()
+        page.get_by_text(re.compile(r"Finding a fix · .* · 2 measured")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+        page.get_by_role("button", name="Stop the search").click()
+        page.get_by_text("Stopped on request: the table holds what was measured").first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        assert page.get_by_text(re.compile(r"As it is, 0 of 2 seeds succeed")).count() >= 1
+        screenshot(page, "noisy-sine-doctor-stopped")
+        assert_no_exception(page)

@@ -163,9 +163,11 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
         box = st.container(border=True)
         top = box.columns([4, 1.5], vertical_alignment="center")
         progress = top[0].empty()
-        if top[1].button("Stop training", key=f"{scenario.id}.stop", type="primary", width="stretch", icon=":material/stop_circle:"):
+        stop_label = "Stop the search" if job.purpose == "doctor" else "Stop training"
+        if top[1].button(stop_label, key=f"{scenario.id}.stop", type="primary", width="stretch", icon=":material/stop_circle:"):
             job.stop.set()
         live_chart, live_extra = box.empty(), box.empty()
+        job.drawn_measured = None  # a fresh script run: its live table starts empty
         while job.running:
             _draw_live(job, progress, live_chart, live_extra, extras)
             time.sleep(LIVE_INTERVAL)

@@ -103,8 +103,12 @@ def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found
     if pressed:
         _start(scenario, result, criterion, found, int(seeds))
     report = st.session_state.get(f"{scenario.id}.doctor")
-    if report is not None and report.control is not None and _same_settings(report, result):
-        show_report(scenario, result, report)
+    if report is not None and _same_settings(report, result):
+        if report.control is None:
+            st.info("The search was stopped before it had measured these settings over the seeds: nothing to show yet.",
+                    icon=":material/info:")
+        else:
+            show_report(scenario, result, report)
 
 
 def _same_settings(report: doctor.DoctorReport, result: RunResult) -> bool:
@@ -208,7 +212,8 @@ def draw_live(job: run.Job, progress, box) -> None:
     seeds = job.doctor["seeds"]
     progress.progress(min(share, 1.0), text=(f"Finding a fix · {stage}: {state.get('label', 'as it is')} · {share:.0%} of its epochs "
                                              f"on {seeds} seeds · {len(job.measured)} measured{when} · {elapsed}"))
-    if job.measured:
+    if job.measured and job.drawn_measured != len(job.measured):  # redraw the table only when it grew
+        job.drawn_measured = len(job.measured)
         with box.container():
             st.dataframe(pd.DataFrame([{"setup": m.label, "changes": doctor.label_changes(m.changes) or "no change",
                                         "succeeded": f"{m.successes}/{m.seeds}", "seconds": round(m.wall_s, 1)}

@@ -63,6 +63,7 @@ class Job:
     state: dict = field(default_factory=dict)  # the doctor's progress: stage, candidate, share done, time left
     measured: list = field(default_factory=list)  # the doctor's setups measured so far (core.doctor.Measured)
     report: object | None = None  # the doctor's DoctorReport, once done
+    drawn_measured: int | None = None  # how many measured setups this script run's live table shows
 
     @property
     def running(self) -> bool:
