@@ -78,11 +78,11 @@ def _pct(share: float) -> str:
 
 
 def _xs(values, most: int = 6) -> str:
-    """x = 0 (18 units), x = 2.4, ...: equal values (to 3 digits) once, with their count, at most `most` of them."""
+    """x = 0 ×18, x = 2.4, ...: equal values (to 3 digits) once, with their count, at most `most` of them."""
     counts: dict[str, int] = {}
     for v in values:
         counts[_num(v)] = counts.get(_num(v), 0) + 1
-    items = [f"x = {k}" + (f" ({n} units)" if n > 1 else "") for k, n in counts.items()]
+    items = [f"x = {k}" + (f" ×{n}" if n > 1 else "") for k, n in counts.items()]
     return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
@@ -688,6 +688,8 @@ def candidates(result: RunResult, found: list[Finding]) -> list[Change]:
         if why in ("diverged", "step_too_large"):
             add("lr/10", "learning rate ÷10", "learning_rate", _lr(0.1), why)
             add("lr/100", "learning rate ÷100", "learning_rate", _lr(0.01), why)
+            if t.learning_rate >= 0.01:
+                add("lr/1000", "learning rate ÷1000", "learning_rate", _lr(0.001), why)
             if batch < 32 <= d.n_samples:
                 add("batch32", "batch size 32", "batch", lambda s: {"train.batch_size": 32}, why)
             if t.loss == "sse":
@@ -830,6 +832,10 @@ class DoctorReport:
         n = len(self.seeds)
         head = f"As it is, {control.successes} of {n} seeds succeed."
         best = self.best
+        if control.success_rate >= self.target and best is None:
+            return f"{head} These settings already work on {_pct(control.success_rate)} of the seeds: there is nothing to fix."
+        if not self.tried and not self.skipped and not self.stopped:
+            return f"{head} The findings propose no change to try: none of them is a cause or a symptom of a failure."
         if best is None or best.successes <= control.successes:
             tried = len(self.tried)
             text = (f"{head} None of the {tried} changes tried did better" + (f" (the best reached {best.successes} of {n})" if best else "")

@@ -153,3 +153,10 @@ def test_a_candidate_the_budget_refuses_is_skipped_and_said_so():
     assert report.control is not None
     assert any(line.startswith("standardise x") and "Over the budget" in line for line in report.skipped)
     assert all(m.changes.get("data.x_scaling") != "standard" for m in report.tried)
+
+
+def test_a_setup_that_works_is_told_there_is_nothing_to_fix():
+    result, criterion, found = diagnosed("segments", "answer", train__epochs=200)
+    report = doctor.find_fixes(result.spec, found, result, criterion, measure, seeds=4)
+    assert report.control.successes == 4 and not report.tried and report.best is None
+    assert "already work" in report.summary()
