@@ -72,7 +72,7 @@ def found_works() -> None:
         if m is None:
             return "—"
         low, high = m["interval"]
-        return f"{m['successes']}/{m['seeds']} ({m['success_rate']:.0%}; 95% {low:.0%}–{high:.0%})"
+        return f"{m['successes']}/{m['seeds']} ({low:.0%}–{high:.0%})"
 
     cell = lambda text: str(text).replace("|", "\\|")
     lines = ["| case | why it fails (the doctor's causes) | as asked | posted fix | the lab's best fix | its changes |",
@@ -80,11 +80,12 @@ def found_works() -> None:
     for row in table["cases"]:
         best = row["best"]
         why = ", ".join(f"`{f['id']}`" for f in row["findings"] if f["role"] == "cause") or "—"
-        changes = ", ".join(f"`{k}={_show(v)}`" for k, v in best["changes"].items()) if best else "nothing better found"
+        changes = (f"{best['label']}: " + ", ".join(f"`{k}={_show(v)}`" for k, v in best["changes"].items())) if best else "nothing better found"
         lines.append(f"| **{row['scenario']}** | {why} | {rate(row['control'])} | {rate(row['posted_fix'])} | "
                      f"**{rate(best)}** | {cell(changes)} |")
     st.markdown("\n".join(lines))
-    st.caption("Measured by the lab's doctor on each case as asked: the setup, the posted fix and every candidate change on "
+    st.caption("Successes over the seeds, with the 95% Wilson interval of the rate. "
+               "Measured by the lab's doctor on each case as asked: the setup, the posted fix and every candidate change on "
                "the same seeds (16, or 8 for the heaviest case), then pairs and triples of the best single changes "
                "(`python -m core fixes --write core/fixes.json`); a test checks the table against a fresh measurement. "
                "Each case page's Find a fix does the same for any setting.")
@@ -93,6 +94,8 @@ def found_works() -> None:
 def _show(value) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
     return "default" if value is None else str(value)
 
 

@@ -160,3 +160,15 @@ def test_a_setup_that_works_is_told_there_is_nothing_to_fix():
     report = doctor.find_fixes(result.spec, found, result, criterion, measure, seeds=4)
     assert report.control.successes == 4 and not report.tried and report.best is None
     assert "already work" in report.summary()
+
+
+def test_restarts_of_the_same_settings_add_seed_dependent():
+    from core.restarts import summarize_sweep
+
+    result, criterion, _ = diagnosed("segments", "answer")
+    report = summarize_sweep(train_restarts(result.spec, 16), criterion)
+    assert 0 < report["successes"] < 16  # the posted fix works on most seeds, not all
+    found = by_id(doctor.findings(result, criterion, report))
+    item = found["seed_dependent"]
+    assert item.evidence["successes"] == report["successes"] and item.evidence["seeds"] == 16
+    assert item.role == ("note" if criterion.met(result.final, result.readout) else "symptom")
