@@ -419,3 +419,20 @@ def test_every_chart_copes_with_a_run_that_diverged_at_once(diverged):
     spec = charts.history_chart(diverged.history, "max_abs_error").to_dict()
     assert all(rows(spec, u) == [] for u in units(spec))
     assert "diverged in epoch 1" in " ".join(charts.fit_chart(diverged).to_dict()["title"]["subtitle"])
+
+
+def test_fixes_chart_names_every_setup_inside_the_plot_and_marks_the_goal():
+    rows = [{"label": "as it is (control)", "kind": "as it is", "rate": 0.0, "low": 0.0, "high": 0.19, "successes": 0, "seeds": 16},
+            {"label": "the posted fix", "kind": "posted fix", "rate": 0.875, "low": 0.64, "high": 0.97, "successes": 14, "seeds": 16},
+            {"label": "Adam + standardise x + learning rate ×10", "kind": "best", "rate": 1.0, "low": 0.81, "high": 1.0,
+             "successes": 16, "seeds": 16, "changes": "x_scaling=standard"}]
+    spec = charts.fixes_chart(rows, target=0.9).to_dict()
+    layers = spec["layer"]
+    names = next(layer for layer in layers if layer["encoding"].get("text", {}).get("field") == "setup")
+    assert names["mark"]["type"] == "text" and spec["height"] == {"step": 34}
+    assert layers[0]["encoding"]["y"]["axis"] is None  # no axis of long labels to squeeze the plot
+    values = spec["datasets"][spec["layer"][0]["data"]["name"]] if "datasets" in spec else None
+    assert values is None or [v["setup"] for v in values] == [r["label"] for r in rows]
+    assert any(layer["mark"]["type"] == "rule" and layer["encoding"]["x"]["field"] == "target" for layer in layers)
+    colours = layers[0]["encoding"]["color"]["scale"]
+    assert colours["domain"] == ["as it is", "posted fix", "best"]
