@@ -633,7 +633,8 @@ GROUP_ORDER = ("optimizer", "learning_rate", "batch", "loss", "x_scaling", "y_sc
 
 
 def _lr(factor: float) -> Callable[[RunSpec], dict]:
-    return lambda spec: {"train.learning_rate": float(f"{spec.train.learning_rate * factor:.3g}")}
+    """The learning rate times `factor`, kept within what the spec allows (1e-8 to 10)."""
+    return lambda spec: {"train.learning_rate": min(10.0, max(1e-8, float(f"{spec.train.learning_rate * factor:.3g}")))}
 
 
 def _adam(rate: float | None) -> Callable[[RunSpec], dict]:

@@ -172,3 +172,11 @@ def test_restarts_of_the_same_settings_add_seed_dependent():
     item = found["seed_dependent"]
     assert item.evidence["successes"] == report["successes"] and item.evidence["seeds"] == 16
     assert item.role == ("note" if criterion.met(result.final, result.readout) else "symptom")
+
+
+def test_a_proposed_learning_rate_stays_within_what_the_spec_allows():
+    spec = scenarios.get("custom").spec().with_values({"train.learning_rate": 3.0})
+    raised = doctor.combine(spec, [doctor.Change("lr*100", "learning rate ×100", "learning_rate", doctor._lr(100))])
+    lowered = doctor.combine(spec.with_values({"train.learning_rate": 1e-7}),
+                             [doctor.Change("lr/1000", "learning rate ÷1000", "learning_rate", doctor._lr(0.001))])
+    assert raised.train.learning_rate == 10.0 and lowered.train.learning_rate == 1e-8
