@@ -19,7 +19,7 @@ Example:
     >>> found = findings(result, scenario.criterion)
     >>> [(f.id, f.role) for f in found]
     [('step_too_large', 'cause'), ...]
-    >>> report = find_fixes(result.spec, found, scenario.criterion, measure, seeds=16)
+    >>> report = find_fixes(result.spec, found, result, scenario.criterion, measure, seeds=16)
     >>> report.best.changes, report.best.successes
 """
 
@@ -44,7 +44,6 @@ DEFAULT_SEEDS = 16  # seeds per candidate (paired: every candidate trains on the
 HEAVY_SEEDS = 8  # ... for a setup whose one run costs more than HEAVY_WORK samples seen x parameters
 HEAVY_WORK = 1e9
 TARGET_RATE = 0.9  # the search stops once a candidate succeeds on this share of the seeds
-DEFAULT_SECONDS = 300.0  # the whole search's wall-clock budget
 TOP_SINGLES = 4  # the best single changes that are combined into pairs and triples
 EDGE_SHARE = 0.02  # a boundary within 2% of the span from an end of the data range is "at the edge"
 # Output activations and the values they can produce (scaled units).
@@ -583,7 +582,7 @@ def _parabola_note(f: _Facts) -> Finding | None:
                                                   "worst_error": p.worst_error})
 
 
-def _stopped(f: _Facts) -> Finding | None:
+def _stopped_early(f: _Facts) -> Finding | None:
     r = f.result
     if not r.stopped:
         return None
@@ -605,7 +604,7 @@ def _seed_dependent(f: _Facts, report: dict) -> Finding | None:
 _RULES: tuple[Callable[[_Facts], Finding | None], ...] = (
     _diverged, _step_too_large, _step_too_small, _no_bias, _unscaled_input, _unscaled_target, _output_range, _capacity,
     _dead_units, _bends_outside_data, _too_few_bends, _saturated_units, _undertrained, _plateau, _majority_class, _crossings_note,
-    _extrema, _parabola_note, _stopped,
+    _extrema, _parabola_note, _stopped_early,
 )
 
 
@@ -769,7 +768,6 @@ class Measured:
     """One setup measured over the doctor's seeds: the control, a candidate, or the posted fix."""
 
     label: str
-    keys: tuple[str, ...]  # the Change keys combined (empty: the control or the posted fix)
     changes: dict[str, Any]  # dotted field -> new value, against the control
     successes: int
     seeds: int
@@ -837,7 +835,7 @@ class DoctorReport:
             return f"{head} These settings already work on {_pct(control.success_rate)} of the seeds: there is nothing to fix."
         if not self.tried and not self.skipped and not self.stopped:
             return f"{head} The findings propose no change to try: none of them is a cause or a symptom of a failure."
-        if best is None or best.successes <= control.successes:
+        if best is None:
             tried = len(self.tried)
             text = (f"{head} None of the {tried} changes tried did better" + (f" (the best reached {best.successes} of {n})" if best else "")
                     + "." + (" Stopped before the search was done." if self.stopped else ""))
@@ -926,7 +924,7 @@ def find_fixes(
     seeds: int = DEFAULT_SEEDS,
     posted: RunSpec | None = None,
     target: float = TARGET_RATE,
-    seconds: float = DEFAULT_SECONDS,
+    seconds: float | None = None,
     progress: Callable[[dict], None] | None = None,
     stop=None,
     check: Callable[[RunSpec, int], None] | None = None,
@@ -938,13 +936,16 @@ def find_fixes(
     raises for a candidate over the budget (it is skipped and said so). `stop` (a StopFlag) ends the
     search after the candidate in progress; what was measured is kept.
     """
+    if seconds is None:  # the budget's default (core/budget.py is its one home)
+        from core.budget import LIMITS
+
+        seconds = LIMITS["max_doctor_seconds"].default
     began = time.perf_counter()
     seed_list = seeds_for(spec, seeds)
     changes = candidates(result, found)
     tried: list[Measured] = []
     skipped: list[str] = []
-    state = {"stage": "control", "label": "as it is", "done": 0, "planned": 0, "share": 0.0, "left_s": None, "found": False,
-             "measured": None}
+    state = {"stage": "control", "label": "as it is", "share": 0.0, "left_s": None, "measured": None}
     rate_per_work: list[float] = []  # seconds per unit of work measured so far, for the estimates
 
     def work(s: RunSpec) -> float:
@@ -961,7 +962,7 @@ def find_fixes(
         if progress is not None:
             progress(dict(state))
 
-    def run(s: RunSpec, label: str, keys=(), because=()) -> Measured | None:
+    def run(s: RunSpec, label: str, because=()) -> Measured | None:
         if check is not None:
             try:
                 check(s, seeds)
@@ -980,7 +981,7 @@ def find_fixes(
         sweep = summarize_sweep(outcome, criterion)
         scores = [v for v in member_score(outcome, criterion) if math.isfinite(v)]
         median = float(np.median(scores)) if scores else None
-        return Measured(label=label, keys=tuple(keys), changes=describe_changes(spec, s), successes=sweep["successes"],
+        return Measured(label=label, changes=describe_changes(spec, s), successes=sweep["successes"],
                         seeds=len(seed_list), median_metric=median, metric=_metric_name(criterion), wall_s=wall,
                         stopped=outcome.stopped, diverged=sweep["diverged"], because=tuple(because))
 
@@ -992,7 +993,6 @@ def find_fixes(
         guess = estimate(s) or 0.0
         return time.perf_counter() - began + guess > seconds
 
-    report(planned=1 + len(changes) + (1 if posted is not None else 0))
     control = run(spec, "as it is")
     if _stopped(stop):
         control = None
@@ -1000,7 +1000,7 @@ def find_fixes(
         report(measured=control)
     posted_fix = None
     if posted is not None and not _stopped(stop):
-        report(stage="posted fix", label="the posted fix", done=1, share=0.0, measured=None)
+        report(stage="posted fix", label="the posted fix", share=0.0, measured=None)
         posted_fix = run(posted, "the posted fix")
         if _stopped(stop):
             posted_fix = None
@@ -1032,9 +1032,8 @@ def find_fixes(
                 skipped.append(f"{' + '.join(c.name for c in combo)}: not tried, the doctor's {seconds:g} s were spent")
                 continue
             name = " + ".join(c.name for c in combo)
-            report(stage=stage, label=name, share=0.0, left_s=remaining([p[1] for p in plans[index:]]),
-                   done=len(tried) + 1 + (posted_fix is not None), measured=None)
-            m = run(s, name, keys=[c.key for c in combo], because=sorted({b for c in combo for b in c.because}))
+            report(stage=stage, label=name, share=0.0, left_s=remaining([p[1] for p in plans[index:]]), measured=None)
+            m = run(s, name, because=sorted({b for c in combo for b in c.because}))
             if m is None:
                 continue
             if _stopped(stop):  # cut short by Stop: a half-trained rate is not a measurement
@@ -1045,7 +1044,6 @@ def find_fixes(
             measured.append((m, combo))
             if m.success_rate >= target:
                 found_fix = True
-                report(found=True, measured=None)
                 if stop_on_success:
                     break
         return measured

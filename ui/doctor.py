@@ -136,7 +136,7 @@ def _start(scenario: Scenario, result: RunResult, criterion: Criterion, found: l
 
 def rows_of(report: doctor.DoctorReport) -> list[dict]:
     rows = []
-    best = report.best if report.found_fix or (report.best and report.control and report.best.successes > report.control.successes) else None
+    best = report.best  # fixes hold only setups that beat the control
     if report.control is not None:
         rows.append(_row("as it is (control)", "as it is", report.control))
     if report.posted_fix is not None:
