@@ -77,7 +77,7 @@ class Scenario:
     title: str
     question: str  # the question in one line
     story: str  # what the post observed and what its answer claimed, in our own words
-    source: str  # where the original post is
+    source: str  # where the original post was asked, in words a reader knows (no internal path)
     base: dict[str, Any]  # the posted setup as a RunSpec dict
     presets: tuple[Preset, ...]
     criterion: Criterion  # what counts as "it worked" for this case (editable by the user)
@@ -131,7 +131,7 @@ _add(Scenario(
         "initialisation and a bigger ReLU network; sigmoid units work because their shape is close to "
         "the sine's."
     ),
-    source="shared/seeds/000_3d5d4336491b1ae4.txt",
+    source="a Stack Overflow question, “Approximating sine function with Neural Network and ReLU”",
     base={
         "seed": 7,  # np.random.seed(7) in the post
         "data": {"function": "sine", "sampling": "grid", "n_samples": 10000, "x_min": 0.0, "x_max": 2 * math.pi,
@@ -167,7 +167,7 @@ _add(Scenario(
         "(momentum, adaptive steps) instead of plain gradient descent; Adam on the mean absolute error "
         "for 1000 iterations followed the data."
     ),
-    source="shared/seeds/001_f1503ea3f33e4a08.txt",
+    source="a Cross Validated question, “Approximating a sine function with a shallow neural network”",
     base={
         "seed": 1,  # the post set no seed; this one is ours
         "data": {"function": "sine", "sampling": "uniform", "n_samples": 4000, "x_min": -1.0, "x_max": 9.0,
@@ -200,7 +200,7 @@ _add(Scenario(
         "learned weights give 1.0002, 1.9998, 2.0000, each error smaller than the learning rate. It adds "
         "that a single x^2 neuron, (a x + b)^2, can also describe any such parabola."
     ),
-    source="shared/seeds/002_c93361e6d547b0ad.txt",
+    source="a Stack Overflow question, “How to teach a neural network a parabola function”",
     base={
         "seed": 0,
         "data": {"function": "parabola", "sampling": "uniform", "n_samples": 999, "x_min": 0.0, "x_max": 1.0,
@@ -231,7 +231,7 @@ _add(Scenario(
         "with Adam(0.1) for 20 epochs; accuracy reaches 1.0 from about epoch 13. One threshold cannot "
         "separate the classes, two can, so two hidden units suffice; plain SGD trains more slowly."
     ),
-    source="shared/seeds/003_cdd2d9f2f56a54a3.txt",
+    source="a Stack Overflow question, “Keras: simple neural network with simple data not working”",
     base={
         "seed": 0,
         "data": {"function": "segments", "sampling": "blocks", "n_samples": 300, "x_min": 0.0, "x_max": 30.0},

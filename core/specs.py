@@ -233,13 +233,17 @@ class ModelSpec(_Spec):
     bias_initializer: str = _f("zeros", Rule("choice", "Keras initializer of the biases", choices=INITIALIZERS))
 
     def _check(self) -> None:
-        # One activation name may stand for every hidden layer (and for none when there are none).
+        # One activation name may stand for every hidden layer (and for none when there are none). The
+        # same name written once per layer is still one name: changing the number of layers (say
+        # ?units=3 over "tanh,tanh") carries it along; only different names per layer must match.
         if not self.units:
             object.__setattr__(self, "activation", ())
-        if len(self.activation) == 1 and len(self.units) > 1:
-            object.__setattr__(self, "activation", self.activation * len(self.units))
+        if len(set(self.activation)) == 1 and len(self.activation) != len(self.units):
+            object.__setattr__(self, "activation", self.activation[:1] * len(self.units))
         if len(self.activation) != len(self.units):
-            raise SpecError("model.activation", ",".join(self.activation), f"one name, or {len(self.units)} names (one per hidden layer)")
+            layers = len(self.units)
+            raise SpecError("model.activation", ",".join(self.activation),
+                            f"one name for every hidden layer, or {layers} name{'s' if layers != 1 else ''} (one per hidden layer)")
         if self.kernel_init_scale is not None and self.kernel_initializer not in _SCALED_INITIALIZERS:
             raise SpecError("model.kernel_init_scale", self.kernel_init_scale,
                             "empty unless model.kernel_initializer is one of " + ", ".join(_SCALED_INITIALIZERS))

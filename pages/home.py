@@ -1,5 +1,7 @@
 """Home: what the lab is for, and a card per case with its posted failure."""
 
+import time
+
 import streamlit as st
 
 from core import claims, fixes
@@ -19,6 +21,16 @@ def home() -> None:
         "Press a preset, train, and watch the fit, the loss, every weight and every hidden unit; then try "
         "the posted fix and see whether it really is one."
     )
+    st.caption("Every number on a page is computed from the run you see, and the URL reproduces its settings. "
+               "The same engine runs from a terminal: `python -m core run parabola --preset answer`, "
+               "`python -m core doctor segments`.")
+    # Cards first, charts after: the posted runs train one by one (cached after the first visit). A cold
+    # start loads TensorFlow in the training process first; the status box says so instead of four spinners.
+    began = time.perf_counter()
+    worker = run.pool().warm()
+    cold = not worker.ready.is_set()
+    status = st.status("Starting the training process: it loads TensorFlow once, about 10 s on a cold start" if cold
+                       else "Training the four posted setups", expanded=cold)
     columns = st.columns(2, gap="medium")
     cards = {}
     for index, scenario in enumerate(SCENARIOS[sid] for sid in POSTED):
@@ -27,8 +39,12 @@ def home() -> None:
             st.caption(scenario.question)
             cards[scenario.id] = (st.empty(), st.empty())
             st.page_link(SCRIPTS[scenario.id], label=f"Open the {scenario.id} case", icon=":material/arrow_forward:")
-    # Cards first, charts after: the posted runs train one by one (cached after the first visit).
     for scenario_id, (chart_box, caption_box) in cards.items():
+        if cold:
+            worker.ready.wait(timeout=60)
+            status.write(f"The training process is ready ({time.perf_counter() - began:.0f} s).")
+            cold = False
+        status.update(label=f"Training the posted setup of {scenario_id} (about a second each)")
         with chart_box, st.spinner(f"Training the posted setup of {scenario_id}..."):
             try:
                 result = run.posted_result(scenario_id)
@@ -38,6 +54,10 @@ def home() -> None:
         chart_box.altair_chart(charts.mini_chart(result), width="stretch")
         final = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in result.final.items())
         caption_box.caption(f"The posted setup, trained here (seed {result.spec.seed}): {final}.")
+        status.write(f"{scenario_id}: trained ({final}).")
+    elapsed = time.perf_counter() - began
+    status.update(label="The four posted setups, " + (f"trained live in {elapsed:.1f} s" if elapsed >= 0.5 else "from this server's cache"),
+                  state="complete", expanded=False)
 
     st.subheader("What the answers claimed, and how often they hold")
     table = claims.load()

@@ -187,50 +187,54 @@ def test_residual_chart_is_fit_minus_target(sine, segments):
 # Training curves
 
 
-def test_history_chart_loss_panel_is_log(noisy):
-    spec = assert_drawable(charts.history_chart(noisy.history, "max_abs_error"))
-    loss, metric = spec["hconcat"]
+def history(history, metric):
+    """The two history charts' specs, each checked drawable and as wide as its column."""
+    specs = [assert_drawable(chart) for chart in charts.history_charts(history, metric)]
+    assert all(spec["width"] == "container" for spec in specs)  # never wider than the column it is in
+    return specs
+
+
+def test_history_charts_loss_is_log(noisy):
+    loss, metric = history(noisy.history, "max_abs_error")
     assert loss["encoding"]["y"]["scale"]["type"] == "log"
     assert metric["encoding"]["y"]["scale"].get("type") != "log"
-    np.testing.assert_allclose(column(spec, "loss", "value"), noisy.history["loss"])
-    np.testing.assert_allclose(column(spec, "metric", "value"), noisy.history["max_abs_error"])
-    assert column(spec, "loss", "epoch").tolist() == list(range(1, 21))
+    np.testing.assert_allclose(column(loss, "loss", "value"), noisy.history["loss"])
+    np.testing.assert_allclose(column(metric, "metric", "value"), noisy.history["max_abs_error"])
+    assert column(loss, "loss", "epoch").tolist() == list(range(1, 21))
+    assert f"last {noisy.history['loss'][-1]:.4g}" in loss["title"]["subtitle"]
 
 
-@pytest.mark.parametrize("history", [
+@pytest.mark.parametrize("history_", [
     {},
     {"loss": [], "accuracy": []},
     {"epoch": np.arange(1, 1), "loss": np.empty(0), "accuracy": np.empty(0)},
 ], ids=["no keys", "empty lists", "empty arrays"])
-def test_history_chart_with_no_epochs_is_empty_with_axes(history):
-    spec = charts.history_chart(history, "accuracy").to_dict()
-    json.dumps(spec, allow_nan=False)
-    loss, metric = spec["hconcat"]
-    assert rows(spec, loss) == [] and rows(spec, metric) == []
+def test_history_charts_with_no_epochs_are_empty_with_axes(history_):
+    loss, metric = (chart.to_dict() for chart in charts.history_charts(history_, "accuracy"))
+    json.dumps([loss, metric], allow_nan=False)
+    assert rows(loss, loss) == [] and rows(metric, metric) == []
     assert loss["encoding"]["y"]["scale"]["type"] == "log"
     assert loss["encoding"]["x"]["title"] == "epoch"
 
 
-def test_history_chart_one_epoch_is_drawn_as_a_point():
-    spec = assert_drawable(charts.history_chart({"loss": [0.25], "max_abs_error": [0.5]}, "max_abs_error"))
-    loss = layer(spec, "loss")
-    assert rows(spec, loss) == [{"epoch": 1, "value": 0.25, "run": "run"}]
+def test_history_charts_one_epoch_is_drawn_as_a_point():
+    loss, _ = history({"loss": [0.25], "max_abs_error": [0.5]}, "max_abs_error")
+    assert rows(loss, loss) == [{"epoch": 1, "value": 0.25, "run": "run"}]
     assert loss["mark"]["point"]  # a one-point line would draw nothing
 
 
-def test_history_chart_live_partial_and_bad_losses():
+def test_history_charts_live_partial_and_bad_losses():
     # A live history: the metric one epoch behind, a zero, a negative and a NaN loss.
-    history = {"loss": [1.0, 0.0, -1.0, float("nan"), 0.5], "accuracy": [0.5, 0.6, 0.7, 0.8]}
-    spec = assert_drawable(charts.history_chart(history, "accuracy"))
-    assert column(spec, "loss", "epoch").tolist() == [1, 5]
-    assert column(spec, "metric", "epoch").tolist() == [1, 2, 3, 4]
+    loss, metric = history({"loss": [1.0, 0.0, -1.0, float("nan"), 0.5], "accuracy": [0.5, 0.6, 0.7, 0.8]}, "accuracy")
+    assert column(loss, "loss", "epoch").tolist() == [1, 5]
+    assert column(metric, "metric", "epoch").tolist() == [1, 2, 3, 4]
 
 
-def test_history_chart_thins_long_histories():
+def test_history_charts_thin_long_histories():
     epochs = 12_000
-    history = {"epoch": np.arange(1, epochs + 1), "loss": np.linspace(2, 1, epochs), "accuracy": np.linspace(0, 1, epochs)}
-    spec = assert_drawable(charts.history_chart(history, "accuracy"))
-    epochs_shown = column(spec, "loss", "epoch")
+    loss, _ = history({"epoch": np.arange(1, epochs + 1), "loss": np.linspace(2, 1, epochs), "accuracy": np.linspace(0, 1, epochs)},
+                      "accuracy")
+    epochs_shown = column(loss, "loss", "epoch")
     assert len(epochs_shown) == charts.HISTORY_POINTS
     assert epochs_shown[0] == 1 and epochs_shown[-1] == epochs
 
@@ -303,16 +307,32 @@ def test_units_chart_draws_kinks_where_the_readout_puts_them(sine):
     assert (shade["x_min"], shade["x_max"]) == (sine.spec.data.x_min, sine.spec.data.x_max)
 
 
-def test_units_chart_limits_many_units(noisy):
+def test_units_chart_colours_the_units_that_add_most_and_keeps_the_rest_faint(noisy):
     spec = assert_drawable(charts.units_chart(noisy))
-    names = layer(spec, "units")["transform"][0]["fold"]
-    assert len(names) == charts.MAX_UNITS
+    assert spec["width"] == "container"
+    coloured = layer(spec, "units")["transform"][0]["fold"]
+    faint = layer(spec, "other units")["transform"][0]["fold"]
+    assert len(coloured) == charts.COLOURED_UNITS and len(coloured) + len(faint) == 128
     units_ = np.asarray(noisy.readout.units.contributions.units)
-    peaks = np.abs(units_).max(axis=1)
-    shown = [int(n.split()[1]) - 1 for n in names]
-    assert peaks[shown].min() >= np.sort(peaks)[-charts.MAX_UNITS]
-    assert "32 of 128" in " ".join(spec["title"]["subtitle"])
+    x = np.asarray(noisy.readout.units.contributions.x)
+    inside = (x >= noisy.spec.data.x_min) & (x <= noisy.spec.data.x_max)
+    peaks = np.abs(units_[:, inside]).max(axis=1)
+    shown = [int(n.split()[1]) - 1 for n in coloured]
+    assert peaks[shown].min() >= np.sort(peaks)[-charts.COLOURED_UNITS]
+    # One compact legend below the plot (it takes no width from it): the coloured units and one grey entry.
+    colour = layer(spec, "units")["encoding"]["color"]
+    assert colour["legend"]["orient"] == "bottom"
+    assert colour["scale"]["domain"] == coloured + ["the other 120 units"]
+    assert layer(spec, "other units")["mark"]["opacity"] < 0.5
+    assert "grey: the other 120 units" in " ".join(spec["title"]["subtitle"])
+    assert len(spec["datasets"][layer(spec, "units")["data"]["name"]]) <= charts.UNIT_POINTS
     assert not any(u.get("description") == "kinks" for u in units(spec))  # tanh: no kinks
+
+
+def test_units_chart_with_few_units_colours_them_all(sine):
+    spec = assert_drawable(charts.units_chart(sine))
+    assert not any(u.get("description") == "other units" for u in units(spec))
+    assert layer(spec, "units")["encoding"]["color"]["scale"]["domain"] == ["unit 1", "unit 2", "unit 3", "unit 4"]
 
 
 def test_units_chart_without_hidden_layer_says_so(parabola):
@@ -346,18 +366,16 @@ def test_replay_chart_classification(segments):
     np.testing.assert_allclose(column(spec, "predicted probability", "y"), segments.replay_predictions[3])
 
 
-def test_compare_chart_runs_with_different_epoch_counts(sine, noisy):
-    spec = assert_drawable(charts.compare_chart(sine, noisy, "ReLU", "tanh"))
-    fits, losses = spec["hconcat"]
-    np.testing.assert_allclose(column(spec, "fit ReLU", "y"), sine.grid_prediction)
-    np.testing.assert_allclose(column(spec, "fit tanh", "y"), noisy.grid_prediction)
-    colours = layer(spec, "fit ReLU")["encoding"]["color"]["scale"]
+def test_compare_charts_run_with_different_epoch_counts(sine, noisy):
+    fits, losses = (assert_drawable(chart) for chart in charts.compare_charts(sine, noisy, "ReLU", "tanh"))
+    assert fits["width"] == losses["width"] == "container"
+    np.testing.assert_allclose(column(fits, "fit ReLU", "y"), sine.grid_prediction)
+    np.testing.assert_allclose(column(fits, "fit tanh", "y"), noisy.grid_prediction)
+    colours = layer(fits, "fit ReLU")["encoding"]["color"]["scale"]
     assert dict(zip(colours["domain"], colours["range"]))["fit tanh"] == charts.COMPARE_BLUE
     assert losses["encoding"]["y"]["scale"]["type"] == "log"
-    loss = pd.DataFrame(rows(spec, losses))
+    loss = pd.DataFrame(rows(losses, losses))
     assert loss.groupby("run")["epoch"].max().to_dict() == {"ReLU": 3, "tanh": 20}
-    assert len(scale_bindings(spec)) == 2  # one zoom per panel, distinctly named
-    assert len({p["name"] for p in scale_bindings(spec)}) == 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,10 +432,10 @@ def test_mini_chart_is_small_and_light(sine, segments):
 
 def test_every_chart_copes_with_a_run_that_diverged_at_once(diverged):
     for chart in (charts.fit_chart(diverged), charts.residual_chart(diverged), charts.weights_chart(diverged),
-                  charts.units_chart(diverged), charts.replay_chart(diverged, 3), charts.compare_chart(diverged, diverged)):
+                  charts.units_chart(diverged), charts.replay_chart(diverged, 3), *charts.compare_charts(diverged, diverged)):
         assert_drawable(chart)
-    spec = charts.history_chart(diverged.history, "max_abs_error").to_dict()
-    assert all(rows(spec, u) == [] for u in units(spec))
+    for spec in (chart.to_dict() for chart in charts.history_charts(diverged.history, "max_abs_error")):
+        assert all(rows(spec, u) == [] for u in units(spec))
     assert "diverged in epoch 1" in " ".join(charts.fit_chart(diverged).to_dict()["title"]["subtitle"])
 
 

@@ -1,5 +1,6 @@
 """Every page under Streamlit's AppTest: presets fill controls, Train draws results, bad input is answered."""
 
+import re
 import threading
 
 import pytest
@@ -24,6 +25,19 @@ def train(at: AppTest, scenario: str, **settings) -> AppTest:
     for name, value in settings.items():
         at.text_input(key=f"{scenario}.{name}").set_value(value)
     return at.button(key=f"{scenario}.train").click().run()
+
+
+def shown(markdown: str) -> str:
+    """A message as the reader sees it: the page escapes Markdown in what a user typed (a backslash before * _ ` ...)."""
+    return re.sub(r"\\([\\`*_\[\]#$~|<>])", r"\1", markdown)
+
+
+def errors(at: AppTest) -> list[str]:
+    return [shown(e.value) for e in at.error]
+
+
+def warnings(at: AppTest) -> list[str]:
+    return [shown(w.value) for w in at.warning]
 
 
 def successes(at: AppTest) -> list[str]:
@@ -61,7 +75,7 @@ def test_every_preset_fills_the_controls_with_its_own_values(scenario):
 def test_bad_input_on_every_page_is_an_error_not_an_exception(scenario):
     at = train(page(scenario), scenario, lr="abc", units="4,x", epochs="-3")
     assert not at.exception
-    message = at.error[0].value
+    message = errors(at)[0]
     assert "Learning rate (train.learning_rate): 'abc' is not allowed" in message
     assert "Hidden layer widths (model.units): '4,x' is not allowed" in message
     assert "Epochs (train.epochs): '-3' is not allowed" in message
@@ -126,7 +140,7 @@ def test_bad_input_gives_an_error_and_keeps_the_previous_result():
     assert any(s.startswith("Trained in") for s in successes(at))
     at = train(at, "segments", lr="abc", bs="0")
     assert not at.exception
-    message = at.error[0].value
+    message = errors(at)[0]
     assert "Learning rate (train.learning_rate): 'abc' is not allowed; allowed: a number from 1e-08 to 10" in message
     assert "Batch size (train.batch_size): '0' is not allowed" in message
     assert any(s.startswith("Trained in") for s in successes(at))  # the earlier run is still shown
@@ -135,10 +149,10 @@ def test_bad_input_gives_an_error_and_keeps_the_previous_result():
 def test_bad_url_values_fall_back_with_a_warning():
     at = page("parabola", lr="abc", units="2", colour="red", preset="nope")
     assert not at.exception
-    warnings = " ".join(w.value for w in at.warning)
-    assert "lr='abc'" in warnings and "Using the default '0.1'" in warnings
-    assert "colour='red'" in warnings
-    assert "preset='nope'" in warnings
+    said = " ".join(warnings(at))
+    assert "lr='abc'" in said and "Using the default '0.1'" in said
+    assert "colour='red'" in said
+    assert "preset='nope'" in said
     assert at.text_input(key="parabola.lr").value == "0.1"
     assert at.text_input(key="parabola.units").value == "2"  # a good value from the URL is kept
 
@@ -149,7 +163,7 @@ def test_url_reproduces_settings():
     assert at.selectbox(key="segments.xscale").value == "standard"
     at = train(at, "segments")
     assert "epochs · " in successes(at)[0] and "7 epochs" in successes(at)[0] and "seed 3" in successes(at)[0]
-    assert at.query_params["preset"] == ["answer"] or at.query_params["preset"] == "answer"
+    assert at.query_params["preset"] == "answer" or at.query_params["preset"] == "answer"
 
 
 def test_asked_versus_answered_compares_both_with_one_seed():
@@ -184,7 +198,7 @@ def test_a_seed_loaded_from_restarts_says_whether_it_ends_as_it_did_there():
     at = page("segments")
     at.number_input(key="segments.seeds").set_value(4).run()
     at.button(key="segments.restart").click().run()
-    best = at.button(key="segments.load_best")
+    best = at.button(key="segments.load_best.0")
     seed = int(best.label.split("(")[1].split(")")[0])
     best.click().run()
     at.button(key="segments.train").click().run()
@@ -193,6 +207,56 @@ def test_a_seed_loaded_from_restarts_says_whether_it_ends_as_it_did_there():
     record = [text for text in said if text.startswith(f"Seed {seed} ")]
     assert record, said
     assert "ends as it did in the restarts" in record[0] or "ended differently inside the restarts" in record[0]
+
+
+def test_the_best_seed_of_a_two_setup_restart_loads_into_its_own_setup():
+    at = page("parabola")
+    at.number_input(key="parabola.seeds").set_value(3).run()
+    at.button(key="parabola.restart_compare").click().run()
+    assert not at.exception
+    answered = at.button(key="parabola.load_best.1")
+    assert "of As answered" in answered.label
+    seed = int(answered.label.split("(")[1].split(")")[0])
+    answered.click().run()
+    # The fix's seed trains the fix: its learning rate, preset and URL, not the seed alone on "as asked".
+    assert at.text_input(key="parabola.lr").value == "0.001"
+    assert at.text_input(key="parabola.seed").value == str(seed)
+    assert at.query_params["preset"] == "answer"
+    assert at.button(key="parabola.preset.answer").proto.type == "primary"
+
+
+def test_a_preset_click_and_the_compare_button_put_their_settings_in_the_url():
+    at = page("sine-relu")
+    at.button(key="sine-relu.preset.answer").click().run()
+    assert at.query_params["preset"] == "answer"
+    assert at.text_input(key="sine-relu.units").value == "32,32"
+    at.button(key="sine-relu.preset.question").click().run()
+    assert "preset" not in at.query_params  # "as asked" is the page's default: a bare link
+    at = page("sine-relu", seed="5")
+    at.button(key="sine-relu.asked_vs_answered").click().run()
+    assert not at.exception
+    assert at.query_params["preset"] == "answer" and at.query_params["seed"] == "5"  # the run B it trained last
+
+
+def test_a_link_with_its_own_settings_highlights_no_preset():
+    at = page("sine-relu", lr="0.5")
+    assert not any(b.proto.type == "primary" for b in at.button if b.key and ".preset." in b.key)
+    assert any("your own" in c.value for c in at.caption)
+    assert at.button(key="sine-relu.preset.question").proto.type == "secondary"
+    plain = page("sine-relu")
+    assert plain.button(key="sine-relu.preset.question").proto.type == "primary"
+
+
+def test_changing_the_number_of_layers_carries_one_activation_along():
+    at = page("custom", units="3")  # one layer under the default "tanh,tanh"
+    assert not at.exception and not warnings(at)
+    assert at.text_input(key="custom.act").value == "tanh"
+    at = train(at, "custom", epochs="3")
+    assert any(s.startswith("Trained in") and "1-3-1 tanh/linear" in s for s in successes(at))
+    at = train(at, "custom", units="8,8,8", epochs="3")
+    assert any("1-8-8-8-1 tanh/linear" in s for s in successes(at))
+    at = train(at, "custom", units="8,8", act="tanh,relu,elu", epochs="3")
+    assert any("'tanh,relu,elu' is not allowed" in e and "2 names (one per hidden layer)" in e for e in errors(at)), errors(at)
 
 
 def test_every_result_says_whether_it_met_the_success_criterion():
@@ -210,7 +274,7 @@ def test_your_function_page_takes_a_formula_and_refuses_code():
     assert any(s.startswith("Trained in") for s in successes(at))
     at = train(at, "custom", f="__import__('os').system('id')")
     assert not at.exception
-    assert "data.expression: \"__import__" in at.error[0].value and "only the listed math functions can be called" in at.error[0].value
+    assert "data.expression: \"__import__" in errors(at)[0] and "only the listed math functions can be called" in errors(at)[0]
     assert any(s.startswith("Trained in") for s in successes(at))  # the previous result stays
 
 
@@ -223,7 +287,7 @@ def test_a_failed_training_is_reported_after_the_rerun_and_the_result_stays():
     at.session_state["segments.job"] = failed  # a finished job (no thread) that ended in an error
     at.run()
     assert not at.exception
-    assert any("Training failed: RuntimeError: out of memory. The previous results are kept." in e.value for e in at.error)
+    assert any("Training failed: RuntimeError: out of memory. The previous results are kept." in e for e in errors(at))
     assert any(s.startswith("Trained in") for s in successes(at))
 
 
@@ -245,7 +309,7 @@ def test_a_crashing_training_shows_its_settings_and_logs_the_traceback(monkeypat
     with caplog.at_level("ERROR", logger="tinynet"):
         at = train(at, "segments", epochs="4")
     assert not at.exception
-    message = next(e.value for e in at.error if "the engine broke" in e.value)
+    message = next(e for e in errors(at) if "the engine broke" in e)
     assert message.startswith("Training failed: RuntimeError: the engine broke. Settings: segments / preset ")
     assert "1-2-1 sigmoid/sigmoid, sgd lr" in message and "4 epochs, seed 0" in message and "server log" in message
     assert "Traceback" not in message and 'File "' not in message
@@ -265,7 +329,7 @@ def test_an_error_while_drawing_is_a_message_not_a_traceback(monkeypatch, caplog
     with caplog.at_level("ERROR", logger="tinynet"):
         at = train(page("segments"), "segments", epochs="3")
     assert not at.exception
-    assert any("Drawing the page 'segments' failed: ValueError: no chart today" in e.value for e in at.error)
+    assert any("Drawing the page 'segments' failed: ValueError: no chart today" in e for e in errors(at))
     assert any(r.name == "tinynet" and r.exc_info for r in caplog.records)
     assert at.text_input(key="segments.epochs").value == "3"  # the settings are still there
 
@@ -274,15 +338,15 @@ def test_an_over_budget_run_is_refused_and_the_result_stays(monkeypatch):
     at = train(page("parabola"), "parabola", epochs="5")
     at = train(at, "parabola", epochs="100000", n="100000", units="4")
     assert not at.exception
-    refusal = next(e.value for e in at.error if "Over the budget" in e.value)
+    refusal = next(e for e in errors(at) if "Over the budget" in e)
     assert refusal.startswith("Nothing was trained. Over the budget: this run needs") and "train.epochs" in refusal
     assert any(s.startswith("Trained in") and "5 epochs" in s for s in successes(at))
     monkeypatch.setenv("TINYNET_MAX_STEP_PARAMS", "1e4")
     at = train(at, "parabola", epochs="5", n="999")
-    assert any("set by TINYNET_MAX_STEP_PARAMS" in e.value for e in at.error)
+    assert any("set by TINYNET_MAX_STEP_PARAMS" in e for e in errors(at))
     monkeypatch.setenv("TINYNET_MAX_STEP_PARAMS", "lots")
     at.run()
-    assert any("TINYNET_MAX_STEP_PARAMS: 'lots' is not allowed" in w.value for w in at.warning)
+    assert any("TINYNET_MAX_STEP_PARAMS: 'lots' is not allowed" in w for w in warnings(at))
 
 
 def test_the_budget_can_come_from_streamlit_secrets():
@@ -290,22 +354,22 @@ def test_the_budget_can_come_from_streamlit_secrets():
     at.secrets["budget"] = {"max_sample_params": 1000}
     at = train(at.run(), "segments")
     assert not at.exception
-    assert any("Over the budget" in e.value and "set by secrets [budget] max_sample_params" in e.value for e in at.error)
+    assert any("Over the budget" in e and "set by secrets [budget] max_sample_params" in e for e in errors(at))
     assert any("1,000 samples seen × parameters" in c.value for c in at.caption)
 
 
 def test_a_link_over_the_budget_is_flagged_on_arrival():
     at = page("parabola", epochs="100000", n="100000", units="4")
     assert not at.exception
-    assert any(w.value.startswith("This link's settings are over this server's budget") for w in at.warning)
-    assert not any("over this server's budget" in w.value for w in page("parabola", epochs="50").warning)
+    assert any(w.startswith("This link's settings are over this server's budget") for w in warnings(at))
+    assert not any("over this server's budget" in w for w in warnings(page("parabola", epochs="50")))
 
 
 def test_a_run_stopped_by_the_wall_clock_budget_says_so_and_keeps_its_result(monkeypatch):
     monkeypatch.setenv("TINYNET_MAX_SECONDS", "1")
     at = train(page("noisy-sine"), "noisy-sine")
     assert not at.exception
-    assert any("Stopped at the wall-clock budget of 1 s (set by TINYNET_MAX_SECONDS)" in w.value for w in at.warning)
+    assert any("Stopped at the wall-clock budget of 1 s (set by TINYNET_MAX_SECONDS)" in w for w in warnings(at))
     line = next(i.value for i in at.info if i.value.startswith("Trained in"))
     assert "(stopped by the wall-clock budget after " in line and " of 3,000 epochs)" in line
     assert charts(at)
@@ -316,7 +380,7 @@ def test_a_diverged_run_says_where_and_the_likely_cause():
     at.selectbox(key="parabola.opt").set_value("sgd")
     at = train(at, "parabola", lr="0.5", xmax="5", epochs="50")
     assert not at.exception
-    box = next(e.value for e in at.error if "Training diverged" in e.value)
+    box = next(e for e in errors(at) if "Training diverged" in e)
     assert "**Training diverged** in epoch 1, at optimizer step" in box and "**Likely cause**" in box and "batch size 1" in box
     assert "(train.learning_rate)" in box.split("**Try**")[1]
     assert any(i.value.startswith("Trained in") and "diverged in epoch 1" in i.value for i in at.info)
@@ -381,8 +445,8 @@ def test_a_training_process_killed_mid_run_is_answered_and_the_next_train_works(
     killer.join(timeout=10)
     assert killed, "the run ended before the worker could be killed"
     assert not at.exception
-    assert any(e.value == "The training process stopped: it ended on signal SIGKILL: killed, for example for lack of memory. "
-                          "Your earlier results are kept; press Train to try again." for e in at.error), [e.value for e in at.error]
+    assert any(e == "The training process stopped: it ended on signal SIGKILL: killed, for example for lack of memory. "
+                          "Your earlier results are kept; press Train to try again." for e in errors(at)), errors(at)
     assert any(s.startswith("Trained in") and " 3 epochs" in s for s in successes(at))  # the earlier result stays
     assert at.text_input(key="segments.epochs").value == "50000"  # and so do the settings
     at = train(at, "segments", epochs="4")

@@ -20,7 +20,7 @@ from core.results import RunResult, metric_name
 from core.scenarios import Scenario
 from core.specs import RunSpec, SpecError
 from ui import charts, controls, doctor, errors, restarts, run
-from ui.display import show_chart
+from ui.display import md, show_chart
 
 LIVE_INTERVAL = 0.25  # seconds between live redraws while training
 
@@ -45,46 +45,49 @@ def _render(scenario: Scenario, extras: Extras) -> None:
     st.title(scenario.title)
     st.caption(scenario.question)
     for warning in warnings:
-        st.warning(warning, icon=":material/link_off:")
+        st.warning(md(warning), icon=":material/link_off:")
     if st.session_state.pop(f"{scenario.id}.from_url", False):
         spec, problems = controls.read_spec(scenario)
         refused = run.refusal([spec]) if spec is not None else None
         if refused:  # a shared link whose settings this server's budget does not allow
-            st.warning("This link's settings are over this server's budget, so Train will refuse them. " + refused,
+            st.warning("This link's settings are over this server's budget, so Train will refuse them. " + md(refused),
                        icon=":material/timer_off:")
     title = "The case: what was asked and what the answer proposed" if scenario.posted else "About this page"
     with st.expander(title, expanded=True):
         st.write(scenario.story)
         if scenario.posted:
-            st.caption(f"Original post (machine-translated): `{scenario.source}`")
+            st.caption(f"Asked as {scenario.source}.")
     _preset_buttons(scenario)
 
     job = run.active(scenario.id)
     busy = job is not None and job.running
-    settings, outcome = st.columns([1.1, 2], gap="large")
+    # Side by side on a wide screen; ui/style.css stacks the pair (settings on top) below 1100 px.
+    settings, outcome = st.container(key="case-layout").columns([1.25, 2], gap="large")
     with settings:
         pressed = controls.render_form(scenario, busy)
+        _compare_buttons(scenario, busy)
         limits, problem = run.budget()
-        st.caption(limits.describe() + ". A run over it is refused; one that outlives its time stops and keeps what it learned.")
         if problem:
             st.warning(problem, icon=":material/warning:")
-        _compare_buttons(scenario, busy)
+        with st.expander("This server's limits"):
+            st.caption(limits.describe() + ". A run over them is refused; one that outlives its time stops and keeps "
+                       "what it learned.")
     with outcome:
         if pressed and not busy:
             spec, errors = controls.read_spec(scenario)
             if errors:
-                st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {e}" for e in errors),
+                st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {md(e)}" for e in errors),
                          icon=":material/error:")
             else:
                 controls.write_url(scenario, spec)
                 refused = run.refusal([spec])
                 if refused:
-                    st.error("Nothing was trained. " + refused, icon=":material/timer_off:")
+                    st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
                 else:
                     job = run.start(scenario.id, [spec])
         failure = st.session_state.pop(f"{scenario.id}.failure", None)
         if failure:
-            st.error(failure, icon=":material/error:")
+            st.error(md(failure), icon=":material/error:")
         if job is not None:
             _follow(scenario, job, extras)
         result = st.session_state.get(f"{scenario.id}.result")
@@ -100,52 +103,52 @@ def _render(scenario: Scenario, extras: Extras) -> None:
 def _apply_pending(scenario: Scenario) -> None:
     """A preset asked for by the compare button is filled in before any widget is drawn."""
     pending = st.session_state.pop(f"{scenario.id}.pending", None)
-    if pending:
-        controls.apply_preset(scenario, *pending)
+    if pending:  # the compare button: the form shows (and the URL carries) the run it trained last
+        controls.choose_preset(scenario, *pending)
     loaded = st.session_state.pop(f"{scenario.id}.pending_spec", None)
-    if loaded:  # a candidate of the doctor, loaded by its button
-        spec = RunSpec.from_dict(loaded)
-        controls.fill(scenario, spec)
-        controls.write_url(scenario, spec)
+    if loaded:  # a candidate of the doctor or a restart's best seed, loaded by its button
+        controls.load(scenario, RunSpec.from_dict(loaded))
         st.toast("Loaded into the settings. Press Train to see its whole run.")
-    seed = st.session_state.pop(f"{scenario.id}.pending_seed", None)
-    if seed is not None:
-        st.session_state[f"{scenario.id}.seed"] = str(seed)
 
 
 def _preset_buttons(scenario: Scenario) -> None:
-    current = controls.current_preset(scenario)
-    columns = st.columns(len(scenario.presets) + 1, gap="small")
-    for column, preset in zip(columns, scenario.presets):
-        column.button(
-            preset.label, key=f"{scenario.id}.preset.{preset.name}", help=preset.description, width="stretch",
-            type="primary" if preset.name == current else "secondary",
-            on_click=controls.apply_preset, args=(scenario, preset.name),
-        )
-    columns[-1].caption(f"Preset: **{scenario.preset(current).label}**. A preset fills every setting; Train runs it.")
+    current = controls.matching_preset(scenario)
+    # Buttons as wide as their labels, wrapping onto a second row in a narrow window.
+    with st.container(horizontal=True, gap="small", key=f"{scenario.id}.presets"):
+        for preset in scenario.presets:
+            st.button(
+                preset.label, key=f"{scenario.id}.preset.{preset.name}", help=preset.description, width="content",
+                type="primary" if preset.name == current else "secondary",
+                on_click=controls.choose_preset, args=(scenario, preset.name),
+            )
+    if current is None:
+        base = scenario.preset(controls.current_preset(scenario)).label
+        st.caption(f"Settings: **your own** (started from {base}). A preset fills every setting; Train runs it.")
+    else:
+        st.caption(f"Preset: **{scenario.preset(current).label}**. A preset fills every setting; Train runs it.")
 
 
 def _compare_buttons(scenario: Scenario, busy: bool) -> None:
     has_result = f"{scenario.id}.result" in st.session_state
-    if "answer" in scenario.preset_names() and st.button(
-            "As asked vs as answered", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="stretch",
-                 icon=":material/compare_arrows:",
-                 help="Train the posted setup and the posted fix with the same seed and compare them."):
+    row = st.container(horizontal=True, gap="small", key=f"{scenario.id}.compare_row")
+    if "answer" in scenario.preset_names() and row.button(
+            "Compare as asked with as answered", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="content",
+            icon=":material/compare_arrows:",
+            help="Train the posted setup and the posted fix with the same seed (one run each) and compare them in the Compare tab."):
         seed = _typed_seed(scenario)
         specs = [scenario.spec("question", seed=seed), scenario.spec("answer", seed=seed)]
         refused = run.refusal(specs)
         if refused:
-            st.error("Nothing was trained. " + refused, icon=":material/timer_off:")
+            st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
             return
         st.session_state[f"{scenario.id}.pending"] = ("answer", seed)
         run.start(scenario.id, specs, purpose="compare")
         st.rerun()
-    left, right = st.columns(2, gap="small")
-    if left.button("Keep this run as A", key=f"{scenario.id}.keep", disabled=busy or not has_result, width="stretch",
-                   help="Keep the current result; the next run is compared with it in the Compare tab."):
+    if row.button("Keep this run as A", key=f"{scenario.id}.keep", disabled=busy or not has_result, width="content",
+                  help="Keep the current result; the next run is compared with it in the Compare tab."):
         st.session_state[f"{scenario.id}.A"] = st.session_state[f"{scenario.id}.result"]
         st.toast("Kept as A. Change a setting and train B.")
-    if right.button("Forget A", key=f"{scenario.id}.forget", disabled=f"{scenario.id}.A" not in st.session_state, width="stretch"):
+    if row.button("Forget A", key=f"{scenario.id}.forget", disabled=f"{scenario.id}.A" not in st.session_state, width="content"):
         st.session_state.pop(f"{scenario.id}.A", None)
 
 
@@ -182,6 +185,9 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
             st.session_state[f"{scenario.id}.doctor"] = job.report
     elif job.results and job.members:
         st.session_state[f"{scenario.id}.restarts"] = job.results
+        for outcome in job.results:
+            if not outcome.stopped:
+                run.record_time(outcome.spec, job.members, outcome.wall_s)
     elif job.results:
         if job.purpose == "compare" and len(job.results) == 2:
             st.session_state[f"{scenario.id}.A"] = job.results[0]
@@ -225,7 +231,7 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
     history.setdefault("loss", [])
     history.setdefault(metric, [])
     with live_chart.container():
-        show_chart(charts.history_chart(history, metric, title="Live: loss and metric per epoch"))
+        _history(history, metric)
     if extras.live is not None:
         with live_extra.container():
             extras.live(job)
@@ -269,7 +275,7 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
         show_chart(charts.fit_chart(result))
         show_chart(charts.residual_chart(result))
     with tabs[offset + 1]:
-        show_chart(charts.history_chart(result.history, result.metric))
+        _history(result.history, result.metric)
     with tabs[offset + 2]:
         show_chart(charts.weights_chart(result))
     with tabs[offset + 3]:
@@ -279,6 +285,13 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     with tabs[offset + 5]:
         _compare(scenario, result)
     _downloads(scenario, result)
+
+
+def _history(history, metric: str) -> None:
+    """Loss and metric side by side, each chart its column's width (Streamlit stacks them on a phone)."""
+    for column, chart in zip(st.columns(2, gap="medium"), charts.history_charts(history, metric)):
+        with column:
+            show_chart(chart)
 
 
 def _divergence_markdown(result: RunResult) -> str:
@@ -306,9 +319,10 @@ def _replay(scenario: Scenario, result: RunResult) -> None:
 def _compare(scenario: Scenario, result: RunResult) -> None:
     kept = st.session_state.get(f"{scenario.id}.A")
     if kept is None:
-        st.info("Press **Keep this run as A**, change something and train again, or press **As asked vs as answered**.")
+        st.info("Press **Keep this run as A**, change something and train again, or press **Compare as asked with as answered**.")
         return
-    show_chart(charts.compare_chart(kept, result, "A", "B (current)"))
+    for chart in charts.compare_charts(kept, result, "A", "B (current)"):
+        show_chart(chart)
     differences = kept.spec.differences(result.spec)
     rows = [{"setting": k, "A": _show(a), "B (current)": _show(b)} for k, (a, b) in differences.items()]
     for name in sorted(set(kept.final) | set(result.final)):
@@ -333,14 +347,15 @@ def _show(value) -> str:
 
 def _downloads(scenario: Scenario, result: RunResult) -> None:
     stem = f"{scenario.id}-{result.spec.preset}-seed{result.spec.seed}"
-    columns = st.columns(4, gap="small")
-    columns[0].download_button("History (CSV)", export.history_csv(result.history), f"{stem}-history.csv", "text/csv",
-                               key=f"{scenario.id}.dl.csv", width="stretch", on_click="ignore", icon=":material/download:")
-    columns[1].download_button("Run (JSON)", lambda: json.dumps(result.to_json(full=True)), f"{stem}.json", "application/json",
-                               key=f"{scenario.id}.dl.json", width="stretch", on_click="ignore", icon=":material/download:")
-    columns[2].download_button("Trained model (.keras)", lambda: run.model_file(result), f"{stem}.keras",
-                               "application/octet-stream", key=f"{scenario.id}.dl.keras", width="stretch", on_click="ignore",
-                               icon=":material/download:")
-    columns[3].download_button("Keras script (.py)", export.run_script(result), f"{stem}.py", "text/x-python",
-                               key=f"{scenario.id}.dl.py", width="stretch", on_click="ignore", icon=":material/download:",
-                               help="A plain numpy + Keras script that rebuilds this run outside the lab.")
+    row = st.container(horizontal=True, gap="small", key=f"{scenario.id}.downloads")
+    row.download_button("History (CSV)", export.history_csv(result.history), f"{stem}-history.csv", "text/csv",
+                        key=f"{scenario.id}.dl.csv", width="content", on_click="ignore", icon=":material/download:")
+    row.download_button("Run (JSON)", lambda: json.dumps(result.to_json(full=True)), f"{stem}.json", "application/json",
+                        key=f"{scenario.id}.dl.json", width="content", on_click="ignore", icon=":material/download:",
+                        help="The settings, every epoch's loss and metric, the weights over training and the final fit.")
+    row.download_button("Trained model (.keras)", lambda: run.model_file(result), f"{stem}.keras",
+                        "application/octet-stream", key=f"{scenario.id}.dl.keras", width="content", on_click="ignore",
+                        icon=":material/download:", help=export.MODEL_NOTE)
+    row.download_button("Keras script (.py)", export.run_script(result), f"{stem}.py", "text/x-python",
+                        key=f"{scenario.id}.dl.py", width="content", on_click="ignore", icon=":material/download:",
+                        help="A plain numpy + Keras script that rebuilds this run outside the lab.")

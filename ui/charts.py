@@ -20,6 +20,7 @@ COMPARE_BLUE = "#1c7ed6"
 RULE_GREY = "#495057"
 RANGE_SHADE = "#e9ecef"
 CLASS_COLOURS = {"class 0": "#adb5bd", "class 1": "#343a40"}
+UNIT_COLOURS = ["#1c7ed6", "#d9480f", "#2b8a3e", "#ae3ec9", "#f08c00", "#0c8599", "#e64980", "#5c940d"]
 COEFFICIENT_COLOURS = {"A": "#ae3ec9", "B": "#0c8599", "C": "#2f9e44"}
 TARGET_DASH = [6, 4]
 CLASS_Y_SCALE = alt.Scale(domain=[-0.05, 1.05], nice=False)  # room for the points at 0 and 1
@@ -27,10 +28,10 @@ CLASS_Y_SCALE = alt.Scale(domain=[-0.05, 1.05], nice=False)  # room for the poin
 MAX_POINTS = 4000  # per layer: below Altair's 5000-row limit, and still smooth in the browser
 HISTORY_POINTS = 2000
 WEIGHT_EPOCHS = 400
-MAX_UNITS = 32
+COLOURED_UNITS = 8  # units drawn in colour in the units chart; the rest are faint grey
+UNIT_POINTS = 600  # x positions per unit when many units are drawn
 MINI_POINTS = 800
 HEIGHT = 320
-PANEL_WIDTH = 340  # concatenated views cannot use width="container"
 # Boundaries far outside the data range would squash the plot, so the view reaches only this
 # share of the data span beyond each end; the rest stay reachable by panning.
 BOUNDARY_MARGIN = 0.25
@@ -67,12 +68,12 @@ def _finite(values) -> np.ndarray:
     return np.where(np.isfinite(values), values, np.nan)
 
 
-def _colour(field: str, palette: Mapping[str, str], title: str | None = None, legend: bool = True) -> alt.Color:
+def _colour(field: str, palette: Mapping[str, str], title: str | None = None, legend: bool | alt.Legend = True) -> alt.Color:
     # One explicit domain per chart keeps every layer on the same colours and one legend.
     return alt.Color(
         f"{field}:N",
         scale=alt.Scale(domain=list(palette), range=list(palette.values())),
-        legend=alt.Legend(title=title, orient="right") if legend else None,
+        legend=(legend if isinstance(legend, alt.Legend) else alt.Legend(title=title, orient="right")) if legend else None,
     )
 
 
@@ -300,7 +301,7 @@ def _history_frame(history: Mapping[str, Any], key: str) -> pd.DataFrame:
 
 
 def _curve_panel(frame: pd.DataFrame, y_title: str, *, log: bool, palette: Mapping[str, str],
-                 title: str, name: str, legend: bool = False) -> alt.Chart:
+                 title: str, name: str, legend: bool = False, subtitle: Sequence[str] | str | None = None) -> alt.Chart:
     if log:
         # A log scale cannot show zero, negative or missing losses; they are left out, not clipped.
         frame = frame[np.isfinite(frame["value"]) & (frame["value"] > 0)]
@@ -311,28 +312,27 @@ def _curve_panel(frame: pd.DataFrame, y_title: str, *, log: bool, palette: Mappi
     ).encode(
         x=alt.X("epoch:Q", title="epoch", axis=_epoch_axis(frame["epoch"])),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log else alt.Scale(zero=False)),
-        color=_colour("run", palette, legend=legend),
+        color=_colour("run", palette, legend=legend and alt.Legend(title=None, orient="bottom")),
         tooltip=[alt.Tooltip("run:N", title="run"), alt.Tooltip("epoch:Q", title="epoch", format="d"),
                  _number("value", y_title.split(" (")[0])],
-    ).properties(width=PANEL_WIDTH, height=240, title=_title(title))
-    # Concatenated panels need their own named zoom: identical unnamed ones are merged by Altair
-    # and then clash in Vega.
+    ).properties(width="container", height=240, title=_title(title, subtitle))
     return chart.interactive(name=f"zoom_{name}")
 
 
-def history_chart(history: Mapping[str, Any], metric: str, title: str | None = None) -> alt.HConcatChart:
-    """The loss (log scale) and the metric over epochs, side by side; fine with 0 or 1 epochs."""
+def history_charts(history: Mapping[str, Any], metric: str) -> tuple[alt.Chart, alt.Chart]:
+    """The loss (log scale) and the metric over epochs: two charts, each as wide as its column; fine with 0 or 1 epochs."""
     palette = {"run": FIT_ORANGE}
     loss = _history_frame(history, "loss").assign(run="run")
     values = _history_frame(history, metric).assign(run="run")
     metric_title = METRIC_TITLES.get(metric, metric.replace("_", " "))
     epochs = max(len(loss), len(values))
-    chart = alt.hconcat(
-        _curve_panel(loss, "loss (log scale)", log=True, palette=palette, title="Loss", name="loss"),
+    count = f"{epochs:,} epoch{'s' if epochs != 1 else ''}"
+    last = lambda frame: f" · last {frame['value'].iloc[-1]:.4g}" if len(frame) and np.isfinite(frame["value"].iloc[-1]) else ""
+    return (
+        _curve_panel(loss, "loss (log scale)", log=True, palette=palette, title="Loss", name="loss", subtitle=count + last(loss)),
         _curve_panel(values, metric_title, log=False, palette=palette, title=metric.replace("_", " ").capitalize(),
-                     name="metric"),
+                     name="metric", subtitle=count + last(values)),
     )
-    return chart.properties(title=_title(title or "Training history", f"{epochs} epoch{'s' if epochs != 1 else ''}"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,8 +393,13 @@ def weights_chart(r: RunResult, max_lines: int = 64) -> alt.Chart:
     ).properties(width="container", height=HEIGHT, title=_title("Weights over training", [_run_label(r), subtitle])).interactive()
 
 
-def units_chart(r: RunResult) -> alt.LayerChart | alt.Chart:
-    """Each last-hidden-layer unit's contribution to the output over x, with the data range shaded and ReLU kinks."""
+def units_chart(r: RunResult, coloured: int = COLOURED_UNITS) -> alt.LayerChart | alt.Chart:
+    """Each last-hidden-layer unit's contribution to the output over x, with the data range shaded and ReLU kinks.
+
+    Readable from 1 to 128 units: the `coloured` units that add the most over the data range (by peak
+    |contribution| there) get a colour and a legend entry; the others are drawn faint grey as one
+    legend entry, so the plot keeps its width however many units there are.
+    """
     readout_units = r.readout.units
     contributions = readout_units.contributions if readout_units else None
     if contributions is None or not np.size(contributions.units):
@@ -402,37 +407,56 @@ def units_chart(r: RunResult) -> alt.LayerChart | alt.Chart:
     x = _finite(contributions.x)
     units = np.asarray(contributions.units, dtype=np.float64).reshape(-1, len(x))
     count = len(units)
-    chosen = np.arange(count)
-    if count > MAX_UNITS:
-        peak = np.nan_to_num(np.nanmax(np.abs(np.where(np.isfinite(units), units, np.nan)), axis=1), nan=-1.0)
-        chosen = np.sort(np.argsort(-peak, kind="stable")[:MAX_UNITS])
-    names = [f"unit {i + 1}" for i in chosen]
-    wide = pd.DataFrame({"x": x, **{name: _finite(units[i]) for name, i in zip(names, chosen)}})
-    wide = thin(wide, MAX_POINTS)
+    x_min, x_max = float(r.spec.data.x_min), float(r.spec.data.x_max)
+    inside = (x >= x_min) & (x <= x_max)
+    values = np.where(np.isfinite(units), units, np.nan)[:, inside if inside.any() else slice(None)]
+    with np.errstate(all="ignore"):
+        peak = np.nan_to_num(np.nanmax(np.abs(values), axis=1), nan=-1.0) if values.size else np.zeros(count)
+    order = np.argsort(-peak, kind="stable")
+    top = np.sort(order[: max(1, int(coloured))])
+    rest = np.sort(order[max(1, int(coloured)):])
+    top_names = [f"unit {i + 1}" for i in top]
+    rest_names = [f"unit {i + 1}" for i in rest]
+    others = f"the other {len(rest)} units" if len(rest) != 1 else "the other unit"
+    wide = pd.DataFrame({"x": x, **{f"unit {i + 1}": _finite(units[i]) for i in range(count)}})
+    wide = thin(wide, MAX_POINTS if count <= coloured else UNIT_POINTS)
     additive = bool(contributions.additive)
     offset = float(contributions.offset)
     y_title = "contribution to y (y units)" if additive else "contribution to the output before its activation"
-    x_min, x_max = float(r.spec.data.x_min), float(r.spec.data.x_max)
 
     shade = alt.Chart(pd.DataFrame({"x_min": [x_min], "x_max": [x_max], "what": ["data range"]}), description="data range").mark_rect(
         color=RANGE_SHADE, opacity=0.6
     ).encode(x=alt.X("x_min:Q", title="x"), x2="x_max:Q", tooltip=[alt.Tooltip("what:N", title="shaded"),
                                                                    _number("x_min", "from"), _number("x_max", "to")])
-    lines = alt.Chart(wide, description="units").transform_fold(names, as_=["unit", "contribution"]).mark_line(
-        strokeWidth=1.8, clip=True
+    palette = dict(zip(top_names, UNIT_COLOURS * (len(top_names) // len(UNIT_COLOURS) + 1)))
+    if rest_names:
+        palette[others] = DATA_GREY
+    legend = alt.Legend(title=None, orient="bottom", columns=min(len(palette), 5), symbolType="stroke", labelLimit=160)
+    tooltip = [alt.Tooltip("unit:N", title="unit"), _number("x", "x"), _number("contribution", "contribution")]
+    lines = alt.Chart(wide, description="units").transform_fold(top_names, as_=["unit", "contribution"]).mark_line(
+        strokeWidth=2, clip=True
     ).encode(
         x=alt.X("x:Q", title="x"),
         y=alt.Y("contribution:Q", title=y_title),
-        color=alt.Color("unit:N", title=None, sort=names,
-                        scale=alt.Scale(domain=names, scheme="tableau10" if len(names) <= 10 else "tableau20"),
-                        legend=alt.Legend(orient="right", columns=min(len(names), 8))),
-        tooltip=[alt.Tooltip("unit:N", title="unit"), _number("x", "x"), _number("contribution", "contribution")],
+        color=alt.Color("unit:N", scale=alt.Scale(domain=list(palette), range=list(palette.values())), legend=legend),
+        tooltip=tooltip,
     )
-    layers: list[alt.Chart] = [shade, lines]
+    layers: list[alt.Chart] = [shade]
+    if rest_names:
+        layers.append(alt.Chart(wide, description="other units").transform_fold(rest_names, as_=["unit", "contribution"])
+                      .transform_calculate(group=f"'{others}'").mark_line(strokeWidth=1, opacity=0.35, clip=True).encode(
+            x=alt.X("x:Q", title="x"),
+            y=alt.Y("contribution:Q", title=y_title),
+            color=alt.Color("group:N", scale=alt.Scale(domain=list(palette), range=list(palette.values())), legend=legend),
+            detail="unit:N",
+            tooltip=tooltip,
+        ))
+    layers.append(lines)
     deep = len(readout_units.layers) > 1
     subtitle = [_run_label(r) + (" · lines: the last hidden layer; kinks: the first" if deep else "")]
-    if count > MAX_UNITS:
-        subtitle.append(f"showing {len(chosen)} of {count} units: the largest by peak |contribution|")
+    if rest_names:
+        subtitle.append(f"coloured: the {len(top_names)} units that add the most over the data range (peak |contribution|); "
+                        f"grey: {others}")
     subtitle.append(f"fit = sum of the contributions + offset {offset:.4g}" if additive
                     else f"the output activation is applied to the sum of the contributions + offset {offset:.4g}")
 
@@ -440,15 +464,17 @@ def units_chart(r: RunResult) -> alt.LayerChart | alt.Chart:
     kinks = readout_units.kinks
     if kinks:
         in_range = readout_units.kink_in_range or [v is not None and x_min < v < x_max for v in kinks]
-        rows = [(float(v), f"unit {i + 1}", "inside the data range" if inside else "outside the data range")
-                for i, (v, inside) in enumerate(zip(kinks, in_range)) if v is not None and math.isfinite(v)]
+        rows = [(float(v), f"unit {i + 1}", "inside the data range" if inside_ else "outside the data range")
+                for i, (v, inside_) in enumerate(zip(kinks, in_range)) if v is not None and math.isfinite(v)]
         if rows:
             frame = pd.DataFrame(rows, columns=["x", "unit", "where"])
             where = ["inside the data range", "outside the data range"]
-            layers.append(alt.Chart(frame, description="kinks").mark_rule(color=RULE_GREY, strokeWidth=1.2, clip=True).encode(
+            layers.append(alt.Chart(frame, description="kinks").mark_rule(
+                color=RULE_GREY, strokeWidth=1.2, opacity=1.0 if len(rows) <= coloured else 0.5, clip=True
+            ).encode(
                 x="x:Q",
                 strokeDash=alt.StrokeDash("where:N", title="ReLU kink", scale=alt.Scale(domain=where, range=[[1, 0], [2, 3]]),
-                                          legend=alt.Legend(orient="right")),
+                                          legend=alt.Legend(orient="bottom", title="ReLU kink")),
                 tooltip=[alt.Tooltip("unit:N", title="first-layer unit"), _number("x", "kink at x"), alt.Tooltip("where:N", title="lies")],
             ))
             domain, beyond = _boundary_view(x_min, x_max, frame["x"].tolist())
@@ -506,8 +532,8 @@ def _replay_y_domain(r: RunResult) -> list[float]:
     return [lo - pad, hi + pad]
 
 
-def compare_chart(a: RunResult, b: RunResult, label_a: str = "A", label_b: str = "B") -> alt.HConcatChart:
-    """Two runs' fits over the data and target of the first, and both loss curves, side by side."""
+def compare_charts(a: RunResult, b: RunResult, label_a: str = "A", label_b: str = "B") -> tuple[alt.LayerChart, alt.Chart]:
+    """Two runs' fits over the data and target of the first, and both loss curves: two charts, each as wide as its column."""
     if label_b == label_a:
         label_b = f"{label_b} (2)"
     fit_a, fit_b = f"fit {label_a}", f"fit {label_b}"
@@ -527,20 +553,19 @@ def compare_chart(a: RunResult, b: RunResult, label_a: str = "A", label_b: str =
             _line(a.grid_x, a.grid_prediction, fit_a, palette, width=2.5),
             _line(b.grid_x, b.grid_prediction, fit_b, palette, width=2.0),
         ]
-    fits = alt.layer(*layers).properties(width=PANEL_WIDTH, height=280, title=_title("Fits")).interactive(name="zoom_fits")
+    subtitle = [f"{label_a}: {_run_label(a)}, {a.epochs_run} epochs · {label_b}: {_run_label(b)}, {b.epochs_run} epochs"]
+    fits = alt.layer(*layers).properties(
+        width="container", height=HEIGHT, title=_title(f"Fits: {label_a} against {label_b}", subtitle)).interactive()
     loss = pd.concat([
         _history_frame(a.history, "loss").assign(run=label_a),
         _history_frame(b.history, "loss").assign(run=label_b),
     ], ignore_index=True)
-    losses = _curve_panel(loss, "loss (log scale)", log=True, palette={label_a: FIT_ORANGE, label_b: COMPARE_BLUE},
-                          title="Loss", name="loss", legend=True)
-    subtitle = [f"{label_a}: {_run_label(a)}, {a.epochs_run} epochs · {label_b}: {_run_label(b)}, {b.epochs_run} epochs"]
+    note = None
     if a.spec.train.loss != b.spec.train.loss:
-        subtitle.append(f"different losses ({a.spec.train.loss} vs {b.spec.train.loss}): compare the shapes, not the levels")
-    # Each panel keeps its own colour domain; shared, the run labels would take the data's colours.
-    return alt.hconcat(fits, losses).resolve_scale(color="independent").properties(
-        title=_title(f"{label_a} against {label_b}", subtitle)
-    )
+        note = f"different losses ({a.spec.train.loss} vs {b.spec.train.loss}): compare the shapes, not the levels"
+    losses = _curve_panel(loss, "loss (log scale)", log=True, palette={label_a: FIT_ORANGE, label_b: COMPARE_BLUE},
+                          title=f"Loss: {label_a} against {label_b}", name="loss", legend=True, subtitle=note)
+    return fits, losses
 
 
 # ---------------------------------------------------------------------------------------------

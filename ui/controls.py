@@ -85,6 +85,8 @@ def widget_value(path: str, value: Any) -> Any:
         return value
     if value is None:
         return ""
+    if path == "model.activation" and len(set(value)) == 1:
+        return value[0]  # one name stands for every layer, so a changed layer count carries it along
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)
     if isinstance(value, float):
@@ -103,8 +105,31 @@ def apply_preset(scenario: Scenario, preset: str, seed: int | None = None) -> No
     st.session_state[f"{scenario.id}.preset"] = preset
 
 
+def choose_preset(scenario: Scenario, preset: str, seed: int | None = None) -> None:
+    """A preset button (or the compare button) pressed: its settings in the form and in the URL."""
+    apply_preset(scenario, preset, seed)
+    write_url(scenario, scenario.spec(preset, seed=seed))
+
+
+def load(scenario: Scenario, spec: RunSpec) -> None:
+    """Settings loaded by a button (a doctor's candidate, a restart's best seed): form, preset and URL."""
+    fill(scenario, spec)
+    if spec.preset in scenario.preset_names():
+        st.session_state[f"{scenario.id}.preset"] = spec.preset
+    write_url(scenario, spec)
+
+
 def current_preset(scenario: Scenario) -> str:
+    """The preset the form started from (the base of the URL)."""
     return st.session_state.get(f"{scenario.id}.preset", "question")
+
+
+def matching_preset(scenario: Scenario) -> str | None:
+    """The preset whose settings the form holds now (any seed), or None for settings of the user's own."""
+    spec, errors = read_spec(scenario)
+    if errors or spec is None:
+        return None
+    return spec.preset if spec.preset in scenario.preset_names() else None
 
 
 def init_from_url(scenario: Scenario) -> list[str]:

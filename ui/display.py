@@ -6,6 +6,14 @@ import altair as alt
 import streamlit as st
 
 
+def md(text: str) -> str:
+    """Text shown exactly as written inside Markdown: its special characters (and LaTeX's $) escaped,
+    so a typed `x**x` or `__import__('os')` reaches the page verbatim, not half in bold."""
+    for char in "\\`*_[]#$~|<>":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
 def show_chart(chart) -> None:
     """An Altair chart with its title drawn by Streamlit: Vega titles with subtitles get clipped in
     Streamlit's container-width layout, so the title and subtitle become markdown above the chart."""

@@ -21,7 +21,7 @@ from core.results import Finding, RunResult
 from core.scenarios import Criterion, Scenario
 from core.specs import MAX_SEEDS, SpecError
 from ui import charts, run
-from ui.display import show_chart
+from ui.display import md, show_chart
 
 ROLE_TITLES = {"cause": "Why it fails", "symptom": "What the failure looks like", "note": "Also true, but not the problem"}
 NAMES = {
@@ -33,13 +33,6 @@ NAMES = {
     "crossings": "Class boundaries", "extra_bumps": "Extra bumps", "coefficients": "Learned coefficients",
     "stopped": "Stopped early", "unexplained": "No rule explains it",
 }
-
-
-def md(text: str) -> str:
-    """Text shown as written: Markdown's and LaTeX's special characters escaped."""
-    for char in "\\`*_[]#$~|<>":
-        text = text.replace(char, "\\" + char)
-    return text
 
 
 def _restarts_report(scenario: Scenario, result: RunResult, criterion: Criterion) -> dict | None:
@@ -88,13 +81,13 @@ def _evidence(evidence: dict) -> str:
 
 def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found: list[Finding], busy: bool) -> None:
     """The Find a fix button, and the last search's results for these settings."""
-    left, right = st.columns([1, 2.4], vertical_alignment="bottom")
-    seeds = left.number_input("Seeds per candidate", min_value=1, max_value=MAX_SEEDS, value=doctor.default_seeds(result.spec), step=1,
+    row = st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=f"{scenario.id}.fix_row")
+    seeds = row.number_input("Seeds per candidate", min_value=1, max_value=MAX_SEEDS, value=doctor.default_seeds(result.spec), step=1,
                               key=f"{scenario.id}.doctor_seeds",
-                              help="Every candidate trains on the same seeds (the run's seed and the next ones).")
+                              help="Every candidate trains on the same seeds (the run's seed and the next ones).", width=170)
     proposed = doctor.candidates(result, found)
     limits, _ = run.budget()
-    pressed = right.button("Find a fix", key=f"{scenario.id}.find_fix", disabled=busy, type="primary", width="stretch",
+    pressed = row.button("Find a fix", key=f"{scenario.id}.find_fix", disabled=busy, type="primary", width="content",
                            icon=":material/healing:", help=f"At most {limits.max_doctor_seconds:g} s in all; Stop keeps what is measured.")
     names = ", ".join(c.name for c in proposed) or "none: nothing here is a cause"
     st.caption(f"The doctor trains these settings as they are and each candidate change ({names}) on the same {seeds} seeds, "
@@ -120,11 +113,11 @@ def _start(scenario: Scenario, result: RunResult, criterion: Criterion, found: l
     try:
         check_restarts(spec, seeds)
     except SpecError as err:
-        st.error(f"The doctor measures over seeds with restarts, and these settings cannot: {err}", icon=":material/error:")
+        st.error(f"The doctor measures over seeds with restarts, and these settings cannot: {md(str(err))}", icon=":material/error:")
         return
     refused = run.refusal([spec], seeds)
     if refused:
-        st.error("Nothing was trained. " + refused, icon=":material/timer_off:")
+        st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
         return
     posted = None
     if "answer" in scenario.preset_names() and spec.preset != "answer":
@@ -188,7 +181,7 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
             try:
                 spec = result.spec.with_values(loadable[chosen]["measured"].changes)
             except SpecError as err:
-                st.error(f"That setup cannot be loaded: {err}")
+                st.error(f"That setup cannot be loaded: {md(str(err))}")
                 return
             st.session_state[f"{scenario.id}.pending_spec"] = spec.to_dict()
             st.rerun()

@@ -17,6 +17,7 @@ import streamlit as st
 
 from core.specs import RunSpec
 from ui.controls import architecture
+from ui.display import md
 
 LOG = logging.getLogger("tinynet")
 
@@ -61,6 +62,6 @@ def guard(page: str):
     try:
         yield
     except Exception as error:
-        st.error(report(f"Drawing the page {page!r}", error)
+        st.error(md(report(f"Drawing the page {page!r}", error))
                  + " Your settings and results in this session are kept: change a setting or reload the page.",
                  icon=":material/error:")

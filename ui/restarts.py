@@ -15,7 +15,7 @@ from core.results import RestartsResult, RunResult
 from core.scenarios import Criterion, Scenario
 from core.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
 from ui import charts, controls, run
-from ui.display import show_chart
+from ui.display import md, show_chart
 
 
 def _threshold_key(scenario: Scenario, base: Criterion) -> str:
@@ -59,19 +59,27 @@ def panel(scenario: Scenario, busy: bool) -> None:
     st.caption("Keras trains one initialization per fit (there is no n_init as in k-means). Train many seeds of these "
                "settings at once and count how many succeed.")
     rule = criterion_control(scenario, settings_task(scenario))
-    left, middle, right = st.columns([1, 1.4, 1.6], vertical_alignment="bottom")
-    seeds = left.number_input("Seeds", min_value=1, max_value=MAX_SEEDS, value=DEFAULT_SEEDS, step=1, key=f"{scenario.id}.seeds")
-    if middle.button(f"Train {seeds} seeds", key=f"{scenario.id}.restart", disabled=busy, width="stretch",
-                     icon=":material/casino:", help="The settings above, with their seed and the next ones."):
-        spec, errors = controls.read_spec(scenario)
+    row = st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=f"{scenario.id}.restart_row")
+    seeds = row.number_input("Seeds", min_value=1, max_value=MAX_SEEDS, value=DEFAULT_SEEDS, step=1, key=f"{scenario.id}.seeds",
+                             width=170)
+    spec, errors = controls.read_spec(scenario)
+    if row.button(f"Train {seeds} seeds", key=f"{scenario.id}.restart", disabled=busy, width="content",
+                  icon=":material/casino:", help="The settings above, with their seed and the next ones."):
         if errors:
-            st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {e}" for e in errors), icon=":material/error:")
+            st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {md(e)}" for e in errors),
+                     icon=":material/error:")
         else:
             _start(scenario, [spec], seeds)
-    if "answer" in scenario.preset_names() and right.button("As asked vs as answered", key=f"{scenario.id}.restart_compare", disabled=busy,
-                    width="stretch", icon=":material/compare_arrows:", help=f"The posted setup and the posted fix, {seeds} seeds each."):
+    both = None
+    if "answer" in scenario.preset_names():
         first = scenario.spec().seed
-        _start(scenario, [scenario.spec("question", seed=first), scenario.spec("answer", seed=first)], seeds)
+        both = [scenario.spec("question", seed=first), scenario.spec("answer", seed=first)]
+        if row.button(f"As asked and as answered, {seeds} seeds each", key=f"{scenario.id}.restart_compare", disabled=busy,
+                      width="content", icon=":material/compare_arrows:",
+                      help=f"The posted setup and the posted fix, {seeds} seeds each, from seed {first}."):
+            _start(scenario, both, seeds)
+    if spec is not None:
+        st.caption(_estimate(spec, int(seeds), both))
     outcomes: list[RestartsResult] = st.session_state.get(f"{scenario.id}.restarts") or []
     if not outcomes:
         return
@@ -106,12 +114,18 @@ def panel(scenario: Scenario, busy: bool) -> None:
     } for outcome, report in zip(outcomes, reports) for r in report["runs"]])
     with st.expander("Every seed"):
         st.dataframe(table, hide_index=True, width="stretch")
-    best = reports[-1]["best"]
-    st.caption("Loading a seed sets it in the settings; press Train to see its whole run. Its result then says "
-               "whether it ends as it did here, and why it may not.")
-    if st.button(f"Load the best seed ({best['seed']}) into the settings", key=f"{scenario.id}.load_best", disabled=busy):
-        st.session_state[f"{scenario.id}.pending_seed"] = best["seed"]
-        st.rerun()
+    st.caption("Loading a seed puts its setup and seed into the settings; press Train to see its whole run. Its result "
+               "then says whether it ends as it did here, and why it may not.")
+    row = st.container(horizontal=True, gap="small", key=f"{scenario.id}.load_best_row")
+    for index, (outcome, report) in enumerate(zip(outcomes, reports)):
+        best = report["best"]
+        which = f" of {_label(outcome)}" if len(outcomes) > 1 else ""
+        if row.button(f"Load the best seed{which} ({best['seed']})", key=f"{scenario.id}.load_best.{index}", disabled=busy,
+                      width="content", icon=":material/upload:"):
+            # The setup that seed belongs to, not only its number: after "as asked and as answered"
+            # the best seed of the fix must train the fix.
+            st.session_state[f"{scenario.id}.pending_spec"] = outcome.spec.with_value("seed", best["seed"]).to_dict()
+            st.rerun()
 
 
 def _label(outcome: RestartsResult) -> str:
@@ -122,7 +136,24 @@ def _label(outcome: RestartsResult) -> str:
 def _start(scenario: Scenario, specs, seeds: int) -> None:
     refused = run.refusal(specs, int(seeds))
     if refused:
-        st.error("Nothing was trained. " + refused, icon=":material/timer_off:")
+        st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
         return
     run.start(scenario.id, specs, purpose="restarts", members=int(seeds))
     st.rerun()
+
+
+def _estimate(spec, seeds: int, both) -> str:
+    """How long the restarts will take, before they start: from this server's own pace once it has timed a run."""
+    own = run.estimate_seconds(spec, seeds)
+    text = f"Train {seeds} seeds of these settings: about {_duration(own.seconds)}"
+    if both is not None:
+        text += f"; as asked and as answered: about {_duration(sum(run.estimate_seconds(s, seeds).seconds for s in both))}"
+    return text + f" ({own.basis})."
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 100:
+        return f"{round(seconds / 5) * 5:.0f} s"
+    return f"{seconds / 60:.1f} min"

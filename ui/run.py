@@ -15,14 +15,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import statistics
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from core.budget import Budget, BudgetError
+from core.budget import Budget, BudgetError, predicted_seconds
 from core.results import RestartsResult, RunResult
 from core.specs import RunSpec, SpecError
 from core.stopping import StopFlag
@@ -337,3 +339,34 @@ def pool() -> WorkerPool:
             _POOL = WorkerPool(workers=limits.workers, max_rss_mb=limits.worker_memory_mb)
             _POOL.warm()
         return _POOL
+
+
+# How fast this server trains restarts, as ratios of measured to predicted seconds (server-wide:
+# every session's timed runs make the next estimate better).
+_PACE: deque[float] = deque(maxlen=16)
+_PACE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    basis: str  # what the estimate rests on, in words
+
+
+def record_time(spec: RunSpec, members: int, seconds: float) -> None:
+    """A finished restarts run's training time, for the next estimates."""
+    predicted = predicted_seconds(spec, members)
+    if seconds > 0 and predicted > 0:
+        with _PACE_LOCK:
+            _PACE.append(seconds / predicted)
+
+
+def estimate_seconds(spec: RunSpec, members: int) -> Estimate:
+    """About how long `members` seeds of `spec` take on this server, before they start."""
+    predicted = predicted_seconds(spec, members)
+    with _PACE_LOCK:
+        seen = list(_PACE)
+    if not seen:
+        return Estimate(predicted, "the lab's measured pace on 2 cores; this server has not timed a restart yet")
+    factor = statistics.median(seen)
+    return Estimate(predicted * factor, f"this server's pace over its last {len(seen)} timed restart run{'s' if len(seen) != 1 else ''}")
