@@ -143,9 +143,6 @@ class Readout:
                            dead_units=list(u.dead_units))
             if u.thresholds is not None:
                 out.update(thresholds=list(u.thresholds), threshold_in_range=list(u.threshold_in_range))
-            if u.contributions is not None:
-                c = u.contributions
-                out["contributions"] = {"x": c.x.tolist(), "units": c.units.tolist(), "offset": c.offset, "additive": c.additive}
         if self.extrema is not None:
             out["extrema"] = {"fit": self.extrema.fit, "target": self.extrema.target}
         if self.parabola is not None:
@@ -162,7 +159,13 @@ class Readout:
             out["crossings"] = list(self.classifier.crossings)
             if self.classifier.majority_share is not None:
                 out["majority_share"] = self.classifier.majority_share
-        return _jsonable(out)
+        out = _jsonable(out)
+        if self.units is not None and self.units.contributions is not None:
+            c = self.units.contributions
+            # (units, replay points): the largest array of a wide net's readout, so at float32 precision
+            out["contributions"] = {"x": _floats(c.x), "units": float32_values(c.units), "offset": _jsonable(c.offset),
+                                    "additive": bool(c.additive)}
+        return out
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,13 @@ class RunResult:
         return metric_name(self.task)
 
     def to_json(self, full: bool = False) -> dict[str, Any]:
-        """The run as JSON-ready data; `full` adds recorded weights and replayed predictions."""
+        """The run as JSON-ready data; `full` adds recorded weights and replayed predictions.
+
+        The spec, the loss and metric history and the final weights are always complete and exact. With
+        `full`, the weight history and the replayed fits keep at most JSON_MAX_EPOCHS recorded epochs
+        (fewer for a wide net, see json_epoch_limit), evenly strided and always the first and the last,
+        written at float32 precision; `weight_epochs_note` says which.
+        """
         out = {
             "scenario": self.spec.scenario,
             "preset": self.spec.preset,
@@ -276,10 +285,19 @@ class RunResult:
             "scalers": self.scalers,
         }
         if full:
-            out["weight_epochs"] = self.weight_epochs.tolist()
-            out["weight_history"] = {n: _jsonable(w) for n, w in zip(self.weight_names, self.weight_history)}
-            out["replay"] = {"x": _floats(self.replay_x), "epochs": self.replay_epochs.tolist(),
-                             "predictions": _jsonable(self.replay_predictions)}
+            # Every recorded epoch of a long run is tens of MB of JSON (noisy-sine as asked: 29 MB, 3 s to
+            # write); a few hundred evenly spaced epochs draw the same curves, and float32 is what was recorded.
+            values = sum(math.prod(w.shape[1:]) for w in self.weight_history) + len(self.replay_x)
+            keep = thinned_epochs(len(self.weight_epochs), json_epoch_limit(values))
+            out["weight_epochs"] = self.weight_epochs[keep].tolist()
+            out["weight_epochs_note"] = (thinning_note(self.weight_epochs, keep) + "; the loss and metric history "
+                                         "(every epoch) and the final weights ('weights') are complete, at full precision")
+            out["weight_epochs_recorded"] = len(self.weight_epochs)
+            out["weight_history"] = {n: float32_values(w[keep]) for n, w in zip(self.weight_names, self.weight_history)}
+            shown = thinned_epochs(len(self.replay_epochs), json_epoch_limit(values))
+            out["replay"] = {"x": _floats(self.replay_x), "epochs": self.replay_epochs[shown].tolist(),
+                             "predictions": float32_values(self.replay_predictions[shown]),
+                             "note": thinning_note(self.replay_epochs, shown)}
             if self.x_test is not None:
                 out["test"] = {"x": _floats(self.x_test), "y": _floats(self.y_test), "prediction": _floats(self.test_prediction)}
         return out
@@ -337,6 +355,55 @@ class RestartsResult:
 
 # ---------------------------------------------------------------------------------------------
 # JSON helpers
+
+# The full JSON keeps at most this many recorded epochs of weights and replayed fits, and about
+# JSON_VALUE_BUDGET numbers across them (about 1.3 MB): enough to draw every chart of the run again.
+JSON_MAX_EPOCHS = 200
+JSON_VALUE_BUDGET = 100_000
+
+
+def json_epoch_limit(values_per_epoch: int) -> int:
+    """How many recorded epochs the full JSON keeps when each holds `values_per_epoch` numbers (at least 2)."""
+    return max(2, min(JSON_MAX_EPOCHS, JSON_VALUE_BUDGET // max(1, values_per_epoch)))
+
+
+def thinned_epochs(count: int, limit: int = JSON_MAX_EPOCHS) -> np.ndarray:
+    """Indices of at most `limit` of `count` recorded epochs: every Nth from the first, and the last."""
+    if count <= limit:
+        return np.arange(count)
+    if limit < 3:
+        return np.array([0, count - 1])
+    stride = math.ceil((count - 1) / (limit - 2))  # room for the last one after the strided ones
+    keep = np.arange(0, count, stride)
+    return keep if keep[-1] == count - 1 else np.append(keep, count - 1)
+
+
+def thinning_note(epochs: np.ndarray, keep: np.ndarray) -> str:
+    """Which recorded epochs an export kept, in words."""
+    count, kept = len(epochs), len(keep)
+    if kept == count:
+        return f"all {count} recorded epochs, floats at float32 precision"
+    first, last = int(epochs[0]), int(epochs[-1])
+    which = (f"every {_ordinal(int(keep[1] - keep[0]))} recorded epoch from epoch {first} and the last (epoch {last})"
+             if kept > 2 else f"the first (epoch {first}) and the last (epoch {last})")
+    return f"{kept} of {count} recorded epochs: {which}, floats at float32 precision"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def float32_values(values) -> list:
+    """Nested lists of the values at float32 precision (the shortest text that gives the same float32), None
+    where not finite. Recorded weights and fits are float32, so they read back bit for bit."""
+    with np.errstate(all="ignore"):  # beyond float32's range is inf, written as None like NaN
+        as32 = np.asarray(values, dtype=np.float64).astype(np.float32)
+    shortest = as32.astype(str).astype(np.float64)
+    finite = np.isfinite(shortest)
+    if finite.all():
+        return shortest.tolist()
+    return np.where(finite, shortest, None).tolist()
 
 
 def _plain(obj) -> dict[str, Any]:
