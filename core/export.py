@@ -1,5 +1,7 @@
 """Exports of a run: the history as CSV, the trained model as .keras bytes, and a plain Keras script.
 
+The .keras model takes and returns the data's own units: the lab's scaling is built into it.
+
 The script reproduces the run outside the lab with nothing but numpy and Keras: the same data draw,
 the same scaling, the same seeded initializers, optimizer, loss, batch size and epochs, and every
 epoch's samples in the lab's own order, so its losses agree with the lab's to float precision.
@@ -15,6 +17,7 @@ import os
 import re
 import tempfile
 
+import numpy as np
 import pandas as pd
 
 from core import recipes
@@ -39,14 +42,50 @@ def history_csv(history: dict) -> str:
     return buffer.getvalue()
 
 
-def model_bytes(spec: RunSpec, weights) -> bytes:
-    """The trained model as the bytes of a .keras file (loads with keras.models.load_model).
+# The download button's help text for the .keras file (one line; the page shows it as is).
+MODEL_NOTE = ("Takes x in the data's own units and returns y in its own units (for a classifier, the probability): "
+              "the lab's scaling is built in as its first and last layers, scale_x and unscale_y.")
+
+
+def model_bytes(spec: RunSpec, weights, scalers: dict | None = None) -> bytes:
+    """The trained model as the bytes of a .keras file that takes and returns the data's own units.
+
+    The lab scales x and y outside the network (core/data.py); the file carries that scaling as two
+    built-in Rescaling layers around the trained Dense layers, so `keras.saving.load_model(path)`
+    (safe_mode on) gives a model whose `predict(x)` is the lab's fit of x. `scalers` is a run's
+    `result.scalers` ({"x": {"shift", "scale"}, "y": ...}); without it they are fitted on the spec's
+    data again, as the lab fits them. Keras's predict hands the model float32 x; calling the model on
+    float64 x keeps the scaling's float64 digits. The x^2 activation is the lab's registered
+    `tinynet>square` (core/models.py): outside the lab, load such a model with
+    `custom_objects={"tinynet>square": lambda x: x * x}`.
 
     This imports Keras: the dashboard asks a worker for it (core/workers.py) instead of calling it.
     """
-    from core.models import model_with_weights
+    import keras
 
-    model = model_with_weights(spec.model, weights)
+    from core.models import model_with_weights  # also registers the x^2 activation for saving
+
+    if scalers is None:
+        from core.data import make_dataset
+
+        data = make_dataset(spec.data)
+        scalers = {"x": data.x_scaler.to_dict(), "y": data.y_scaler.to_dict()}
+    x_shift, x_scale = float(scalers["x"]["shift"]), float(scalers["x"]["scale"])
+    y_shift, y_scale = float(scalers["y"]["shift"]), float(scalers["y"]["scale"])
+    trained = model_with_weights(spec.model, weights)
+
+    def rescaling(scale: float, offset: float, name: str):
+        # In float64, as the lab scales (float64, then float32 for the network), so that x far from 0
+        # (say 1000 +- 1) keeps its digits. One-element arrays, because Keras turns a plain float into
+        # a float32 tensor first (and writes a 0-d array back as a plain float).
+        return keras.layers.Rescaling(np.array([scale]), offset=np.array([offset]), dtype="float64", name=name)
+
+    model = keras.Sequential([
+        keras.Input(shape=(1,), name="x", dtype="float64"),
+        rescaling(1.0 / x_scale, -x_shift / x_scale, "scale_x"),  # (x - shift) / scale
+        *trained.layers,
+        rescaling(y_scale, y_shift, "unscale_y"),  # y = output * scale + shift; (1, 0) for a classifier
+    ], name="tiny_net")
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")
         model.save(path)
@@ -55,19 +94,25 @@ def model_bytes(spec: RunSpec, weights) -> bytes:
 
 
 def run_script(result: RunResult) -> str:
-    """The script of a finished run, with the lab's final loss in it when the run went all the way."""
+    """The script of a finished run, with the lab's final loss (and first losses) in it when the run went all the way."""
     finished = not result.stopped and result.diverged_at is None and "loss" in result.final
-    return keras_script(result.spec, expected_final_loss=result.final["loss"] if finished else None)
+    if not finished:
+        return keras_script(result.spec)
+    first = [float(v) for v in result.history["loss"][:FIRST_EPOCHS]]
+    return keras_script(result.spec, expected_final_loss=result.final["loss"], expected_first_losses=first)
 
 
-def keras_script(spec: RunSpec, expected_final_loss: float | None = None) -> str:
+def keras_script(spec: RunSpec, expected_final_loss: float | None = None,
+                 expected_first_losses: list[float] | None = None) -> str:
     """A short standalone numpy + Keras script that trains `spec` from scratch as the lab does.
 
     Everything is written from the tables the engine reads: the data from core/data.py (samplings,
     segment blocks, scalers) and core/expression.py (a custom formula as numpy source), the network,
     initializers, optimizer, loss and shuffles from core/recipes.py. The script feeds model.fit each
     epoch's samples in the lab's own order, so its losses agree with the lab's to float precision.
-    `expected_final_loss`, when given, is the lab's final loss for this spec, printed beside the script's.
+    `expected_final_loss`, when given, is the lab's final loss for this spec, printed beside the script's;
+    when the two differ by more than float32 rounding (AGREEMENT) the script says why, and compares its
+    first epochs with `expected_first_losses` (the lab's first losses) when given.
     """
     label = re.sub(r"[^\w .,/+-]", "?", f"{spec.scenario or 'custom'} / {spec.preset or 'custom'}, seed {spec.seed}")
     lines = [
@@ -75,16 +120,50 @@ def keras_script(spec: RunSpec, expected_final_loss: float | None = None) -> str
         "",
         "The same data, scaling, initial weights, optimizer, loss, batch size, epochs and per-epoch sample order as",
         "the lab, so the same losses: digit for digit with the lab's model.fit path (--path fit), to float32 rounding",
-        'with its default fast path (see the notes it prints)."""',
+        "with its default fast path (see the notes it prints).",
+        "",
+        *DIFFERENCE_NOTE,
+        '"""',
         "import keras",
         "import numpy as np",
         "",
         data_source(spec),
         *_network_lines(spec),
         *_training_lines(spec),
-        *_report_lines(spec, expected_final_loss),
+        *_report_lines(spec, expected_final_loss, expected_first_losses),
     ]
     return "\n".join(lines) + "\n"
+
+
+# Script and lab agree to float32 rounding when their final losses are within this relative difference
+# (measured over a few epochs: 1e-9 to 4e-6); beyond it the script says why they may part.
+AGREEMENT = 1e-4
+FIRST_EPOCHS = 5  # the lab's first losses written into a run's script, to show where the curves still agree
+DIFFERENCE_NOTE = (
+    "Why this script's final loss can differ from the lab's by more than float32 rounding: the lab trains",
+    "with its own compiled loop, which adds the same float32 numbers in another order. Those rounding",
+    "differences are tiny at first but grow over thousands of epochs in an unstable run, so a chaotic one",
+    "(Adam at a large learning rate, for one) can end somewhere else; the loss curves agree at the start",
+    "(the script then compares its first epochs with the lab's).",
+)
+
+
+def _difference_lines(first_losses: list[float] | None) -> list[str]:
+    """The script's explanation when its final loss is not the lab's, with the first epochs compared when known."""
+    lines = [
+        'print("they differ by more than float32 rounding: the lab trains with its own compiled loop, which adds the "',
+        '      "same float32 numbers in another order; those rounding differences grow over thousands of epochs in an "',
+        '      "unstable run, so a chaotic one (Adam at a large learning rate, for one) can end elsewhere. The loss "',
+        '      "curves agree at the start.")',
+    ]
+    first = [v for v in first_losses or [] if math.isfinite(v)]
+    if first:
+        lines += [
+            f"lab_first = {first!r}  # the lab's losses of its first {len(first)} epochs",
+            "start = max(abs(a - b) / max(abs(b), 1e-30) for a, b in zip(history.history[\"loss\"], lab_first))",
+            'print(f"first {len(lab_first)} epochs: largest relative difference from the lab\'s losses {start:.1e}")',
+        ]
+    return lines
 
 
 def _network_lines(spec: RunSpec) -> list[str]:
@@ -142,7 +221,7 @@ def _training_lines(spec: RunSpec) -> list[str]:
     ]
 
 
-def _report_lines(spec: RunSpec, expected_final_loss: float | None) -> list[str]:
+def _report_lines(spec: RunSpec, expected_final_loss: float | None, expected_first_losses: list[float] | None = None) -> list[str]:
     """What the script prints: its final loss beside the lab's, the fit or accuracy, what may differ and why."""
     d, t = spec.data, spec.train
     word = "epoch" if t.epochs == 1 else "epochs"
@@ -150,7 +229,12 @@ def _report_lines(spec: RunSpec, expected_final_loss: float | None) -> list[str]
     if expected_final_loss is not None and math.isfinite(expected_final_loss):
         lines += [
             f"lab_loss = {float(expected_final_loss)!r}  # the lab's final loss for these settings, when this script was made",
-            'print(f"the lab\'s final loss: {lab_loss:.9g} (relative difference {abs(final_loss - lab_loss) / max(abs(lab_loss), 1e-30):.1e})")',
+            "difference = abs(final_loss - lab_loss) / max(abs(lab_loss), 1e-30)",
+            'print(f"the lab\'s final loss: {lab_loss:.9g} (relative difference {difference:.1e})")',
+            f"if difference > {AGREEMENT!r}:  # more than float32 rounding",
+            *(f"    {line}" for line in _difference_lines(expected_first_losses)),
+            "else:",
+            '    print("the same final loss to float32 rounding")',
         ]
     else:
         lines.append('print("the lab\'s final loss: not included in this export; compare with the lab\'s run of these settings")')

@@ -23,6 +23,7 @@ import pytest
 from core import export, recipes, scenarios
 from core.data import clean_target, make_dataset
 from core.expression import FUNCTIONS, TWO_ARGUMENTS, evaluate, numpy_source
+from core.network import layer_shapes
 from core.specs import INITIALIZERS, LOSSES, OPTIMIZERS, RunSpec, TrainSpec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,12 +90,93 @@ def test_the_script_trains_to_the_labs_final_loss(name, tmp_path):
     assert relative(loss, fit.final["loss"]) <= FIT_RTOL
     assert relative(loss, fast.final["loss"]) <= FAST_RTOL
     assert f"the lab's final loss: {fast.final['loss']:.9g} (relative difference" in out.stdout
+    assert "the same final loss to float32 rounding" in out.stdout and "they differ" not in out.stdout
     assert "same as the lab: data, scaling, initial weights, optimizer, loss, batch size, epochs" in out.stdout
     assert "may differ slightly: the lab's default fast path trains in one XLA-compiled loop" in out.stdout
     if spec.data.task == "classification":
         assert re.search(r"^accuracy on the training samples: \S+$", out.stdout, re.M)
     else:
         assert re.search(r"^max \|fit - target\| on 1001 points of the range: \S+$", out.stdout, re.M)
+
+
+def test_a_script_that_ends_elsewhere_than_the_lab_says_why(tmp_path):
+    from core.training import train
+
+    spec = case_spec("segments")
+    lab = train(spec)
+    script = export.run_script(lab)
+    assert "\n".join(export.DIFFERENCE_NOTE) in script.split('"""')[1]  # the header says it too
+    assert f"lab_first = {[float(v) for v in lab.history['loss'][:export.FIRST_EPOCHS]]!r}" in script
+    # The lab's final loss as if a chaotic run had ended elsewhere: the script explains, and its first
+    # epochs still agree with the lab's.
+    path = tmp_path / "run.py"
+    path.write_text(script.replace(f"lab_loss = {lab.final['loss']!r}", f"lab_loss = {lab.final['loss'] * 1.5!r}"))
+    out = run_python([str(path)], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "they differ by more than float32 rounding: the lab trains with its own compiled loop" in out.stdout
+    assert "(Adam at a large learning rate, for one) can end elsewhere. The loss curves agree at the start." in out.stdout
+    start = float(re.search(r"^first 5 epochs: largest relative difference from the lab's losses (\S+)$", out.stdout, re.M).group(1))
+    assert start <= FAST_RTOL
+    assert "the same final loss to float32 rounding" not in out.stdout
+
+
+# Cases for the .keras file: minmax x and y, no scaling without biases, a classifier on standardised
+# x, the x^2 activation (registered by core.models), and standardised x with symmetric y.
+MODEL_CASES = {
+    "sine-relu": ("sine-relu", "question", {"train.epochs": 3}),
+    "noisy-sine": ("noisy-sine", "question", {"train.epochs": 5}),
+    "segments": ("segments", "answer", {}),
+    "parabola": ("parabola", "answer", {"train.epochs": 1, "data.n_samples": 200}),
+    "custom-variety": CASES["custom-variety"],
+}
+
+
+@pytest.mark.parametrize("name", list(MODEL_CASES))
+def test_the_keras_file_takes_and_returns_the_datas_own_units(name, tmp_path):
+    import keras
+
+    from core.training import train
+
+    scenario, preset, changes = MODEL_CASES[name]
+    result = train(scenarios.get(scenario).spec(preset).with_values(changes))
+    data = export.model_bytes(result.spec, result.final_weights)  # as the worker makes it: scalers fitted again
+    assert len(data) < 40_000
+    path = tmp_path / "model.keras"
+    path.write_bytes(data)
+    model = keras.saving.load_model(path)  # safe_mode on: built-in layers and the lab's registered x^2 only
+    names = [layer.name for layer in model.layers]
+    assert names[0] == "scale_x" and names[-1] == "unscale_y" and names[1:-1] == [s.name for s in layer_shapes(result.spec.model)]
+    assert "scale_x" in export.MODEL_NOTE and "unscale_y" in export.MODEL_NOTE
+    fit = model.predict(result.grid_x.reshape(-1, 1), verbose=0).ravel()  # raw x in, y (or the probability) out
+    span = np.max(np.abs(result.grid_prediction))
+    print(f"{name}: largest difference {np.max(np.abs(fit - result.grid_prediction)) / span:.1e} of the largest |fit|, "
+          f"{len(data)} bytes")
+    np.testing.assert_allclose(fit, result.grid_prediction, rtol=1e-4, atol=1e-5 * span)
+    if result.spec.data.task == "classification":
+        assert np.all((fit >= 0) & (fit <= 1))
+
+
+def test_the_keras_file_loads_outside_the_lab(tmp_path):
+    from core.training import train
+
+    runs = {name: train(scenarios.get(scenario).spec(preset).with_values(changes))
+            for name, (scenario, preset, changes) in MODEL_CASES.items() if name in ("sine-relu", "parabola")}
+    for name, result in runs.items():
+        (tmp_path / f"{name}.keras").write_bytes(export.model_bytes(result.spec, result.final_weights, result.scalers))
+        np.save(tmp_path / f"{name}.npy", np.stack([result.grid_x, result.grid_prediction]))
+    # Plain Keras, no lab on the path: the x^2 activation is given as the docstring of model_bytes says.
+    code = ("import numpy as np, keras\n"
+            "for name in ('sine-relu', 'parabola'):\n"
+            "    model = keras.saving.load_model(name + '.keras', custom_objects={'tinynet>square': lambda x: x * x})\n"
+            "    x, lab = np.load(name + '.npy')\n"
+            "    fit = model.predict(x.reshape(-1, 1), verbose=0).ravel()\n"
+            "    print(name, float(np.max(np.abs(fit - lab)) / np.max(np.abs(lab))))\n")
+    env = {**ENV, "PYTHONPATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.split()
+    assert lines[0::2] == ["sine-relu", "parabola"], out.stdout
+    assert all(float(difference) < 1e-5 for difference in lines[1::2]), out.stdout
 
 
 def script_data(spec: RunSpec) -> dict:
