@@ -118,7 +118,8 @@ def server(chromium):
         # The files may be edited while the tests run: no reloads, no "File change. Rerun" prompt.
         "--server.fileWatcherType", "none",
     ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NO_COLOR": "1"}  # a plain-text log
+    # As a user starts it: no TF_CPP_MIN_LOG_LEVEL of ours (the last test checks the terminal stays quiet).
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"} | {"NO_COLOR": "1"}  # a plain-text log
     with open(SERVER_LOG, "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
@@ -154,13 +155,13 @@ def browser(chromium):
 
 
 @contextlib.contextmanager
-def visit(browser, server: Server, path: str, name: str):
+def visit(browser, server: Server, path: str, name: str, viewport: dict | None = None):
     """Open path in a fresh browser context (a new Streamlit session) and wait until the app is idle.
 
     Any failure inside the block is re-raised with the page's text, a screenshot
     (artifacts/screenshots/<name>-failure.png) and the tail of the server log.
     """
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport=viewport or VIEWPORT)
     context.set_default_timeout(30_000)
     page = context.new_page()
     failure = None
@@ -234,16 +235,18 @@ def assert_on_page(page, path: str) -> None:
 # stop at the viewport: how much taller the viewport must be to show every scrolled element whole.
 def screenshot(page, name: str) -> None:
     """A screenshot of the whole page, however long, at artifacts/screenshots/<name>.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    viewport = page.viewport_size or VIEWPORT
     hidden = page.evaluate(_HIDDEN_HEIGHT_JS)
     if hidden > 0:
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": min(VIEWPORT["height"] + hidden, 16_000)})
+        page.set_viewport_size({"width": viewport["width"], "height": min(viewport["height"] + hidden, 16_000)})
         page.wait_for_timeout(500)  # let the layout and the charts settle at the new size
     try:
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(path), full_page=True)
     finally:
         if hidden > 0:
-            page.set_viewport_size(VIEWPORT)
+            page.set_viewport_size(viewport)
 
 
 def draw_visible_charts(page, timeout_s: float = 15) -> dict:
@@ -293,22 +296,131 @@ def test_case_page_loads(browser, server, path):
         screenshot(page, path)
 
 
+# The widths of a demo: a laptop (1366 x 768) and a narrow window or tablet (800 x 1000).
+LAYOUTS = {"1366": {"width": 1366, "height": 768}, "800": {"width": 800, "height": 1000}}
+MIN_CHART_PX = 200
+MIN_INPUT_PX = 90
+
+# What looks broken at a width, measured on what is on show: the main area scrolling sideways, a chart
+# wider than the column it sits in or narrower than MIN_CHART_PX, a text box, number box or select box
+# narrower than MIN_INPUT_PX or cutting its value, text cut with an ellipsis (a button label, a tab, a
+# select's value), a formula clipped by its box.
+_LAYOUT_JS = r"""([minChart, minInput]) => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const out = [];
+  const shown = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const sideways = Math.max(main.scrollWidth - main.clientWidth, document.documentElement.scrollWidth - window.innerWidth);
+  if (sideways > 1) out.push(`the page scrolls sideways by ${sideways} px`);
+  for (const chart of main.querySelectorAll('[data-testid="stVegaLiteChart"]')) {
+    const drawn = chart.querySelector('canvas, svg.marks');
+    if (!shown(chart) || !drawn) continue;
+    const width = drawn.getBoundingClientRect().width;
+    const holder = chart.closest('[data-testid="stElementContainer"]');
+    const column = (holder ? holder.parentElement : chart.parentElement).getBoundingClientRect().width;
+    const before = holder && holder.previousElementSibling ? holder.previousElementSibling.innerText.trim() : '';
+    const name = (before || chart.getAttribute('aria-label') || 'a chart').split('\n')[0].slice(0, 60);
+    if (width > column + 2) out.push(`chart "${name}" is ${Math.round(width)} px wide in a ${Math.round(column)} px column`);
+    if (width < minChart) out.push(`chart "${name}" is only ${Math.round(width)} px wide`);
+  }
+  const boxes = '[data-testid="stTextInput"] input, [data-testid="stNumberInput"] input, [data-testid="stSelectbox"] [data-baseweb="select"]';
+  for (const box of main.querySelectorAll(boxes)) {
+    if (!shown(box)) continue;
+    const widget = box.closest('[data-testid="stTextInput"], [data-testid="stNumberInput"], [data-testid="stSelectbox"]');
+    const label = (widget.innerText || '').split('\n')[0];
+    const width = box.getBoundingClientRect().width;
+    if (width < minInput) out.push(`input "${label}" is only ${Math.round(width)} px wide`);
+    if (box.tagName === 'INPUT' && box.scrollWidth > box.clientWidth + 1) out.push(`input "${label}" cuts its value "${box.value}"`);
+  }
+  for (const el of main.querySelectorAll('*')) {
+    if (el.scrollWidth <= el.clientWidth + 1 || !shown(el)) continue;
+    if (getComputedStyle(el).textOverflow === 'ellipsis' && el.innerText.trim()) out.push(`text cut short: "${el.innerText.trim().slice(0, 60)}"`);
+  }
+  for (const formula of main.querySelectorAll('.katex-display')) {
+    if (shown(formula) && formula.scrollWidth > formula.clientWidth + 1)
+      out.push(`a formula is clipped (${formula.scrollWidth} px in ${formula.clientWidth} px)`);
+  }
+  return [...new Set(out)];
+}"""
+
+
+def layout_problems(page) -> list[str]:
+    return page.evaluate(_LAYOUT_JS, [MIN_CHART_PX, MIN_INPUT_PX])
+
+
+def tabs_of(page, where: str):
+    return page.locator(f'{where} [role="tab"]')
+
+
+def check_every_tab(page, where: str, what: str) -> tuple[list[str], list[str]]:
+    """Open each tab under `where` in turn, wait for its charts, and collect what looks broken there."""
+    problems, names = [], []
+    tabs = tabs_of(page, where)
+    for index in range(tabs.count()):
+        tab = tabs.nth(index)
+        name = tab.inner_text().strip()
+        tab.click()
+        draw_visible_charts(page)
+        names.append(name)
+        problems += [f"{what} / {name}: {p}" for p in layout_problems(page)]
+    return problems, names
+
+
+@pytest.mark.parametrize("width", LAYOUTS)
 @pytest.mark.parametrize("path", CASE_PAGES)
-def test_case_page_trains_and_draws_charts(browser, server, path):
-    with visit(browser, server, path, f"{path}-trained") as page:
+def test_every_case_trains_and_every_tab_fits_the_window(browser, server, path, width):
+    """Train each case at a laptop's and a narrow window's width, open every tab, and fail on what looks broken.
+
+    Screenshots of every result tab land in artifacts/screenshots/layout/<case>-<width>-<tab>.png.
+    """
+    viewport = LAYOUTS[width]
+    with visit(browser, server, path, f"layout/{path}-{width}", viewport=viewport) as page:
         assert_on_page(page, path)
+        form = '[data-testid="stForm"]'
+        problems, _ = check_every_tab(page, form, "settings")
+        tabs_of(page, form).first.click()
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
         page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
         wait_until_idle(page, TRAIN_TIMEOUT_S)
         draw_visible_charts(page)
-        screenshot(page, f"{path}-trained")
+        problems += [f"after training: {p}" for p in layout_problems(page)]
+        found, names = check_every_tab(page, f'[data-testid="stMain"] .st-key-{path}-tabs', "results")
+        problems += found
+        assert len(names) >= 6, f"expected the result tabs, found {names}"
         charts = draw_every_chart(page)
-        if charts["drawn"] < MIN_CHARTS:
-            raise AssertionError(
-                f"{charts['drawn']} chart(s) drawn after training (of {charts['charts']} chart elements, "
-                f"every tab shown), expected at least {MIN_CHARTS}"
-            )
+        assert charts["drawn"] >= MIN_CHARTS, f"{charts['drawn']} chart(s) drawn after training, every tab shown"
         assert_no_exception(page)
+        compare = page.get_by_role("button", name="Compare as asked with as answered")
+        if compare.count():  # a posted case: two runs in the Compare tab, its fits and both losses
+            compare.click()
+            page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+            wait_until_idle(page, TRAIN_TIMEOUT_S)
+            tabs = tabs_of(page, f'[data-testid="stMain"] .st-key-{path}-tabs')
+            tabs.last.click()
+            page.get_by_text("Fits: A against B (current)").first.wait_for(state="visible")
+            draw_visible_charts(page)
+            problems += [f"results / Compare with A and B: {p}" for p in layout_problems(page)]
+            assert_no_exception(page)
+        # Screenshots at the window's width: the page once, then each result tab.
+        screenshot(page, f"layout/{path}-{width}")
+        tabs = tabs_of(page, f'[data-testid="stMain"] .st-key-{path}-tabs')
+        for index, name in enumerate(names):
+            tabs.nth(index).click()
+            draw_visible_charts(page)
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+            tabs.nth(index).locator("xpath=ancestor::*[@data-testid='stTabs'][1]").screenshot(
+                path=str(SCREENSHOTS / "layout" / f"{path}-{width}-{slug}.png"))
+        assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", LAYOUTS)
+def test_home_page_fits_the_window(browser, server, width):
+    with visit(browser, server, "", f"layout/home-{width}", viewport=LAYOUTS[width]) as page:
+        page.locator('[data-testid="stVegaLiteChart"]').nth(3).wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        draw_visible_charts(page)
+        problems = layout_problems(page)
+        screenshot(page, f"layout/home-{width}")
+        assert not problems, "\n".join(problems)
 
 
 def test_bad_url_parameter_is_answered_with_a_warning(browser, server):
@@ -407,3 +519,75 @@ def test_stop_the_search_keeps_what_was_measured(browser, server):
         assert page.get_by_text(re.compile(r"As it is, 0 of 2 seeds succeed")).count() >= 1
         screenshot(page, "noisy-sine-doctor-stopped")
         assert_no_exception(page)
+
+
+def test_a_preset_click_and_the_compare_button_put_their_settings_in_the_url(browser, server):
+    with visit(browser, server, "sine-relu", "url-follows-clicks") as page:
+        page.get_by_role("button", name="As answered", exact=True).click()
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        assert "preset=answer" in page.url, page.url
+        page.get_by_role("button", name="As asked", exact=True).click()
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        assert "preset=" not in page.url, page.url  # the default preset: a bare link
+    with visit(browser, server, "sine-relu?seed=5", "url-after-compare") as page:
+        page.get_by_role("button", name="Compare as asked with as answered").click()
+        page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        assert "preset=answer" in page.url and "seed=5" in page.url, page.url
+        # The link reproduces run B: opened afresh, it fills the form with the posted fix and seed 5.
+        copied = page.url
+    with visit(browser, server, copied.split("/", 3)[3], "url-after-compare-opened") as page:
+        page.get_by_role("tab", name="Training").click()
+        assert page.get_by_role("textbox", name="Seed", exact=True).input_value() == "5"
+        kinds = {name: page.get_by_role("button", name=name, exact=True).get_attribute("data-testid")
+                 for name in ("As asked", "As answered")}
+        assert kinds == {"As asked": "stBaseButton-secondary", "As answered": "stBaseButton-primary"}, kinds
+
+
+@pytest.mark.parametrize("formula", ["x**x", "__import__('os')", ":smile: *x* [a](b) $x$"])
+def test_a_refused_formula_is_quoted_exactly_as_typed(browser, server, formula):
+    with visit(browser, server, "custom", "refused-formula") as page:
+        page.get_by_role("textbox", name="Target f(x)").fill(formula)
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        alert = page.locator('[data-testid="stAlertContentError"], [data-testid="stAlert"]').filter(has_text="Nothing was trained")
+        alert.first.wait_for(state="visible")
+        text = alert.first.inner_text().replace("\u200b", "")  # the invisible space that keeps ":smile:" from becoming an emoji
+        assert repr(formula) in text, f"the message does not quote {formula!r} as typed: {text!r}"
+        assert not alert.first.locator("strong, em, a, .katex").count(), "part of the typed text was read as Markdown"
+        assert_no_exception(page)
+
+
+def test_the_best_seed_of_a_two_setup_restart_loads_into_its_own_setup(browser, server):
+    with visit(browser, server, "parabola", "restarts-load-best") as page:
+        seeds = page.get_by_role("spinbutton", name="Seeds", exact=True)
+        seeds.fill("3")
+        seeds.press("Enter")
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        page.get_by_role("button", name=re.compile(r"As asked and as answered, 3 seeds each")).click()
+        best = page.get_by_role("button", name=re.compile(r"Load the best seed of As answered \(\d+\)"))
+        best.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        draw_visible_charts(page)
+        screenshot(page, "restarts-load-best")
+        seed = re.search(r"\((\d+)\)", best.inner_text()).group(1)
+        best.click()
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        assert "preset=answer" in page.url and (seed == "0" or f"seed={seed}" in page.url), page.url
+        page.get_by_role("tab", name="Training").click()
+        assert page.get_by_role("textbox", name="Learning rate").input_value() == "0.001"
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        page.get_by_text(re.compile(rf"Trained in .*seed {seed} · preset answer")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+        assert_no_exception(page)
+
+
+TF_CHATTER = re.compile(r"tensorflow|oneDNN|cuda|cuDNN|cpu_feature_guard|absl|XLA service|^[IWE]0000", re.IGNORECASE | re.MULTILINE)
+
+
+def test_the_terminal_shows_no_tensorflow_chatter(browser, server):
+    # Runs last: by now every page has trained in the server's worker processes.
+    with visit(browser, server, "", "home-last"):
+        pass
+    log = SERVER_LOG.read_text(errors="replace")
+    chatter = [line for line in log.splitlines() if TF_CHATTER.search(line)]
+    assert not chatter, "the terminal of `streamlit run dashboard.py` shows TensorFlow's chatter:\n" + "\n".join(chatter[:20])

@@ -439,6 +439,16 @@ def test_every_chart_copes_with_a_run_that_diverged_at_once(diverged):
     assert "diverged in epoch 1" in " ".join(charts.fit_chart(diverged).to_dict()["title"]["subtitle"])
 
 
+def test_success_rates_chart_shows_a_lone_setup_and_a_rate_of_zero():
+    lone = assert_drawable(charts.success_rates_chart([{"label": "As asked", "rate": 0.0, "low": 0.0, "high": 0.06,
+                                                         "successes": 0, "seeds": 64}]), zoomable=False)
+    assert lone["height"] == {"step": 40}  # one row is as tall as each of several, never squeezed to nothing
+    marks = [mark_type(u) for u in units(lone)]
+    assert "bar" in marks and "point" in marks  # a 0% rate has no bar: its diamond still shows where it is
+    assert next(u for u in units(lone) if mark_type(u) == "point")["encoding"]["x"]["field"] == "rate"
+    assert [r["rate"] for r in next(iter(lone["datasets"].values()))] == [0.0]
+
+
 def test_fixes_chart_names_every_setup_inside_the_plot_and_marks_the_goal():
     rows = [{"label": "as it is (control)", "kind": "as it is", "rate": 0.0, "low": 0.0, "high": 0.19, "successes": 0, "seeds": 16},
             {"label": "the posted fix", "kind": "posted fix", "rate": 0.875, "low": 0.64, "high": 0.97, "successes": 14, "seeds": 16},

@@ -128,7 +128,7 @@ def test_the_keras_file_is_made_in_a_worker(pool, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     layers, value = out.stdout.split()
-    assert int(layers) == len(spec.model.units) + 1 and np.isfinite(float(value))
+    assert int(layers) == len(spec.model.units) + 3 and np.isfinite(float(value))  # scale_x, the Dense layers, unscale_y
 
 
 def test_a_worker_ends_when_its_asker_is_killed():

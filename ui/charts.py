@@ -37,8 +37,9 @@ HEIGHT = 320
 BOUNDARY_MARGIN = 0.25
 
 METRIC_TITLES = {
-    "max_abs_error": "max |fit − clean target| on the grid (y units)",
-    "accuracy": "accuracy (share of training samples)",
+    # Short: a vertical axis title longer than the plot makes Vega shrink the plot to fit it.
+    "max_abs_error": "max |fit − target| (y units)",
+    "accuracy": "accuracy (training samples)",
     "loss": "loss",
 }
 
@@ -422,7 +423,7 @@ def units_chart(r: RunResult, coloured: int = COLOURED_UNITS) -> alt.LayerChart 
     wide = thin(wide, MAX_POINTS if count <= coloured else UNIT_POINTS)
     additive = bool(contributions.additive)
     offset = float(contributions.offset)
-    y_title = "contribution to y (y units)" if additive else "contribution to the output before its activation"
+    y_title = "contribution to y (y units)" if additive else "contribution (pre-activation)"
 
     shade = alt.Chart(pd.DataFrame({"x_min": [x_min], "x_max": [x_max], "what": ["data range"]}), description="data range").mark_rect(
         color=RANGE_SHADE, opacity=0.6
@@ -482,8 +483,8 @@ def units_chart(r: RunResult, coloured: int = COLOURED_UNITS) -> alt.LayerChart 
                 subtitle.append(f"{beyond} kink(s) lie further outside the data range: pan to see them")
     if domain:
         layers[1] = layers[1].encode(x=alt.X("x:Q", title="x", scale=alt.Scale(domain=domain, nice=False)))
-    return alt.layer(*layers).properties(
-        width="container", height=HEIGHT, title=_title("What each hidden unit adds", subtitle)
+    return alt.layer(*layers).properties(  # taller: the legends below the plot count in the height
+        width="container", height=HEIGHT + 40 + 20 * math.ceil(len(palette) / 5), title=_title("What each hidden unit adds", subtitle)
     ).interactive()
 
 
@@ -733,17 +734,20 @@ def success_rates_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """Success rates with their 95% intervals, one bar per setup (e.g. as asked and as answered)."""
     frame = pd.DataFrame([{"setup": r["label"], "rate": r["rate"], "low": r["low"], "high": r["high"],
                            "text": f"{r['successes']}/{r['seeds']}"} for r in rows])
-    base = alt.Chart(frame).encode(y=alt.Y("setup:N", title=None, sort=None))
+    base = alt.Chart(frame).encode(y=alt.Y("setup:N", title=None, sort=None, scale=alt.Scale(paddingInner=0.35, paddingOuter=0.3)))
     bars = base.mark_bar(color=FIT_ORANGE, opacity=0.85).encode(
         x=alt.X("rate:Q", title="success rate", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         tooltip=[alt.Tooltip("setup:N"), alt.Tooltip("text:N", title="succeeded"), alt.Tooltip("rate:Q", format=".0%"),
                  alt.Tooltip("low:Q", format=".0%", title="95% low"), alt.Tooltip("high:Q", format=".0%", title="95% high")],
     )
-    whiskers = base.mark_rule(color=TARGET_BLACK, strokeWidth=2).encode(x="low:Q", x2="high:Q")
-    labels = base.mark_text(align="left", dx=6, color=TARGET_BLACK).encode(x="high:Q", text="text:N")
-    return alt.layer(bars, whiskers, labels).properties(
-        width="container", height=40 + 36 * len(frame),
-        title=_title("Success rate", "bars: share of seeds that succeeded; lines: 95% Wilson interval"),
+    whiskers = base.mark_rule(color=TARGET_BLACK, strokeWidth=2).encode(x="low:Q", x2="high:Q", tooltip=bars.encoding.tooltip)
+    # A dot at the rate itself: a rate of 0% has no bar to see, and one setup alone must still show its rate.
+    dots = base.mark_point(shape="diamond", size=90, filled=True, color=FIT_ORANGE, stroke=TARGET_BLACK, strokeWidth=1,
+                           opacity=1).encode(x="rate:Q", tooltip=bars.encoding.tooltip)
+    labels = base.mark_text(align="left", dx=8, color=TARGET_BLACK).encode(x="high:Q", text="text:N", tooltip=bars.encoding.tooltip)
+    return alt.layer(bars, whiskers, dots, labels).properties(
+        width="container", height={"step": 40},
+        title=_title("Success rate", "bars and diamonds: share of seeds that succeeded; lines: 95% Wilson interval"),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import altair as alt
 import streamlit as st
 
@@ -11,7 +13,12 @@ def md(text: str) -> str:
     so a typed `x**x` or `__import__('os')` reaches the page verbatim, not half in bold."""
     for char in "\\`*_[]#$~|<>":
         text = text.replace(char, "\\" + char)
-    return text
+    # Streamlit reads :name: as an emoji or icon and :red[...] as colour, even escaped: an invisible
+    # zero-width space after such a colon keeps the text exactly as typed on the page.
+    return _DIRECTIVE.sub(":\u200b", text)
+
+
+_DIRECTIVE = re.compile(r":(?=[\w+\-/]+(?::|\\?\[))")
 
 
 def show_chart(chart) -> None:
