@@ -351,18 +351,32 @@ def tabs_of(page, where: str):
     return page.locator(f'{where} [role="tab"]')
 
 
-def check_every_tab(page, where: str, what: str) -> tuple[list[str], list[str]]:
-    """Open each tab under `where` in turn, wait for its charts, and collect what looks broken there."""
-    problems, names = [], []
+def check_every_tab(page, where: str, what: str, shots: str | None = None) -> tuple[list[str], list[str], dict]:
+    """Open each tab under `where` in turn, wait for its charts, and collect what looks broken there.
+
+    With `shots`, each tab's panel is also saved as artifacts/screenshots/<shots>-<tab>.png. Returns the
+    problems, the tab names and the chart count once every tab has been shown.
+    """
+    problems, names, charts = [], [], {}
     tabs = tabs_of(page, where)
     for index in range(tabs.count()):
         tab = tabs.nth(index)
         name = tab.inner_text().strip()
         tab.click()
-        draw_visible_charts(page)
+        charts = draw_visible_charts(page)
         names.append(name)
         problems += [f"{what} / {name}: {p}" for p in layout_problems(page)]
-    return problems, names
+        if shots:
+            shoot_tab(page, tab, f"{shots}-{name}")
+    return problems, names, charts
+
+
+def shoot_tab(page, tab, name: str) -> None:
+    """The panel of the tabs `tab` belongs to, at artifacts/screenshots/<folder>/<name as a slug>.png."""
+    folder, _, stem = name.rpartition("/")
+    path = SCREENSHOTS / folder / (re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") + ".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tab.locator("xpath=ancestor::*[@data-testid='stTabs'][1]").screenshot(path=str(path))
 
 
 @pytest.mark.parametrize("width", LAYOUTS)
@@ -376,17 +390,17 @@ def test_every_case_trains_and_every_tab_fits_the_window(browser, server, path, 
     with visit(browser, server, path, f"layout/{path}-{width}", viewport=viewport) as page:
         assert_on_page(page, path)
         form = '[data-testid="stForm"]'
-        problems, _ = check_every_tab(page, form, "settings")
+        problems, _, _ = check_every_tab(page, form, "settings")
         tabs_of(page, form).first.click()
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
         page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
         wait_until_idle(page, TRAIN_TIMEOUT_S)
         draw_visible_charts(page)
         problems += [f"after training: {p}" for p in layout_problems(page)]
-        found, names = check_every_tab(page, f'[data-testid="stMain"] .st-key-{path}-tabs', "results")
+        results = f'[data-testid="stMain"] .st-key-{path}-tabs'
+        found, names, charts = check_every_tab(page, results, "results", shots=f"layout/{path}-{width}")
         problems += found
         assert len(names) >= 6, f"expected the result tabs, found {names}"
-        charts = draw_every_chart(page)
         assert charts["drawn"] >= MIN_CHARTS, f"{charts['drawn']} chart(s) drawn after training, every tab shown"
         assert_no_exception(page)
         compare = page.get_by_role("button", name="Compare as asked with as answered")
@@ -394,21 +408,14 @@ def test_every_case_trains_and_every_tab_fits_the_window(browser, server, path, 
             compare.click()
             page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
             wait_until_idle(page, TRAIN_TIMEOUT_S)
-            tabs = tabs_of(page, f'[data-testid="stMain"] .st-key-{path}-tabs')
-            tabs.last.click()
+            tab = tabs_of(page, results).last
+            tab.click()
             page.get_by_text("Fits: A against B (current)").first.wait_for(state="visible")
             draw_visible_charts(page)
             problems += [f"results / Compare with A and B: {p}" for p in layout_problems(page)]
+            shoot_tab(page, tab, f"layout/{path}-{width}-compare")
             assert_no_exception(page)
-        # Screenshots at the window's width: the page once, then each result tab.
-        screenshot(page, f"layout/{path}-{width}")
-        tabs = tabs_of(page, f'[data-testid="stMain"] .st-key-{path}-tabs')
-        for index, name in enumerate(names):
-            tabs.nth(index).click()
-            draw_visible_charts(page)
-            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-            tabs.nth(index).locator("xpath=ancestor::*[@data-testid='stTabs'][1]").screenshot(
-                path=str(SCREENSHOTS / "layout" / f"{path}-{width}-{slug}.png"))
+        screenshot(page, f"layout/{path}-{width}")  # the whole page at the window's width
         assert not problems, "\n".join(problems)
 
 

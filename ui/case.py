@@ -53,7 +53,8 @@ def _render(scenario: Scenario, extras: Extras) -> None:
             st.warning("This link's settings are over this server's budget, so Train will refuse them. " + md(refused),
                        icon=":material/timer_off:")
     title = "The case: what was asked and what the answer proposed" if scenario.posted else "About this page"
-    with st.expander(title, expanded=True):
+    # Open until there is a result: then the settings and the charts get the laptop screen's height.
+    with st.expander(title, expanded=f"{scenario.id}.result" not in st.session_state):
         st.write(scenario.story)
         if scenario.posted:
             st.caption(f"Asked as {scenario.source}.")
@@ -319,7 +320,8 @@ def _replay(scenario: Scenario, result: RunResult) -> None:
 def _compare(scenario: Scenario, result: RunResult) -> None:
     kept = st.session_state.get(f"{scenario.id}.A")
     if kept is None:
-        st.info("Press **Keep this run as A**, change something and train again, or press **Compare as asked with as answered**.")
+        also = ", or press **Compare as asked with as answered**" if "answer" in scenario.preset_names() else ""
+        st.info(f"Press **Keep this run as A**, change something and train again{also}.")
         return
     for chart in charts.compare_charts(kept, result, "A", "B (current)"):
         show_chart(chart)

@@ -313,7 +313,7 @@ def _curve_panel(frame: pd.DataFrame, y_title: str, *, log: bool, palette: Mappi
     ).encode(
         x=alt.X("epoch:Q", title="epoch", axis=_epoch_axis(frame["epoch"])),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log else alt.Scale(zero=False)),
-        color=_colour("run", palette, legend=legend and alt.Legend(title=None, orient="bottom")),
+        color=_colour("run", palette, legend=legend and alt.Legend(title=None, orient="right")),
         tooltip=[alt.Tooltip("run:N", title="run"), alt.Tooltip("epoch:Q", title="epoch", format="d"),
                  _number("value", y_title.split(" (")[0])],
     ).properties(width="container", height=240, title=_title(title, subtitle))

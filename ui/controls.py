@@ -23,10 +23,11 @@ class Control:
     label: str
     group: str  # data, network, training
     functions: tuple[str, ...] = ()  # only for these data functions (empty: all)
+    wide: bool = False  # the form's full width (a formula), not one of its two columns
 
 
 CONTROLS = (
-    Control("data.expression", "f", "Target f(x)", "data", ("custom",)),
+    Control("data.expression", "f", "Target f(x)", "data", ("custom",), wide=True),
     Control("data.classify_above", "above", "Classify above (empty: regression)", "data", ("custom",)),
     Control("data.x_min", "xmin", "x from", "data"),
     Control("data.x_max", "xmax", "x to", "data"),
@@ -174,8 +175,10 @@ def render_form(scenario: Scenario, busy: bool) -> bool:
         for tab, (group, _) in zip(tabs, GROUPS):
             members = [c for c in controls if c.group == group]
             with tab:
+                for control in (c for c in members if c.wide):
+                    _widget(scenario, control)
                 columns = st.columns(2, gap="small")
-                for index, control in enumerate(members):
+                for index, control in enumerate(c for c in members if not c.wide):
                     with columns[index % 2]:
                         _widget(scenario, control)
         return st.form_submit_button("Train", key=f"{scenario.id}.train", type="primary", disabled=busy, width="stretch",
