@@ -92,6 +92,23 @@ def test_home_page_shows_every_case_with_its_posted_failure():
     assert "What the lab found works" in [h.value for h in at.subheader]
     found = next(m.value for m in at.markdown if "the lab's best fix" in m.value)
     assert "`unscaled_input`" in found and "`no_bias`" in found and "`data.x_scaling=standard`" in found
+    # A cold start says what it waits for, then what it did: one status box, not four silent spinners.
+    assert any(s.label.startswith("The four posted setups, trained live in") or s.label.endswith("from this server's cache")
+               for s in at.get("status")), [s.label for s in at.get("status")]
+    assert "segments: trained (loss 0.637, accuracy 0.667)." in [m.value for m in at.markdown]
+
+
+def test_restarts_say_how_long_they_will_take_before_they_start():
+    at = page("noisy-sine")
+    estimate = next(c.value for c in at.caption if c.value.startswith("Train 64 seeds of these settings: about"))
+    assert "the lab's measured pace on 2 cores" in estimate or "this server's pace" in estimate
+    assert "min" in estimate.split(";")[0] or " s" in estimate.split(";")[0]
+    at.number_input(key="noisy-sine.seeds").set_value(2).run()
+    at.text_input(key="noisy-sine.epochs").set_value("30")
+    at.button(key="noisy-sine.restart").click().run()
+    assert not at.exception
+    after = next(c.value for c in at.caption if c.value.startswith("Train 2 seeds of these settings: about"))
+    assert "this server's pace over its last" in after  # the run it just timed now informs the estimate
 
 
 def test_presets_fill_every_control():
