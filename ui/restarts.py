@@ -144,11 +144,22 @@ def _start(scenario: Scenario, specs, seeds: int) -> None:
 
 def _estimate(spec, seeds: int, both) -> str:
     """How long the restarts will take, before they start: from this server's own pace once it has timed a run."""
-    own = run.estimate_seconds(spec, seeds)
-    text = f"Train {seeds} seeds of these settings: about {_duration(own.seconds)}"
-    if both is not None:
-        text += f"; as asked and as answered: about {_duration(sum(run.estimate_seconds(s, seeds).seconds for s in both))}"
-    return text + f" ({own.basis})."
+    limits = run.budget()[0]
+    cap = limits.seconds_for(seeds)
+    basis = run.estimate_seconds(spec, seeds).basis
+    parts = []
+    for label, specs in (("these settings", [spec]), ("as asked and as answered", both)):
+        if specs is None:
+            continue
+        if run.refusal(specs, seeds):
+            parts.append(f"{label}: over this server's budget, so it would be refused")
+            continue
+        seconds = sum(run.estimate_seconds(s, seeds).seconds for s in specs)
+        text = f"{label}: about {_duration(seconds)}"
+        if seconds > cap:
+            text += f", more than this server's {_duration(cap)} per request, so it would stop there and keep what it learned"
+        parts.append(text)
+    return f"{seeds} seeds of " + "; ".join(parts) + f" ({basis})."
 
 
 def _duration(seconds: float) -> str:
@@ -156,4 +167,6 @@ def _duration(seconds: float) -> str:
         return f"{max(seconds, 1):.0f} s"
     if seconds < 100:
         return f"{round(seconds / 5) * 5:.0f} s"
-    return f"{seconds / 60:.1f} min"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
