@@ -326,6 +326,10 @@ def _compare(scenario: Scenario, result: RunResult) -> None:
     for chart in charts.compare_charts(kept, result, "A", "B (current)"):
         show_chart(chart)
     differences = kept.spec.differences(result.spec)
+    # One activation name for every layer is one setting, however many layers it covers (relu = relu,relu).
+    act = differences.get("model.activation")
+    if act and len(set(act[0])) == len(set(act[1])) == 1 and set(act[0]) == set(act[1]):
+        del differences["model.activation"]
     rows = [{"setting": k, "A": _show(a), "B (current)": _show(b)} for k, (a, b) in differences.items()]
     for name in sorted(set(kept.final) | set(result.final)):
         rows.append({"setting": f"final {name}", "A": _show(kept.final.get(name)), "B (current)": _show(result.final.get(name))})
