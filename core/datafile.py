@@ -1,0 +1,151 @@
+"""A user's data file (CSV or pasted text) read into plain arrays, or refused with the row and column at fault.
+
+The first piece of "Your data" (issue 13): no TensorFlow, no Streamlit, nothing written to disk. A file
+is read from its bytes; the result carries a digest of its content, so a cache key can name the data
+without holding it.
+
+Example:
+    >>> table = read_table(b"x,y\\n0,0\\n1,1\\n2,0\\n3,1\\n")
+    >>> table.x_names, table.y_name, table.task, table.rows
+    (('x',), 'y', 'classification', 4)
+
+Columns: by default the last column is the target and the others are the inputs; `x_columns` and
+`y_column` choose others by 0-based index or by header name. A header is detected (a first row with a
+cell that is not a number, above rows that are all numbers). The delimiter is a comma, a semicolon, a
+tab or runs of spaces, whichever the first line uses. The task is inferred from the target (at most
+MAX_CLASSES distinct whole numbers: classification) unless given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import SpecError
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_ROWS = 200_000
+MIN_ROWS = 4
+MAX_INPUTS = 2
+MAX_CLASSES = 10
+FIELD = "data.file"
+
+
+@dataclass(frozen=True)
+class DataTable:
+    """The inputs (rows x inputs) and target of a data file, with what was read from it."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_names: tuple[str, ...]
+    y_name: str
+    header: bool
+    task: str  # regression or classification
+    classes: tuple[float, ...]  # the distinct target values of a classification, sorted
+    digest: str  # sha256 of the file's bytes
+
+    @property
+    def rows(self) -> int:
+        return len(self.y)
+
+
+def read_table(content: bytes | str, x_columns: Sequence[int | str] | None = None, y_column: int | str | None = None,
+               task: str | None = None) -> DataTable:
+    """The table in `content`, or a SpecError naming the row, the column and what is allowed."""
+    raw = content.encode() if isinstance(content, str) else bytes(content)
+    if len(raw) > MAX_BYTES:
+        raise SpecError(FIELD, f"{len(raw) / 1e6:.1f} MB", f"a file of at most {MAX_BYTES // (1024 * 1024)} MB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SpecError(FIELD, f"byte {err.start}", "a text file (UTF-8): numbers separated by commas, semicolons, tabs or spaces") from None
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise SpecError(FIELD, "an empty file", "rows of numbers, one sample per row (x then y by default)")
+    split = _splitter(lines[0][1])
+    cells = [(number, [c.strip().strip('"').strip("'") for c in split(line)]) for number, line in lines]
+    header = any(not _is_number(c) for c in cells[0][1]) and len(cells) > 1
+    names = cells[0][1] if header else [f"column {i}" for i in range(len(cells[0][1]))]
+    body = cells[1:] if header else cells
+    width = len(names)
+    if width < 2:
+        raise SpecError(FIELD, f"{width} column", "at least 2 columns (the inputs, then the target)")
+    if len(body) > MAX_ROWS:
+        raise SpecError(FIELD, f"{len(body):,} rows", f"at most {MAX_ROWS:,} rows")
+    values = np.empty((len(body), width), dtype=np.float64)
+    for row, (number, row_cells) in enumerate(body):
+        if len(row_cells) != width:
+            raise SpecError(FIELD, f"line {number}: {len(row_cells)} cells", f"{width} cells on every line, as on the first")
+        for column, cell in enumerate(row_cells):
+            value = _number(cell)
+            if value is None:
+                raise SpecError(FIELD, f"line {number}, column {column} ({names[column]!r}): {cell!r}",
+                                "a number in every cell (a header is allowed only on the first line)")
+            if not math.isfinite(value):
+                raise SpecError(FIELD, f"line {number}, column {column} ({names[column]!r}): {cell!r}",
+                                "a finite number (no NaN, no infinity, no empty cell)")
+            values[row, column] = value
+    if len(body) < MIN_ROWS:
+        raise SpecError(FIELD, f"{len(body)} row{'s' if len(body) != 1 else ''}", f"at least {MIN_ROWS} rows of data")
+    target = _column(y_column if y_column is not None else width - 1, names, "data.y_column")
+    inputs = [_column(c, names, "data.x_columns") for c in x_columns] if x_columns else [c for c in range(width) if c != target]
+    if target in inputs:
+        raise SpecError("data.x_columns", names[target], f"columns other than the target column {names[target]!r}")
+    if not 1 <= len(inputs) <= MAX_INPUTS:
+        raise SpecError("data.x_columns", ", ".join(names[i] for i in inputs) or "none",
+                        f"1 or {MAX_INPUTS} input columns (this file has {width}: choose them with data.x_columns)")
+    y = values[:, target]
+    distinct = np.unique(y)
+    whole = bool(np.all(distinct == np.round(distinct)))
+    inferred = "classification" if whole and len(distinct) <= MAX_CLASSES and len(distinct) * 2 <= len(y) else "regression"
+    task = task or inferred
+    if task not in ("regression", "classification"):
+        raise SpecError("data.task", task, "regression or classification")
+    if task == "classification":
+        if not whole:
+            odd = y[y != np.round(y)][0]
+            raise SpecError("data.task", "classification", f"whole-number class labels in column {names[target]!r} (it has {odd:g})")
+        if len(distinct) < 2:
+            raise SpecError(FIELD, f"one class ({distinct[0]:g}) in column {names[target]!r}", "at least 2 classes to tell apart")
+        if len(distinct) > MAX_CLASSES * 10:
+            raise SpecError("data.task", "classification", f"at most {MAX_CLASSES * 10} classes (column {names[target]!r} has {len(distinct)})")
+    return DataTable(x=values[:, inputs], y=y, x_names=tuple(names[i] for i in inputs), y_name=names[target], header=header,
+                     task=task, classes=tuple(float(c) for c in distinct) if task == "classification" else (),
+                     digest=hashlib.sha256(raw).hexdigest())
+
+
+def _splitter(first: str):
+    for delimiter in (",", ";", "\t"):
+        if delimiter in first:
+            return lambda line, d=delimiter: line.split(d)
+    return lambda line: line.split()
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$", re.IGNORECASE)
+
+
+def _is_number(cell: str) -> bool:
+    return bool(_NUMBER.match(cell))
+
+
+def _number(cell: str) -> float | None:
+    if cell == "":
+        return math.nan  # an empty cell is a missing value: refused as not finite, with its place
+    return float(cell) if _is_number(cell) else None
+
+
+def _column(choice: int | str, names: list[str], field: str) -> int:
+    if isinstance(choice, str) and choice.strip().lstrip("-").isdigit():
+        choice = int(choice)
+    if isinstance(choice, int):
+        index = choice + len(names) if choice < 0 else choice
+        if 0 <= index < len(names):
+            return index
+    elif choice in names:
+        return names.index(choice)
+    raise SpecError(field, choice, f"a column index from 0 to {len(names) - 1} or a header name ({', '.join(names)})")
