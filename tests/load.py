@@ -80,7 +80,7 @@ TRAIN_BUTTON = "Train"
 TRAINED_TEXT = re.compile(r"Trained in \d")
 SUCCESS_LINE = re.compile(
     r"Trained in (?P<wall>[\d.]+) s(?P<how>.*?) · (?P<arch>[^·]+?) · (?P<epochs>[\d,]+) epochs · "
-    r"(?P<steps>[\d,]+) optimizer steps · seed (?P<seed>-?\d+) · preset (?P<preset>\S+) · (?P<final>.+)$"
+    r"(?P<steps>[\d,]+) optimizer steps · seed (?P<seed>-?\d+) · preset (?P<preset>[^·]+?) · (?P<final>.+)$"
 )
 
 # The run state, the connection, the running indicator, exceptions, and the lines that matter, in one call.
@@ -512,8 +512,11 @@ def check_result(session: Session, state: dict) -> None:
         wrong.append(f"no reference to compare with (the in-process run failed: {session.reference_error})")
     if session.page_seed != session.seed:
         wrong.append(f"seed {session.page_seed} on the page, {session.seed} asked for")
-    if session.page_preset != "question":
-        wrong.append(f"preset {session.page_preset!r} on the page, 'question' expected")
+    from core import scenarios
+
+    asked = scenarios.get(session.page).preset("question").label  # the page names a preset by its button's label
+    if session.page_preset != asked:
+        wrong.append(f"preset {session.page_preset!r} on the page, {asked!r} expected")
     if "from the cache" in match["how"]:
         wrong.append("the result was shown from the cache, not trained")
     elif match["how"].strip():  # stopped (on request or by the server's time budget), diverged

@@ -584,7 +584,7 @@ def test_the_best_seed_of_a_two_setup_restart_loads_into_its_own_setup(browser, 
         page.get_by_role("tab", name="Training").click()
         assert page.get_by_role("textbox", name="Learning rate").input_value() == "0.001"
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
-        page.get_by_text(re.compile(rf"Trained in .*seed {seed} · preset answer")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+        page.get_by_text(re.compile(rf"Trained in .*seed {seed} · preset As answered")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
         assert_no_exception(page)
 
 

@@ -82,8 +82,11 @@ def test_sessions_train_at_the_same_time_and_get_their_own_right_results(chromiu
     assert len(set(pages)) == min(sessions, len(CASE_PAGES)), f"the sessions did not cover distinct pages: {pages}"
     seeds = [s["seed"] for s in per_session]
     assert len(set(seeds)) == sessions, f"the sessions did not ask for distinct seeds: {seeds}"
-    for s in per_session:
-        assert s["page_seed"] == s["seed"] and s["page_preset"] == "question" and s["page_loss"] == s["expected_loss"], s
+    from core import scenarios
+
+    for s in per_session:  # each page names the "question" preset by its button's label (As asked, Your function)
+        asked = scenarios.get(s["page"]).preset("question").label
+        assert s["page_seed"] == s["seed"] and s["page_preset"] == asked and s["page_loss"] == s["expected_loss"], s
 
     memory, slowest = report["server_memory"], report["slowest"]
     assert memory["server_tensorflow_mapped"] is False, "the Streamlit server process mapped a TensorFlow library: it must train in workers only"

@@ -294,7 +294,7 @@ def test_your_function_page_takes_a_formula_and_refuses_code():
     assert any(s.startswith("Trained in") for s in successes(at))
     at = train(at, "custom", f="__import__('os').system('id')")
     assert not at.exception
-    assert "data.expression: \"__import__" in errors(at)[0] and "only the listed math functions can be called" in errors(at)[0]
+    assert "Target f(x) (data.expression): \"__import__" in errors(at)[0] and "only the listed math functions can be called" in errors(at)[0]
     assert any(s.startswith("Trained in") for s in successes(at))  # the previous result stays
 
 

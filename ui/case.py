@@ -86,6 +86,9 @@ def _render(scenario: Scenario, extras: Extras) -> None:
                     st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
                 else:
                     job = run.start(scenario.id, [spec])
+                    # In a narrow window the results sit below the form, out of sight: say where they will be.
+                    st.toast("Training: the progress and the results appear beside the settings, or below them in a "
+                             "narrow window.", icon=":material/play_arrow:")
         failure = st.session_state.pop(f"{scenario.id}.failure", None)
         if failure:
             st.error(md(failure), icon=":material/error:")
@@ -93,7 +96,7 @@ def _render(scenario: Scenario, extras: Extras) -> None:
             _follow(scenario, job, extras)
         result = st.session_state.get(f"{scenario.id}.result")
         if result is None:
-            st.info("Press **Train** to train these settings (the posted setup until you change something).",
+            st.info("Press **Train** to train the settings in the form.",
                     icon=":material/play_arrow:")
         else:
             _results(scenario, result, extras)
@@ -247,11 +250,14 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     how += f" (diverged in epoch {result.diverged_at:,})" if result.diverged_at else ""
     how += " (shown from the cache)" if cached else ""
     line = (f"Trained in {result.wall_s:.2f} s{how} · {controls.architecture(result.spec.model)} · {_plural(result.epochs_run, 'epoch')} · "
-            f"{_plural(result.steps, 'optimizer step')} · seed {result.spec.seed} · preset {result.spec.preset}" + (f" · {final}" if final else ""))
+            f"{_plural(result.steps, 'optimizer step')} · seed {result.spec.seed} · {_preset_label(scenario, result)}"
+            + (f" · {final}" if final else ""))
     if result.diverged_at or result.stop_reason == "budget":
         st.info(line, icon=":material/info:")  # trained, but not as asked: the box below says why
     else:
         st.success(line, icon=":material/check_circle:")
+    if _loss_units(result):
+        st.caption(_loss_units(result))
     if result.diverged_at:
         st.error(_divergence_markdown(result), icon=":material/trending_up:")
     if result.stop_reason == "budget":
@@ -293,6 +299,20 @@ def _history(history, metric: str) -> None:
     for column, chart in zip(st.columns(2, gap="medium"), charts.history_charts(history, metric)):
         with column:
             show_chart(chart)
+
+
+def _preset_label(scenario: Scenario, result: RunResult) -> str:
+    preset = result.spec.preset
+    return f"preset {scenario.preset(preset).label}" if preset in scenario.preset_names() else "your own settings"
+
+
+def _loss_units(result: RunResult) -> str:
+    """The loss is computed on the scaled target: say so where it stands next to an error in y's own units."""
+    data = result.spec.data
+    if result.task == "regression" and data.y_scaling != "none":
+        return (f"The loss is computed on y scaled by {data.y_scaling} (what the network sees); the max abs error is "
+                f"in y's own units, on the clean target.")
+    return ""
 
 
 def _divergence_markdown(result: RunResult) -> str:

@@ -20,7 +20,8 @@ COMPARE_BLUE = "#1c7ed6"
 RULE_GREY = "#495057"
 RANGE_SHADE = "#e9ecef"
 CLASS_COLOURS = {"class 0": "#adb5bd", "class 1": "#343a40"}
-UNIT_COLOURS = ["#1c7ed6", "#d9480f", "#2b8a3e", "#ae3ec9", "#f08c00", "#0c8599", "#e64980", "#5c940d"]
+# Eight colours told apart at a glance (Tableau 10 without its grey, which marks the other units).
+UNIT_COLOURS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f"]
 COEFFICIENT_COLOURS = {"A": "#ae3ec9", "B": "#0c8599", "C": "#2f9e44"}
 TARGET_DASH = [6, 4]
 CLASS_Y_SCALE = alt.Scale(domain=[-0.05, 1.05], nice=False)  # room for the points at 0 and 1
@@ -454,7 +455,8 @@ def units_chart(r: RunResult, coloured: int = COLOURED_UNITS) -> alt.LayerChart 
         ))
     layers.append(lines)
     deep = len(readout_units.layers) > 1
-    subtitle = [_run_label(r) + (" · lines: the last hidden layer; kinks: the first" if deep else "")]
+    subtitle = [_run_label(r) + ((" · lines: the last hidden layer" + ("; kinks: the first" if readout_units.kinks else ""))
+                                 if deep else "")]
     if rest_names:
         subtitle.append(f"coloured: the {len(top_names)} units that add the most over the data range (peak |contribution|); "
                         f"grey: {others}")
@@ -628,7 +630,9 @@ def segments_chart(r: RunResult) -> alt.LayerChart:
     subtitle = [_run_label(r) + " · bottom strip: the training samples by class"]
     domain = None
     if thresholds:
-        frame = pd.DataFrame({"x": [v for _, v in thresholds], "unit": [f"unit {i + 1}" for i, _ in thresholds], "y": 1.06})
+        # Labels at alternating heights, so two thresholds close together stay readable.
+        frame = pd.DataFrame({"x": [v for _, v in thresholds], "unit": [f"unit {i + 1}" for i, _ in thresholds],
+                              "y": [1.06 if k % 2 == 0 else 0.96 for k in range(len(thresholds))]})
         tooltip = [alt.Tooltip("unit:N", title="threshold of"), _number("x", "x")]
         layers.append(_vertical_rules(frame, tooltip, dash=(5, 3), description="thresholds"))
         layers.append(alt.Chart(frame, description="threshold labels").mark_text(

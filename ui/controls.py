@@ -28,7 +28,7 @@ class Control:
 
 CONTROLS = (
     Control("data.expression", "f", "Target f(x)", "data", ("custom",), wide=True),
-    Control("data.classify_above", "above", "Classify above (empty: regression)", "data", ("custom",)),
+    Control("data.classify_above", "above", "Classify above", "data", ("custom",)),
     Control("data.x_min", "xmin", "x from", "data"),
     Control("data.x_max", "xmax", "x to", "data"),
     Control("data.n_samples", "n", "Samples", "data"),
@@ -213,8 +213,9 @@ def read_spec(scenario: Scenario) -> tuple[RunSpec | None, list[str]]:
         return None, errors
     try:
         spec = base.with_values(changes)
-    except SpecError as err:
-        return None, [str(err)]
+    except SpecError as err:  # a value that parses but does not fit the rest (a formula, activations per layer)
+        label = next((c.label for c in controls_for(scenario) if c.path == err.field), None)
+        return None, [f"{label} ({err.field}): {err.value!r} is not allowed; allowed: {err.allowed}" if label else str(err)]
     matching = [p for p in scenario.preset_names() if scenario.spec(p, seed=spec.seed) == _relabel(spec, scenario.id, p)]
     label = matching[0] if matching else "custom"
     return _relabel(spec, scenario.id, label), []

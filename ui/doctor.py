@@ -154,15 +154,17 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
     (st.success if report.found_fix else st.info)(text, icon=":material/healing:" if report.found_fix else ":material/info:")
     if report.posted_fix is not None and report.best is not None:
         p, b = report.posted_fix, report.best
-        st.markdown(f"The posted fix on the same seeds: **{p.successes} of {p.seeds}**; the doctor's best: "
-                    f"**{b.successes} of {b.seeds}** ({md(b.label)}).")
+        # The settings of both in words: two fixes can share a name and differ in a setting (segments: epochs).
+        st.markdown(f"The posted fix on the same seeds: **{p.successes} of {p.seeds}** "
+                    f"({md(doctor.label_changes(p.changes) or 'no change')}); the doctor's best: "
+                    f"**{b.successes} of {b.seeds}** ({md(doctor.label_changes(b.changes) or 'no change')}).")
     if report.stopped:
         st.caption("Stopped on request: the table holds what was measured until then.")
     rows = rows_of(report)
     show_chart(charts.fixes_chart(rows, report.target))
-    table = pd.DataFrame([{"setup": r["label"], "succeeded": f"{r['successes']}/{r['seeds']}", "rate": f"{r['rate']:.0%}",
-                           "95% interval": f"{r['low']:.0%}–{r['high']:.0%}", f"median {r['metric']}": r["median"],
-                           "changes": r["changes"], "seconds": round(r["wall_s"], 1)} for r in rows])
+    table = pd.DataFrame([{"setup": r["label"], "succeeded": f"{r['successes']}/{r['seeds']}", "changes": r["changes"],
+                           "rate": f"{r['rate']:.0%}", "95% interval": f"{r['low']:.0%}–{r['high']:.0%}",
+                           f"median {r['metric']}": r["median"], "seconds": round(r["wall_s"], 1)} for r in rows])
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         f"median {rows[0]['metric']}": st.column_config.NumberColumn(format="%.3g"),
         "changes": st.column_config.TextColumn(width="large")})

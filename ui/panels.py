@@ -55,8 +55,8 @@ def _parabola_summary(result: RunResult) -> None:
                      column_config={c: st.column_config.NumberColumn(format="%.6f") for c in ("learned", "target", "error")})
         worst = p.worst_error
         lr = result.spec.train.learning_rate
-        st.caption(f"Largest coefficient error {worst:.3g}; learning rate {lr:g} "
-                   f"({'smaller' if worst < lr else 'larger'} than the learning rate).")
+        st.caption(f"The largest coefficient error, {worst:.3g}, is {'smaller' if worst < lr else 'larger'} than the "
+                   f"learning rate, {lr:g} (the post's answer: each error smaller than the learning rate).")
     family = p.family
     if family:
         st.markdown(
