@@ -439,6 +439,16 @@ def test_every_chart_copes_with_a_run_that_diverged_at_once(diverged):
     assert "diverged in epoch 1" in " ".join(charts.fit_chart(diverged).to_dict()["title"]["subtitle"])
 
 
+def test_restarts_histogram_bins_span_the_threshold_and_label_it():
+    spec = assert_drawable(charts.restarts_histogram([0.008, 0.01, 0.019, None], "max_abs_error", threshold=0.1), zoomable=False)
+    bars = next(u for u in units(spec) if mark_type(u) == "bar")
+    assert bars["encoding"]["x"]["bin"]["extent"] == [0.008, 0.1]  # no hairlines squeezed beside a far-off rule
+    assert bars["encoding"]["y"]["axis"]["format"] == "d"  # whole seeds only
+    text = next(u for u in units(spec) if mark_type(u) == "text")
+    assert text["encoding"]["text"]["field"] == "what"
+    assert spec["title"]["subtitle"] == "3 seeds (1 diverged and are left out)"
+
+
 def test_success_rates_chart_shows_a_lone_setup_and_a_rate_of_zero():
     lone = assert_drawable(charts.success_rates_chart([{"label": "As asked", "rate": 0.0, "low": 0.0, "high": 0.06,
                                                          "successes": 0, "seeds": 64}]), zoomable=False)

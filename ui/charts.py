@@ -712,15 +712,20 @@ def restarts_loss_chart(losses: np.ndarray, seeds: Sequence[int], label: str = "
 
 def restarts_histogram(values: Sequence[float], metric: str, threshold: float | None = None, success_below: bool = True,
                        label: str = "") -> alt.LayerChart:
-    """How the seeds' final metric is distributed, with the success threshold as a rule."""
+    """How the seeds' final metric is distributed, with the success threshold as a labelled rule."""
+    given = len(values)
     values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     title = METRIC_TITLES.get(metric, metric.replace("_", " "))
     frame = pd.DataFrame({"value": values})
-    # Accuracy lives on [0, 1]: fixed bins keep a run of identical values from collapsing the axis.
-    binning = alt.Bin(extent=[0, 1], step=0.025) if metric == "accuracy" else alt.Bin(maxbins=30)
+    if metric == "accuracy":  # accuracy lives on [0, 1]: fixed bins keep identical values from collapsing the axis
+        binning = alt.Bin(extent=[0, 1], step=0.025)
+    else:  # the bins span the threshold too, so the bars are not hairlines beside a far-off rule
+        span = [float(v) for v in values] + ([float(threshold)] if threshold is not None else [])
+        lo, hi = (min(span), max(span)) if span else (0.0, 1.0)
+        binning = alt.Bin(maxbins=30, extent=[lo, hi if hi > lo else lo + 1.0])
     bars = alt.Chart(frame).mark_bar(color=FIT_ORANGE, opacity=0.8).encode(
         x=alt.X("value:Q", bin=binning, title=f"final {title}"),
-        y=alt.Y("count():Q", title="seeds"),
+        y=alt.Y("count():Q", title="seeds", axis=alt.Axis(tickMinStep=1, format="d")),
         tooltip=[alt.Tooltip("value:Q", bin=binning, title=f"final {title}"), alt.Tooltip("count():Q", title="seeds")],
     )
     layers = [bars]
@@ -729,8 +734,13 @@ def restarts_histogram(values: Sequence[float], metric: str, threshold: float | 
         rule = pd.DataFrame({"x": [threshold], "what": [f"success: {side} {threshold:g}"]})
         layers.append(alt.Chart(rule).mark_rule(color=TARGET_BLACK, strokeDash=TARGET_DASH, strokeWidth=2).encode(
             x="x:Q", tooltip=[alt.Tooltip("what:N", title="threshold")]))
+        layers.append(alt.Chart(rule).mark_text(align="right" if success_below else "left", dx=-4 if success_below else 4,
+                                                baseline="top", y=4, color=TARGET_BLACK, fontSize=11).encode(
+            x="x:Q", text="what:N", tooltip=[alt.Tooltip("what:N", title="threshold")]))
+    dropped = given - len(values)
+    note = f"{len(values)} seeds" + (f" ({dropped} diverged and are left out)" if dropped else "")
     return alt.layer(*layers).properties(
-        width="container", height=220, title=_title(f"Final {title} over the seeds {label}".strip(), f"{len(values)} seeds that did not diverge"),
+        width="container", height=220, title=_title(f"Final {title} over the seeds {label}".strip(), note),
     )
 
 

@@ -28,11 +28,11 @@ class Control:
 
 CONTROLS = (
     Control("data.expression", "f", "Target f(x)", "data", ("custom",), wide=True),
-    Control("data.classify_above", "above", "Classify above", "data", ("custom",)),
     Control("data.x_min", "xmin", "x from", "data"),
     Control("data.x_max", "xmax", "x to", "data"),
     Control("data.n_samples", "n", "Samples", "data"),
     Control("data.noise", "noise", "Noise (sd of y)", "data", ("sine", "parabola", "custom")),
+    Control("data.classify_above", "above", "Classify above", "data", ("custom",)),
     Control("data.sampling", "sampling", "Sampling", "data"),
     Control("data.amplitude", "amp", "Amplitude", "data", ("sine",)),
     Control("data.coef_a", "a", "Target A (x²)", "data", ("parabola",)),

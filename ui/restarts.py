@@ -106,6 +106,9 @@ def panel(scenario: Scenario, busy: bool) -> None:
         show_chart(charts.restarts_loss_chart(outcome.losses, outcome.seeds, f"— {_label(outcome)}"))
         values = [run_["final"].get(outcome.metric) for run_ in report["runs"]]
         threshold = rule.threshold if rule.kind != "coefficients_within" else None
+        if threshold is None:
+            st.caption(f"Success here is judged by the learned coefficients ({rule.describe()}), not by this error, "
+                       "so the histogram below has no threshold line.")
         show_chart(charts.restarts_histogram(values, outcome.metric, threshold, rule.kind == "max_abs_error_below",
                                              f"— {_label(outcome)}"))
     table = pd.DataFrame([{
