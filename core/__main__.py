@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", help="seed of the initializers and shuffles (default: the preset's)")
     run.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                      help="change one setting, e.g. train.learning_rate=0.01 or model.units=32,32 (repeatable)")
+    run.add_argument("--data", metavar="PATH", help=DATA_HELP)
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument("--full", action="store_true", help="with --json: add recorded weights and replayed fits")
     run.add_argument("--save-model", metavar="PATH", help="write the trained model to PATH (.keras)")
@@ -93,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seed", help="the first seed (default: the preset's); the others follow it")
     sweep.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                        help="change one setting (repeatable)")
+    sweep.add_argument("--data", metavar="PATH", help=DATA_HELP)
     sweep.add_argument("--vary", metavar="SECTION.FIELD=V1,V2,...", help="a success rate for each of these values of one setting")
     sweep.add_argument("--threshold", help="the success criterion's threshold (default: the case's, see --help of the case)")
     sweep.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -105,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--threshold", help="the success criterion's threshold (default: the case's)")
     doctor.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="change one setting before diagnosing (repeatable)")
+    doctor.add_argument("--data", metavar="PATH", help=DATA_HELP)
     doctor.add_argument("--seconds", default=None, help="the search's wall-clock budget in seconds (default: the budget's "
                         "max_doctor_seconds, 300 unless TINYNET_MAX_DOCTOR_SECONDS says otherwise)")
     doctor.add_argument("--target", default=None, help="stop once a candidate succeeds on this share of the seeds (default 0.9)")
@@ -123,6 +126,30 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--members", default=str(DEFAULT_SEEDS),
                        help=f"seeds trained at once for the restarts figures (0: skip; default {DEFAULT_SEEDS})")
     return parser
+
+
+DATA_HELP = ("with scenario data: your CSV (x then y by default; a header is detected; choose columns with "
+             "--set data.x_columns=NAME --set data.y_column=NAME); read once, never copied")
+
+
+def _read_data(path: str):
+    """The data file at `path` as a core.datafile.Table, or one line naming the flag, the file, its place and what is allowed."""
+    from core import datafile
+    from core.specs import SpecError
+
+    try:
+        size = os.path.getsize(path)
+        if size > datafile.MAX_BYTES:
+            raise UsageError(f"--data: {path!r} ({size / 1e6:.1f} MB) is not allowed; allowed: a file of at most "
+                             f"{datafile.MAX_BYTES // (1024 * 1024)} MB")
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError as err:
+        raise UsageError(f"--data: {path!r} is not allowed; allowed: a readable CSV file ({err.strerror})") from None
+    try:
+        return datafile.parse(content, name=os.path.basename(path))
+    except SpecError as err:
+        raise UsageError(f"--data: {path!r}, {err.value} is not allowed; allowed: {err.allowed}") from None
 
 
 def _parse_changes(items: list[str]) -> dict[str, str]:
@@ -172,7 +199,7 @@ def _cmd_run(args) -> int:
         _save_script(args.save_script, result)
     from core import doctor
 
-    found = doctor.findings(result, scenario.criterion_for(spec.data.task))
+    found = doctor.findings(result, scenario.criterion_for(spec.data.resolved_task))
     if args.json:
         print(json.dumps({**result.to_json(full=args.full), "findings": [f.to_json() for f in found]}, indent=1))
     else:
@@ -191,8 +218,15 @@ def _resolved_spec(scenario, args):
     changes = _parse_changes(args.changes)
     if args.seed is not None:
         changes["seed"] = args.seed
+    path = getattr(args, "data", None)
+    if path is not None and scenario.spec().data.function != "file":
+        raise UsageError(f"--data: {path!r} is not allowed with scenario {scenario.id}; allowed: scenario data "
+                         "(python -m core run data --data FILE.csv)")
     try:
-        return scenario.spec(args.preset).with_values(changes) if changes else scenario.spec(args.preset)
+        spec = scenario.spec(args.preset)
+        if path is not None:
+            spec = spec.with_table(_read_data(path))
+        return spec.with_values(changes) if changes else spec
     except SpecError as err:
         if err.field == "seed" and args.seed is not None:
             raise UsageError(f"--seed: {args.seed!r} is not allowed; allowed: {err.allowed}") from None
@@ -268,7 +302,7 @@ def _cmd_sweep(args) -> int:
     scenario.preset(args.preset)
     seeds = _seeds(args.seeds)
     spec = _resolved_spec(scenario, args)
-    base = scenario.criterion_for(spec.data.task)
+    base = scenario.criterion_for(spec.data.resolved_task)
     criterion = base if args.threshold is None else _threshold(base, args.threshold)
     variants = [(None, spec)]
     if args.vary:
@@ -332,7 +366,7 @@ def _cmd_doctor(args) -> int:
     target = _number_flag("--target", args.target, doctor.TARGET_RATE, 0.01, 1, "a share of the seeds from 0.01 to 1")
     spec = _resolved_spec(scenario, args)
     seeds = _seeds(args.seeds) if args.seeds is not None else doctor.default_seeds(spec)
-    base = scenario.criterion_for(spec.data.task)
+    base = scenario.criterion_for(spec.data.resolved_task)
     criterion = base if args.threshold is None else _threshold(base, args.threshold)
     from core.restarts import check as check_restarts
 
@@ -341,7 +375,7 @@ def _cmd_doctor(args) -> int:
     budget.check(spec)
     budget.check(spec, seeds)
     posted = None
-    if "answer" in scenario.preset_names() and args.preset != "answer":
+    if "answer" in scenario.preset_names() and args.preset != "answer" and args.data is None:
         posted = scenario.spec("answer", seed=spec.seed)
     say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
     with _worker() as pool:

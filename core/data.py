@@ -77,10 +77,13 @@ class Dataset:
     y_test: np.ndarray | None
     x_scaler: Scaler
     y_scaler: Scaler
+    trend: tuple[np.ndarray, np.ndarray] | None = None  # a data file's binned means (x, y): its stand-in for a clean target
 
     @property
     def task(self) -> str:
-        return self.spec.task
+        return self.spec.resolved_task
+
+    resolved_task = task
 
     @property
     def n(self) -> int:
@@ -106,7 +109,9 @@ class Dataset:
         return self.grid()[::REPLAY_STRIDE]
 
     def target(self, x: np.ndarray) -> np.ndarray:
-        """The clean, noise-free target at x (original units)."""
+        """The clean, noise-free target at x (original units); for a data file, the trend of its training points."""
+        if self.trend is not None:
+            return np.interp(np.asarray(x, dtype=np.float64), *self.trend)
         return clean_target(self.spec, x)
 
 
@@ -146,8 +151,50 @@ def _draw(spec: DataSpec, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float64), y.astype(np.float64)
 
 
+TREND_BINS = 60  # at most; a data file's trend averages at least 8 points a bin
+
+
+def binned_trend(x: np.ndarray, y: np.ndarray, x_min: float, x_max: float) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of y in equal-width bins of x (non-empty bins only): what a smooth fit of the data should follow.
+
+    For a classification of 0/1 labels this is the share of class 1 per bin, which the predicted
+    probability should follow.
+    """
+    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+    bins = int(np.clip(len(x) // 8, 4, TREND_BINS))
+    edges = np.linspace(x_min, x_max, bins + 1)
+    which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    sums = np.bincount(which, weights=y, minlength=bins)
+    xs = np.bincount(which, weights=x, minlength=bins)
+    full = counts > 0
+    return xs[full] / counts[full], sums[full] / counts[full]
+
+
+def file_dataset(spec: DataSpec) -> Dataset:
+    """A data file's rows split into training and test rows (the test share drawn with test_seed), labels as 0/1."""
+    from core.errors import SpecError
+
+    chosen = spec.chosen
+    if chosen is None:
+        raise SpecError("data.file", "none loaded", "a data file: --data PATH on the command line, or a file uploaded on the page")
+    x, y = chosen.x[:, :1].astype(np.float64), chosen.y.astype(np.float64).reshape(-1, 1)
+    if chosen.task == "classification":
+        y = np.searchsorted(np.asarray(chosen.classes), y).astype(np.float64)  # class i of the sorted labels is i
+    rows = np.arange(len(x))
+    held = np.sort(np.random.RandomState(spec.test_seed).permutation(len(x))[:spec.test_samples]) if spec.test_samples else rows[:0]
+    train = np.setdiff1d(rows, held)
+    x_test = x[held] if len(held) else None
+    y_test = y[held] if len(held) else None
+    trend = binned_trend(x[train], y[train], spec.x_min, spec.x_max)
+    return Dataset(spec, x[train], y[train], x_test, y_test, Scaler.fit(spec.x_scaling, x[train]), Scaler.fit(spec.y_scaling, y[train]),
+                   trend)
+
+
 def make_dataset(spec: DataSpec) -> Dataset:
-    """Draw the training set (and the test set when `test_samples` > 0) and fit the scalers."""
+    """Draw the training set (and the test set when `test_samples` > 0) and fit the scalers; a data file is read as it is."""
+    if spec.function == "file":
+        return file_dataset(spec)
     x, y = _draw(spec, spec.n_samples, spec.data_seed)
     x_test = y_test = None
     if spec.test_samples:

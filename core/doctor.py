@@ -398,6 +398,11 @@ def _unscaled_target(f: _Facts) -> Finding | None:
 
 def _output_range(f: _Facts) -> Finding | None:
     act = f.spec.model.output_activation
+    if act == "softmax":  # one output unit: the lab's outputs are one unit wide
+        text = ("The output is a softmax over a single unit, which is e^z / e^z = 1 for every input: the prediction "
+                "cannot change, so no gradient reaches any weight and the loss stays where it started. A softmax needs "
+                "one unit per class; for one output use sigmoid (two classes) or linear (a regression).")
+        return Finding("output_range", _fail_role(f), text, {"output_activation": act, "output_units": 1, "loss": f.spec.train.loss})
     if f.result.task == "classification":
         if act in ("sigmoid",):
             return None
@@ -878,12 +883,13 @@ def member_score(outcome: RestartsResult, criterion: Criterion) -> list[float]:
         elif criterion.kind == "coefficients_within" and member.readout.parabola is not None and member.readout.parabola.target is not None:
             scores.append(float(member.readout.parabola.worst_error))
         else:
-            scores.append(float(member.final.get("accuracy" if criterion.kind == "accuracy_at_least" else "max_abs_error", math.nan)))
+            scores.append(float(member.final.get(criterion.metric, math.nan)))
     return scores
 
 
 def _metric_name(criterion: Criterion) -> str:
-    return {"coefficients_within": "worst coefficient error", "accuracy_at_least": "accuracy"}.get(criterion.kind, "max abs error")
+    return {"coefficients_within": "worst coefficient error", "accuracy_at_least": "accuracy", "r2_at_least": "R²"}.get(criterion.kind,
+                                                                                                                        "max abs error")
 
 
 def _badness(m: Measured, criterion: Criterion) -> tuple:
@@ -892,7 +898,7 @@ def _badness(m: Measured, criterion: Criterion) -> tuple:
     if median is None or not math.isfinite(median):
         score = math.inf
     else:
-        score = -median if criterion.kind == "accuracy_at_least" else median
+        score = -median if criterion.higher_is_better else median
     return (-m.successes, score)
 
 

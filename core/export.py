@@ -238,7 +238,7 @@ def _report_lines(spec: RunSpec, expected_final_loss: float | None, expected_fir
         ]
     else:
         lines.append('print("the lab\'s final loss: not included in this export; compare with the lab\'s run of these settings")')
-    if d.task == "classification":
+    if d.resolved_task == "classification":
         lines += [
             "accuracy = np.mean((model.predict(x_train, verbose=0) > 0.5) == (y_train > 0.5))",
             'print(f"accuracy on the training samples: {accuracy:.6g}")',

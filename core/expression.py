@@ -22,6 +22,7 @@ from core.errors import SpecError
 MAX_LENGTH = 200
 MAX_NODES = 80
 MAX_LITERAL = 1e6
+MAX_VALUE = 1e9  # the largest |target| a formula may reach on its range (unscaled targets are a real case)
 MAX_EXPONENT = 10
 
 
@@ -150,8 +151,8 @@ def check_on_range(text: str, x_min: float, x_max: float, points: int = 1001) ->
     if bad.any():
         where = np.linspace(x_min, x_max, points)[np.argmax(bad)]
         raise ExpressionError(text, f"it is not finite at x = {where:.4g}, inside the range [{x_min:g}, {x_max:g}]")
-    if np.max(np.abs(values)) > MAX_LITERAL:
-        raise ExpressionError(text, f"it reaches {np.max(np.abs(values)):.3g} on the range; at most {MAX_LITERAL:g}")
+    if np.max(np.abs(values)) > MAX_VALUE:
+        raise ExpressionError(text, f"it reaches {np.max(np.abs(values)):.3g} on the range; at most {MAX_VALUE:g}")
 
 
 _PYTHON_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,

@@ -48,7 +48,14 @@ ACTIVATIONS = {
     "sigmoid": _sigmoid,
     "tanh": np.tanh,
     "square": square,
+    "softmax": lambda x: _softmax(np.asarray(x, np.float64)),
 }
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    """Keras's softmax over the last axis: over a single unit it is 1 whatever the input."""
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
 
 
 def apply_activation(name: str, values: np.ndarray) -> np.ndarray:

@@ -278,7 +278,7 @@ def summarize(spec: RunSpec, data: Dataset, weights, grid_prediction: np.ndarray
     with np.errstate(all="ignore"):
         grid, target = data.grid(), data.target(data.grid())
         units = _units_readout(spec.model, weights, data, data.replay_grid()) if detail else None
-        if data.task == "regression":
+        if data.resolved_task == "regression":
             return Readout(units=units, extrema=Extrema(count_extrema(grid_prediction), count_extrema(target)),
                            parabola=_parabola_readout(spec.model, weights, data, grid, target, detail))
         majority = float(max(np.mean(data.y), 1 - np.mean(data.y)))
@@ -329,7 +329,7 @@ def divergence(spec: RunSpec, losses: np.ndarray, y: np.ndarray, diverged_at: in
         fixes.append("x scaling standard (data.x_scaling)")
     y = np.asarray(y, float)
     y_span = float(np.max(np.abs(y))) if y.size else 0.0
-    if data.task == "regression" and data.y_scaling == "none" and y_span > 10:
+    if data.resolved_task == "regression" and data.y_scaling == "none" and y_span > 10:
         causes.append(f"The target is not scaled and reaches |y| = {y_span:.3g}, so early errors and gradients are large.")
         fixes.append("y scaling standard (data.y_scaling)")
     if model.kernel_init_scale is not None and model.kernel_init_scale > 1:

@@ -22,9 +22,12 @@ import numpy as np
 from core.specs import RunSpec
 
 
-def metric_name(task: str) -> str:
-    """The engine's metric in `history` and `final`: accuracy for classification, else the max |fit - target|."""
-    return "accuracy" if task == "classification" else "max_abs_error"
+def metric_name(task: str, function: str = "") -> str:
+    """The engine's metric in `history` and `final`: accuracy for classification; for a regression the max |fit - target|
+    on the data range, or, for a data file (which has no clean target), R² on its training points."""
+    if task == "classification":
+        return "accuracy"
+    return "r2" if function == "file" else "max_abs_error"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,11 +253,11 @@ class RunResult:
 
     @property
     def task(self) -> str:
-        return self.spec.data.task
+        return self.spec.data.resolved_task
 
     @property
     def metric(self) -> str:
-        return metric_name(self.task)
+        return metric_name(self.task, self.spec.data.function)
 
     def to_json(self, full: bool = False) -> dict[str, Any]:
         """The run as JSON-ready data; `full` adds recorded weights and replayed predictions.
@@ -339,7 +342,7 @@ class RestartsResult:
 
     @property
     def metric(self) -> str:
-        return metric_name(self.spec.data.task)
+        return metric_name(self.spec.data.resolved_task, self.spec.data.function)
 
     @property
     def diverged_at(self) -> list[int | None]:

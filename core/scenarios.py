@@ -26,20 +26,32 @@ class Preset:
 class Criterion:
     """When a run counts as a success: a metric against a threshold, in original units."""
 
-    kind: str  # accuracy_at_least | coefficients_within | max_abs_error_below
+    kind: str  # accuracy_at_least | coefficients_within | max_abs_error_below | r2_at_least
     threshold: float
 
     KINDS = {
         "accuracy_at_least": "final accuracy at least {t:g}",
         "coefficients_within": "every learned coefficient within {t:g} of the target",
         "max_abs_error_below": "max |fit - clean target| on the data range at most {t:g}",
+        "r2_at_least": "R² of the fit on the training points at least {t:g}",
     }
+    METRICS = {"accuracy_at_least": "accuracy", "max_abs_error_below": "max_abs_error", "r2_at_least": "r2",
+               "coefficients_within": "max_abs_error"}
 
     def __post_init__(self):
         if self.kind not in self.KINDS:
             raise SpecError("criterion.kind", self.kind, ", ".join(self.KINDS))
         if not (isinstance(self.threshold, (int, float)) and 0 <= self.threshold < 1e6):
             raise SpecError("criterion.threshold", self.threshold, "a number from 0 to 1e6")
+
+    @property
+    def metric(self) -> str:
+        """The final number this criterion reads (coefficients_within reads the readout; its seeds are ranked by this)."""
+        return self.METRICS[self.kind]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.kind in ("accuracy_at_least", "r2_at_least")
 
     def describe(self) -> str:
         return self.KINDS[self.kind].format(t=self.threshold)
@@ -55,8 +67,9 @@ class Criterion:
         """Whether a run with these final numbers and readout succeeded (a diverged run never does)."""
         if not final:
             return False
-        if self.kind == "accuracy_at_least":
-            return final.get("accuracy", 0.0) >= self.threshold - 1e-9
+        if self.higher_is_better:
+            value = final.get(self.metric)
+            return value is not None and math.isfinite(value) and value >= self.threshold - 1e-9
         if self.kind == "coefficients_within":
             parabola = readout.parabola
             if parabola is None or parabola.target is None:
@@ -90,6 +103,8 @@ class Scenario:
             return Criterion("accuracy_at_least", CLASSIFICATION_ACCURACY)
         if task == "regression" and self.criterion.kind == "accuracy_at_least":
             return Criterion("max_abs_error_below", REGRESSION_ERROR)
+        if task == "classification" and self.criterion.kind == "r2_at_least":
+            return Criterion("accuracy_at_least", CLASSIFICATION_ACCURACY)
         return self.criterion
 
     def preset_names(self) -> list[str]:
@@ -112,6 +127,12 @@ class Scenario:
 
 
 SCENARIOS: dict[str, Scenario] = {}
+
+
+def _example_table():
+    from core.datafile import EXAMPLE_NAME, example_csv, parse
+
+    return parse(example_csv(), name=EXAMPLE_NAME)
 
 
 def _add(scenario: Scenario) -> None:
@@ -273,6 +294,35 @@ _add(Scenario(
                {"data.classify_above": "0.5", "model.output_activation": "sigmoid", "train.loss": "binary_crossentropy"}),
     ),
     criterion=Criterion("max_abs_error_below", 0.1),
+    posted=False,
+))
+
+_add(Scenario(
+    id="data",
+    title="Your data",
+    question="Bring a CSV of your data (x, then y): rebuild your net on it and see why it does or does not fit.",
+    story=(
+        "Not one of the posts: your own data. Upload a CSV (or paste its rows): by default the last column is "
+        "the target and the other one the input; choose others by header name or 0-based index. A header "
+        "is detected; commas, semicolons, tabs or spaces separate the cells. A target of a few distinct whole "
+        "numbers is read as class labels (override it with the task setting). A test share holds out rows "
+        "for the charts to show beside the training points. Until a file is given, the page shows an "
+        "example: 120 house prices against their area in square feet, fed raw to a small ReLU net, a common "
+        "question on Q&A sites (\u201cmy network predicts the same value for every input\u201d)."
+    ),
+    source="(none: your own data)",
+    base={
+        "seed": 0,
+        "data": {"function": "file", "table": _example_table(), "task": "auto", "test_share": 0.2},
+        "model": {"units": [8], "activation": ["relu"], "output_activation": "linear"},
+        "train": {"optimizer": "adam", "learning_rate": 0.001, "loss": "mse", "batch_size": 16, "epochs": 200, "shuffle": True},
+    },
+    presets=(
+        Preset("question", "As given", "The numbers as they are in the file: a 1-8-1 ReLU net, Adam(0.001), 200 epochs."),
+        Preset("answer", "Scaled", "The usual advice: standardise x and y (fitted on the training rows), otherwise the same.",
+               {"data.x_scaling": "standard", "data.y_scaling": "standard"}),
+    ),
+    criterion=Criterion("r2_at_least", 0.9),
     posted=False,
 ))
 

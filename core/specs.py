@@ -16,11 +16,12 @@ from core.errors import SpecError
 from core.expression import check_on_range
 
 SCALINGS = ("none", "minmax", "symmetric", "standard")
-FUNCTIONS = ("sine", "parabola", "segments", "custom")
+FUNCTIONS = ("sine", "parabola", "segments", "custom", "file")
+TASKS = ("auto", "regression", "classification")
 SAMPLINGS = ("grid", "uniform", "blocks")
 ACTIVATIONS = (
     "linear", "relu", "leaky_relu", "elu", "selu", "gelu", "swish",
-    "softplus", "sigmoid", "tanh", "square",
+    "softplus", "sigmoid", "tanh", "square", "softmax",
 )
 INITIALIZERS = (
     "uniform", "random_uniform", "random_normal", "truncated_normal",
@@ -32,7 +33,8 @@ LOSSES = ("mse", "mae", "sse", "binary_crossentropy")
 MAX_UNITS = 1024
 MAX_LAYERS = 8
 MAX_EPOCHS = 100_000
-MAX_SAMPLES = 100_000
+MAX_SAMPLES = 200_000
+MAX_X = 1e9  # the largest |x| of a data range: unscaled inputs are a real case to diagnose, not to refuse
 MAX_SEEDS = 256  # seeds trained at once by restarts
 DEFAULT_SEEDS = 64  # restarts, sweeps and the claims table, unless told otherwise
 
@@ -137,9 +139,10 @@ class _Spec:
     """Shared behaviour: validation of every field on construction, dict conversion, rules."""
 
     section = ""
+    ATTACHED: tuple[str, ...] = ()  # fields without a rule: objects carried along, never in to_dict
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
+        for f in _ruled(self):
             value = getattr(self, f.name)
             object.__setattr__(self, f.name, f.metadata["rule"].parse(f"{self.section}.{f.name}", value))
         self._check()
@@ -149,21 +152,25 @@ class _Spec:
 
     @classmethod
     def rules(cls) -> dict[str, Rule]:
-        return {f.name: f.metadata["rule"] for f in dataclasses.fields(cls)}
+        return {f.name: f.metadata["rule"] for f in _ruled(cls)}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None):
         values = dict(values or {})
-        unknown = sorted(set(values) - set(cls.rules()))
+        unknown = sorted(set(values) - set(cls.rules()) - set(cls.ATTACHED))
         if unknown:
             raise SpecError(f"{cls.section}.{unknown[0]}", values[unknown[0]], f"fields of {cls.section}: " + ", ".join(cls.rules()))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: _plain(getattr(self, f.name)) for f in _ruled(self)}
 
     def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)
+
+
+def _ruled(spec) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(spec) if "rule" in f.metadata]
 
 
 def _plain(value: Any) -> Any:
@@ -175,12 +182,13 @@ class DataSpec(_Spec):
     """The dataset: which function is sampled where and how, its noise, and how x and y are scaled."""
 
     section = "data"
-    function: str = _f("sine", Rule("choice", "target: amplitude*sin(x), A x^2 + B x + C, the 0/1/0 segments, or your expression", choices=FUNCTIONS))
+    function: str = _f("sine", Rule("choice", "target: amplitude*sin(x), A x^2 + B x + C, the 0/1/0 segments, your expression, "
+                                              "or your data file", choices=FUNCTIONS))
     sampling: str = _f("grid", Rule("choice", "grid: evenly spaced; uniform: random draws; blocks: three separated runs (segments)",
                                     choices=SAMPLINGS))
-    n_samples: int = _f(10_000, Rule("int", "training samples", 3, MAX_SAMPLES))
-    x_min: float = _f(0.0, Rule("float", "left end of the data range", -1e4, 1e4))
-    x_max: float = _f(2 * math.pi, Rule("float", "right end of the data range", -1e4, 1e4))
+    n_samples: int = _f(10_000, Rule("int", "training samples (a data file: its rows less the test share)", 3, MAX_SAMPLES))
+    x_min: float = _f(0.0, Rule("float", "left end of the data range (a data file: its smallest x)", -MAX_X, MAX_X))
+    x_max: float = _f(2 * math.pi, Rule("float", "right end of the data range (a data file: its largest x)", -MAX_X, MAX_X))
     noise: float = _f(0.0, Rule("float", "standard deviation of Gaussian noise added to y", 0.0, 100.0))
     amplitude: float = _f(1.0, Rule("float", "sine: y = amplitude * sin(x)", -100.0, 100.0))
     coef_a: float = _f(1.0, Rule("float", "parabola: coefficient A of x^2", -100.0, 100.0))
@@ -194,27 +202,81 @@ class DataSpec(_Spec):
     test_seed: int = _f(43, Rule("int", "seed of the held-out samples", 0, 2**32 - 1))
     x_scaling: str = _f("none", Rule("choice", "scaling of the input, fitted on the training x", choices=SCALINGS))
     y_scaling: str = _f("none", Rule("choice", "scaling of the target, fitted on the training y", choices=SCALINGS))
+    task: str = _f("auto", Rule("choice", "regression or classification; auto: a data file's target of few distinct whole numbers "
+                                          "is a classification (the other functions have their own)", choices=TASKS))
+    x_columns: str = _f("", Rule("text", "data file: the input column, by 0-based index or header name (empty: every column "
+                                         "but the target)", 0, 200))
+    y_column: str = _f("", Rule("text", "data file: the target column, by 0-based index or header name (empty: the last)", 0, 100))
+    test_share: float = _f(0.0, Rule("float", "data file: share of its rows held out as test points, drawn with test_seed", 0.0, 0.5))
+    file_name: str = _f("", Rule("text", "data file: its name, as shown (set when a file is read)", 0, 200))
+    file_digest: str = _f("", Rule("text", "data file: sha256 of its bytes (set when a file is read)", 0, 64))
+    table: Any = field(default=None, compare=False, repr=False)  # a data file's core.datafile.Table, never in to_dict
+
+    ATTACHED = ("table",)
+    FROM_FILE = ("n_samples", "test_samples", "x_min", "x_max", "file_name", "file_digest")  # set from the table
 
     @property
-    def task(self) -> str:
+    def chosen(self):
+        """A data file's chosen columns (core.datafile.DataTable), or None."""
+        from core.datafile import select
+
+        return select(self.table, self.x_columns, self.y_column, self.task) if self.table is not None else None
+
+    @property
+    def resolved_task(self) -> str:
+        """regression or classification: a data file's from its target (unless data.task says), the others' from their function."""
+        if self.function == "file":
+            return self._file_task if self.table is not None else ("regression" if self.task == "auto" else self.task)
         if self.function == "segments" or (self.function == "custom" and self.classify_above is not None):
             return "classification"
         return "regression"
+
+    def _check_file(self) -> None:
+        from core.datafile import MIN_ROWS
+
+        if self.noise != 0:
+            raise SpecError("data.noise", self.noise, "0 for a data file (its y is used as it is)")
+        if self.table is None:
+            return
+        chosen = self.chosen
+        if len(chosen.x_names) != 1:
+            raise SpecError("data.x_columns", ", ".join(chosen.x_names),
+                            "one input column for now (two-input data comes with the 2-D playground): choose it with data.x_columns")
+        if chosen.task == "classification" and len(chosen.classes) > 2:
+            raise SpecError("data.task", "classification", f"2 classes for now (column {chosen.y_name!r} has {len(chosen.classes)}: "
+                            + ", ".join(f"{c:g}" for c in chosen.classes[:10]) + "); or data.task=regression")
+        rows = chosen.rows
+        held = int(round(self.test_share * rows))
+        if rows - held < MIN_ROWS:
+            raise SpecError("data.test_share", self.test_share, f"a share that leaves at least {MIN_ROWS} training rows of {rows}")
+        x = chosen.x[:, 0]
+        if not x.max() > x.min():
+            raise SpecError("data.x_columns", chosen.x_names[0], f"an input column with at least two different values (all are {x[0]:g})")
+        object.__setattr__(self, "_file_task", chosen.task)
+        for name, value in (("n_samples", rows - held), ("test_samples", held), ("x_min", float(x.min())),
+                            ("x_max", float(x.max())), ("file_digest", self.table.digest), ("file_name", self.table.name or self.file_name)):
+            object.__setattr__(self, name, value)
 
     @property
     def coefficients(self) -> tuple[float, float, float]:
         return (self.coef_a, self.coef_b, self.coef_c)
 
     def _check(self) -> None:
+        if self.function == "file":
+            self._check_file()
+        else:
+            object.__setattr__(self, "table", None)
+            if self.task not in ("auto", self.resolved_task):
+                raise SpecError("data.task", self.task, f"auto or {self.resolved_task} for function {self.function}")
         if not self.x_max > self.x_min:
             raise SpecError("data.x_max", self.x_max, f"a number greater than data.x_min ({self.x_min:g})")
         if self.function == "custom":
             check_on_range(self.expression, self.x_min, self.x_max)
         if self.sampling == "blocks" and self.function != "segments":
             raise SpecError("data.sampling", self.sampling, "grid or uniform for function " + self.function)
-        if self.task == "classification" and self.y_scaling != "none":
+        if self.resolved_task == "classification" and self.y_scaling != "none":
             raise SpecError("data.y_scaling", self.y_scaling, "none (class labels 0/1 are not scaled)")
-        if self.task == "classification" and self.noise != 0:
+        if self.resolved_task == "classification" and self.noise != 0:
             raise SpecError("data.noise", self.noise, "0 for class labels")
 
 
@@ -310,7 +372,7 @@ class RunSpec:
         for name, cls in (("data", DataSpec), ("model", ModelSpec), ("train", TrainSpec)):
             if isinstance(getattr(self, name), dict):
                 object.__setattr__(self, name, cls.from_dict(getattr(self, name)))
-        if self.data.task == "regression" and self.train.loss == "binary_crossentropy":
+        if self.data.resolved_task == "regression" and self.train.loss == "binary_crossentropy":
             raise SpecError("train.loss", self.train.loss, "mse, mae or sse for a regression target")
 
     def to_dict(self) -> dict[str, Any]:
@@ -341,12 +403,17 @@ class RunSpec:
             preset=values.get("preset"),
         )
 
+    def with_table(self, table: Any) -> RunSpec:
+        """A copy that trains on `table` (a core.datafile.Table), chosen by this spec's data.x_columns, y_column and task."""
+        return self.with_values({}, table=table)
+
     def with_value(self, path: str, value: Any) -> RunSpec:
         """A copy with one field changed by its dotted name, e.g. `train.learning_rate`, '0.1'."""
         return self.with_values({path: value})
 
-    def with_values(self, changes: dict[str, Any]) -> RunSpec:
-        """A copy with several fields changed at once (so cross-field rules see them together)."""
+    def with_values(self, changes: dict[str, Any], table: Any = None) -> RunSpec:
+        """A copy with several fields changed at once (so cross-field rules see them together); with `table` (a
+        core.datafile.Table) it trains on that file, the changes choosing its columns."""
         tree = self.to_dict()
         for path, value in changes.items():
             section, _, name = path.partition(".")
@@ -361,6 +428,10 @@ class RunSpec:
             if name not in rules:
                 raise SpecError(path, value, f"fields of {section}: " + ", ".join(rules))
             tree[section][name] = value
+        if table is not None:
+            tree["data"].update(function="file", table=table, file_name=table.name)
+        elif self.data.table is not None:
+            tree["data"]["table"] = self.data.table
         return RunSpec.from_dict(tree)
 
     def differences(self, other: RunSpec) -> dict[str, tuple[Any, Any]]:

@@ -26,6 +26,7 @@ import logging
 import math
 import threading
 import time
+import warnings
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,12 @@ from core.stopping import StopFlag
 Progress = Callable[[int, dict], None]
 
 
+def r_squared(prediction: np.ndarray, y: np.ndarray) -> float:
+    """1 - SSE / SST of a prediction of y: 1 is a perfect fit, 0 no better than the mean."""
+    sst = float(np.sum((y - np.mean(y)) ** 2))
+    return 1.0 - float(np.sum((prediction - y) ** 2)) / max(sst, 1e-30)
+
+
 class _NoRetracingNotes(logging.Filter):
     """Each compiled loop is traced once by design; TensorFlow's retracing advice is noise here."""
 
@@ -67,6 +74,8 @@ class _NoRetracingNotes(logging.Filter):
 
 
 logging.getLogger("tensorflow").addFilter(_NoRetracingNotes())
+# A one-unit softmax is a real mistake the lab diagnoses (doctor: output_range); Keras's warning at every call is noise.
+warnings.filterwarnings("ignore", message="You are using a softmax over axis")
 CHUNK_CAPACITY = 64  # epochs one call of the compiled loop can hold
 ORDER_BUDGET = 1 << 22  # shuffled indices (int32) per call at most: fewer epochs per call for many members x samples
 CHUNK_SECONDS = 0.15  # aim of one chunk's length: progress several times a second
@@ -113,13 +122,15 @@ class _Context:
         self.grid_target = self.data.target(self.grid)
         self.replay_x = self.grid[::REPLAY_STRIDE]
         self.replay_scaled = self.grid_scaled[::REPLAY_STRIDE]
-        self.metric = metric_name(spec.data.task)
+        self.metric = metric_name(spec.data.resolved_task, spec.data.function)
         self.y_inverse = self.data.y_scaler.inverse
 
     def metric_value(self, grid_out_scaled: np.ndarray, train_out: np.ndarray | None) -> float:
         """The engine's own metric from model outputs (used on the model.fit path)."""
         if self.metric == "accuracy":
             return float(np.mean((np.asarray(train_out).ravel() > 0.5) == (self.y.ravel() > 0.5)))
+        if self.metric == "r2":
+            return r_squared(np.asarray(train_out, np.float64).ravel(), self.y.ravel())
         pred = self.y_inverse(np.asarray(grid_out_scaled, dtype=np.float32).ravel())
         return float(np.max(np.abs(pred - self.grid_target)))
 
@@ -223,7 +234,8 @@ class CompiledLoop:
             raise ValueError("record: only a single run (members 1) records every epoch's weights")
         self.n, self.batch, self.members, self.record = n, batch, members, record
         self.steps = spec.train.steps_per_epoch(n)
-        self.task = spec.data.task
+        self.task = spec.data.resolved_task
+        self.metric = metric_name(self.task, spec.data.function)
         self.mean_loss = spec.train.loss != "sse"
         self.net = _SingleNet(spec) if members == 1 else _StackedNet(spec, members, batch)
         self.optimizer = self.net.optimizer
@@ -292,6 +304,9 @@ class CompiledLoop:
             if self.task == "classification":
                 hits = tf.cast(net.predict(inputs) > 0.5, tf.float32) == tf.cast(y[None] > 0.5, tf.float32)
                 metric = tf.reduce_mean(tf.cast(hits, tf.float32), axis=[1, 2])
+            elif self.metric == "r2":  # R² is the same in scaled units: the scaling is affine
+                residual = tf.reduce_sum(tf.square(net.predict(inputs) - y[None]), axis=[1, 2])
+                metric = 1.0 - residual / tf.maximum(tf.reduce_sum(tf.square(y - tf.reduce_mean(y))), 1e-30)
             else:
                 metric = tf.reduce_max(tf.abs(fit - grid_target[None, :]), axis=1)
             if self.record:  # the replayed fit, then every weight
@@ -329,7 +344,7 @@ class _LoopPool:
     def key(spec: RunSpec, members: int, n: int, batch: int, record: bool) -> tuple:
         m, t = spec.model, spec.train
         return (m.units, m.activation, m.output_activation, m.use_bias, t.optimizer, t.momentum, t.clipnorm, t.global_clipnorm,
-                t.loss, n, batch, spec.data.task, members, record)
+                t.loss, n, batch, spec.data.resolved_task, spec.data.function == "file", members, record)
 
     def acquire(self, spec: RunSpec, members: int, n: int, batch: int, record: bool) -> CompiledLoop:
         key = self.key(spec, members, n, batch, record)

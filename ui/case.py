@@ -19,7 +19,7 @@ from core.restarts import seed_record
 from core.results import RunResult, metric_name
 from core.scenarios import Scenario
 from core.specs import RunSpec, SpecError
-from ui import charts, controls, doctor, errors, restarts, run
+from ui import charts, controls, datasource, doctor, errors, restarts, run
 from ui.display import md, show_chart
 
 LIVE_INTERVAL = 0.25  # seconds between live redraws while training
@@ -58,6 +58,8 @@ def _render(scenario: Scenario, extras: Extras) -> None:
         st.write(scenario.story)
         if scenario.posted:
             st.caption(f"Asked as {scenario.source}.")
+    if datasource.trains_on_a_file(scenario):
+        datasource.panel(scenario)
     _preset_buttons(scenario)
 
     job = run.active(scenario.id)
@@ -111,7 +113,7 @@ def _apply_pending(scenario: Scenario) -> None:
         controls.choose_preset(scenario, *pending)
     loaded = st.session_state.pop(f"{scenario.id}.pending_spec", None)
     if loaded:  # a candidate of the doctor or a restart's best seed, loaded by its button
-        controls.load(scenario, RunSpec.from_dict(loaded))
+        controls.load(scenario, controls.attach(scenario, RunSpec.from_dict(loaded)))
         st.toast("Loaded into the settings. Press Train to see its whole run.")
 
 
@@ -135,12 +137,18 @@ def _preset_buttons(scenario: Scenario) -> None:
 def _compare_buttons(scenario: Scenario, busy: bool) -> None:
     has_result = f"{scenario.id}.result" in st.session_state
     row = st.container(horizontal=True, gap="small", key=f"{scenario.id}.compare_row")
-    if "answer" in scenario.preset_names() and row.button(
-            "Compare as asked with as answered", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="content",
+    pair = f"{scenario.preset('question').label.lower()} with {scenario.preset('answer').label.lower()}" \
+        if "answer" in scenario.preset_names() else ""
+    if pair and row.button(
+            f"Compare {pair}", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="content",
             icon=":material/compare_arrows:",
             help="Train the posted setup and the posted fix with the same seed (one run each) and compare them in the Compare tab."):
         seed = _typed_seed(scenario)
-        specs = [scenario.spec("question", seed=seed), scenario.spec("answer", seed=seed)]
+        try:
+            specs = [controls.session_spec(scenario, "question", seed=seed), controls.session_spec(scenario, "answer", seed=seed)]
+        except SpecError as err:
+            st.error("Nothing was trained: " + md(str(err)), icon=":material/error:")
+            return
         refused = run.refusal(specs)
         if refused:
             st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
@@ -231,7 +239,7 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
         text = f"{which}epoch {live.epoch:,} of {epochs:,} · {logs} · {elapsed}"
     progress.progress(min(live.epoch / epochs, 1.0), text=text)
     history = {k: list(v) for k, v in live.history.items()}
-    metric = metric_name(spec.data.task)
+    metric = metric_name(spec.data.resolved_task, spec.data.function)
     history.setdefault("loss", [])
     history.setdefault(metric, [])
     with live_chart.container():

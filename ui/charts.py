@@ -41,6 +41,7 @@ METRIC_TITLES = {
     # Short: a vertical axis title longer than the plot makes Vega shrink the plot to fit it.
     "max_abs_error": "max |fit − target| (y units)",
     "accuracy": "accuracy (training samples)",
+    "r2": "R² (training points)",
     "loss": "loss",
 }
 
@@ -51,6 +52,11 @@ METRIC_TITLES = {
 # Layers carry a description rather than a name: it marks them for screen readers and tests,
 # while Altair attaches a concatenated layer chart's zoom to every *named* layer, which Vega then
 # rejects as duplicate signals.
+
+
+def target_label(r) -> str:
+    """What the dashed line is: the clean target of a drawn function, or the binned means of a data file's training points."""
+    return "trend of the data (binned means)" if r.spec.data.function == "file" else "clean target"
 
 
 def thin(df: pd.DataFrame, max_rows: int = MAX_POINTS) -> pd.DataFrame:
@@ -219,12 +225,12 @@ def fit_chart(r: RunResult, title: str | None = None) -> alt.LayerChart:
     if r.task == "classification":
         layers = _classification_layers(r, r.grid_x, r.grid_prediction, "predicted probability")
     else:
-        palette = {"training data": DATA_GREY, "clean target": TARGET_BLACK, "fit": FIT_ORANGE}
+        palette = {"training data": DATA_GREY, target_label(r): TARGET_BLACK, "fit": FIT_ORANGE}
         if r.x_test is not None:
             palette.update({"test data": TEST_GREY, "test answers": FIT_ORANGE})
         layers = [
             _training_data(r, palette),
-            _line(r.grid_x, r.grid_target, "clean target", palette, dash=TARGET_DASH, width=1.5),
+            _line(r.grid_x, r.grid_target, target_label(r), palette, dash=TARGET_DASH, width=1.5),
             _line(r.grid_x, r.grid_prediction, "fit", palette, width=2.5),
         ]
         if r.x_test is not None:
@@ -267,7 +273,8 @@ def _classification_layers(r: RunResult, x, probability, series: str, colour: st
 def residual_chart(r: RunResult) -> alt.LayerChart:
     """The fit minus the clean target on the fine grid (regression), or probability minus clean label."""
     classification = r.task == "classification"
-    what = "probability − clean label" if classification else "fit − clean target (y units)"
+    clean = "the data's trend" if r.spec.data.function == "file" else ("clean label" if classification else "clean target")
+    what = f"probability − {clean}" if classification else f"fit − {clean} (y units)"
     frame = pd.DataFrame({
         "x": _finite(r.grid_x),
         "residual": _finite(np.asarray(r.grid_prediction, float) - np.asarray(r.grid_target, float)),
@@ -278,7 +285,7 @@ def residual_chart(r: RunResult) -> alt.LayerChart:
         x=alt.X("x:Q", title="x"),
         y=alt.Y("residual:Q", title=what),
         tooltip=[_number("x", "x"), _number("residual", "residual"), _number("fit", "fit"),
-                 _number("target", "clean label" if classification else "clean target")],
+                 _number("target", clean)],
     )
     zero = _horizontal_rule(0.0, "zero error", colour=TARGET_BLACK, dash=None, description="zero error")
     worst = float(np.nanmax(np.abs(frame["residual"]))) if frame["residual"].notna().any() else float("nan")
@@ -508,10 +515,10 @@ def replay_chart(r: RunResult, index: int) -> alt.LayerChart:
         layers = layers[:3]  # the 0.5 crossings in the readout belong to the final fit only
         y_scale = CLASS_Y_SCALE
     else:
-        palette = {"training data": DATA_GREY, "clean target": TARGET_BLACK, "fit": FIT_ORANGE}
+        palette = {"training data": DATA_GREY, target_label(r): TARGET_BLACK, "fit": FIT_ORANGE}
         layers = [
             _training_data(r, palette),
-            _line(r.grid_x, r.grid_target, "clean target", palette, dash=TARGET_DASH, width=1.5),
+            _line(r.grid_x, r.grid_target, target_label(r), palette, dash=TARGET_DASH, width=1.5),
             _line(r.replay_x, prediction, "fit", palette, width=2.5),
         ]
         y_scale = alt.Scale(domain=_replay_y_domain(r), nice=False)
@@ -549,10 +556,10 @@ def compare_charts(a: RunResult, b: RunResult, label_a: str = "A", label_b: str 
             _horizontal_rule(0.5, "decision level 0.5", description="decision level"),
         ]
     else:
-        palette = {"training data": DATA_GREY, "clean target": TARGET_BLACK, fit_a: FIT_ORANGE, fit_b: COMPARE_BLUE}
+        palette = {"training data": DATA_GREY, target_label(a): TARGET_BLACK, fit_a: FIT_ORANGE, fit_b: COMPARE_BLUE}
         layers = [
             _training_data(a, palette),
-            _line(a.grid_x, a.grid_target, "clean target", palette, dash=TARGET_DASH, width=1.5),
+            _line(a.grid_x, a.grid_target, target_label(a), palette, dash=TARGET_DASH, width=1.5),
             _line(a.grid_x, a.grid_prediction, fit_a, palette, width=2.5),
             _line(b.grid_x, b.grid_prediction, fit_b, palette, width=2.0),
         ]
@@ -665,10 +672,10 @@ def mini_chart(r: RunResult, height: int = 140) -> alt.LayerChart:
             _line(r.grid_x, r.grid_prediction, "predicted probability", palette, width=2, legend=False, axis=axis),
         ]
     else:
-        palette = {"training data": DATA_GREY, "clean target": TARGET_BLACK, "fit": FIT_ORANGE}
+        palette = {"training data": DATA_GREY, target_label(r): TARGET_BLACK, "fit": FIT_ORANGE}
         layers = [
             _training_data(r, palette, MINI_POINTS, legend=False, axis=axis),
-            _line(r.grid_x, r.grid_target, "clean target", palette, dash=TARGET_DASH, width=1, legend=False, axis=axis),
+            _line(r.grid_x, r.grid_target, target_label(r), palette, dash=TARGET_DASH, width=1, legend=False, axis=axis),
             _line(r.grid_x, r.grid_prediction, "fit", palette, width=2, legend=False, axis=axis),
         ]
     return alt.layer(*layers).properties(width="container", height=height)

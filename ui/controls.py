@@ -26,21 +26,27 @@ class Control:
     wide: bool = False  # the form's full width (a formula), not one of its two columns
 
 
+DRAWN = ("sine", "parabola", "segments", "custom")  # the functions whose data the lab draws (not a file)
 CONTROLS = (
     Control("data.expression", "f", "Target f(x)", "data", ("custom",), wide=True),
-    Control("data.x_min", "xmin", "x from", "data"),
-    Control("data.x_max", "xmax", "x to", "data"),
-    Control("data.n_samples", "n", "Samples", "data"),
+    Control("data.x_columns", "xcol", "Input column", "data", ("file",)),
+    Control("data.y_column", "ycol", "Target column", "data", ("file",)),
+    Control("data.task", "task", "Task", "data", ("file",)),
+    Control("data.test_share", "test", "Test share", "data", ("file",)),
+    Control("data.x_min", "xmin", "x from", "data", DRAWN),
+    Control("data.x_max", "xmax", "x to", "data", DRAWN),
+    Control("data.n_samples", "n", "Samples", "data", DRAWN),
     Control("data.noise", "noise", "Noise (sd of y)", "data", ("sine", "parabola", "custom")),
     Control("data.classify_above", "above", "Classify above", "data", ("custom",)),
-    Control("data.sampling", "sampling", "Sampling", "data"),
+    Control("data.sampling", "sampling", "Sampling", "data", DRAWN),
     Control("data.amplitude", "amp", "Amplitude", "data", ("sine",)),
     Control("data.coef_a", "a", "Target A (x²)", "data", ("parabola",)),
     Control("data.coef_b", "b", "Target B (x)", "data", ("parabola",)),
     Control("data.coef_c", "c", "Target C", "data", ("parabola",)),
     Control("data.x_scaling", "xscale", "x scaling", "data"),
-    Control("data.y_scaling", "yscale", "y scaling", "data", ("sine", "parabola", "custom")),
-    Control("data.data_seed", "dseed", "Data seed", "data"),
+    Control("data.y_scaling", "yscale", "y scaling", "data", ("sine", "parabola", "custom", "file")),
+    Control("data.data_seed", "dseed", "Data seed", "data", DRAWN),
+    Control("data.test_seed", "tseed", "Test seed", "data", ("file",)),
     Control("model.units", "units", "Hidden layer widths", "network"),
     Control("model.activation", "act", "Hidden activations", "network"),
     Control("model.output_activation", "out", "Output activation", "network"),
@@ -66,6 +72,33 @@ GROUPS = (("data", "Data"), ("network", "Network"), ("training", "Training"))
 def controls_for(scenario: Scenario) -> list[Control]:
     function = scenario.spec().data.function
     return [c for c in CONTROLS if not c.functions or function in c.functions]
+
+
+def session_table(scenario: Scenario):
+    """The data file this session gave the page (a core.datafile.Table), or None: the example is shown then."""
+    return st.session_state.get(f"{scenario.id}.table")
+
+
+FILE_SETTINGS = ("data.x_columns", "data.y_column", "data.task")  # a file's column choice: kept when a preset is chosen
+
+
+def _column_choice(scenario: Scenario) -> dict[str, Any]:
+    by_path = {c.path: c for c in controls_for(scenario)}
+    return {path: st.session_state[key(scenario, by_path[path])] for path in FILE_SETTINGS
+            if path in by_path and key(scenario, by_path[path]) in st.session_state}
+
+
+def attach(scenario: Scenario, spec: RunSpec) -> RunSpec:
+    """`spec` on this session's data file (with the columns the form chooses), when the case trains on a file and one was given."""
+    table = session_table(scenario)
+    if table is None or spec.data.function != "file":
+        return spec
+    return spec.with_values(_column_choice(scenario), table=table)
+
+
+def session_spec(scenario: Scenario, preset: str = "question", seed: int | None = None) -> RunSpec:
+    """A preset's spec as this session sees it: on its own data file, if it gave one (raises SpecError if its columns do not fit)."""
+    return attach(scenario, scenario.spec(preset, seed=seed))
 
 
 def key(scenario: Scenario, control: Control) -> str:
@@ -102,14 +135,23 @@ def fill(scenario: Scenario, spec: RunSpec) -> None:
 
 
 def apply_preset(scenario: Scenario, preset: str, seed: int | None = None) -> None:
-    fill(scenario, scenario.spec(preset, seed=seed))
+    try:
+        fill(scenario, session_spec(scenario, preset, seed=seed))
+    except SpecError:  # the file's columns are still to be chosen: the preset fills the rest and keeps the choice
+        kept = _column_choice(scenario)
+        fill(scenario, scenario.spec(preset, seed=seed))
+        for path, value in kept.items():
+            st.session_state[key(scenario, next(c for c in CONTROLS if c.path == path))] = value
     st.session_state[f"{scenario.id}.preset"] = preset
 
 
 def choose_preset(scenario: Scenario, preset: str, seed: int | None = None) -> None:
     """A preset button (or the compare button) pressed: its settings in the form and in the URL."""
     apply_preset(scenario, preset, seed)
-    write_url(scenario, scenario.spec(preset, seed=seed))
+    try:
+        write_url(scenario, session_spec(scenario, preset, seed=seed))
+    except SpecError:
+        write_url(scenario, scenario.spec(preset, seed=seed))
 
 
 def load(scenario: Scenario, spec: RunSpec) -> None:
@@ -212,13 +254,20 @@ def read_spec(scenario: Scenario) -> tuple[RunSpec | None, list[str]]:
     if errors:
         return None, errors
     try:
-        spec = base.with_values(changes)
+        spec = base.with_values(changes, table=session_table(scenario) if base.data.function == "file" else None)
     except SpecError as err:  # a value that parses but does not fit the rest (a formula, activations per layer)
         label = next((c.label for c in controls_for(scenario) if c.path == err.field), None)
         return None, [f"{label} ({err.field}): {err.value!r} is not allowed; allowed: {err.allowed}" if label else str(err)]
-    matching = [p for p in scenario.preset_names() if scenario.spec(p, seed=spec.seed) == _relabel(spec, scenario.id, p)]
+    matching = [p for p in scenario.preset_names() if _same(scenario, p, spec)]
     label = matching[0] if matching else "custom"
     return _relabel(spec, scenario.id, label), []
+
+
+def _same(scenario: Scenario, preset: str, spec: RunSpec) -> bool:
+    try:
+        return session_spec(scenario, preset, seed=spec.seed) == _relabel(spec, scenario.id, preset)
+    except SpecError:
+        return False
 
 
 def _relabel(spec: RunSpec, scenario_id: str, preset: str) -> RunSpec:
@@ -228,7 +277,10 @@ def _relabel(spec: RunSpec, scenario_id: str, preset: str) -> RunSpec:
 def write_url(scenario: Scenario, spec: RunSpec) -> None:
     """Put the settings that differ from the preset into the URL, so a copied link reproduces them."""
     preset = spec.preset if spec.preset in scenario.preset_names() else current_preset(scenario)
-    base = scenario.spec(preset)
+    try:
+        base = session_spec(scenario, preset)
+    except SpecError:
+        base = scenario.spec(preset)
     params = {} if preset == "question" else {"preset": preset}
     for control in controls_for(scenario):
         mine, theirs = value_of(spec, control.path), value_of(base, control.path)

@@ -20,7 +20,7 @@ from core.restarts import summarize_sweep
 from core.results import Finding, RunResult
 from core.scenarios import Criterion, Scenario
 from core.specs import MAX_SEEDS, SpecError
-from ui import charts, run
+from ui import charts, controls, run
 from ui.display import md, show_chart
 
 ROLE_TITLES = {"cause": "Why it fails", "symptom": "What the failure looks like", "note": "Also true, but not the problem"}
@@ -121,7 +121,7 @@ def _start(scenario: Scenario, result: RunResult, criterion: Criterion, found: l
         return
     posted = None
     if "answer" in scenario.preset_names() and spec.preset != "answer":
-        posted = scenario.spec("answer", seed=spec.seed)
+        posted = controls.session_spec(scenario, "answer", seed=spec.seed)
     run.start(scenario.id, [spec], purpose="doctor", doctor={"result": result, "findings": found, "criterion": criterion,
                                                               "seeds": seeds, "posted": posted})
     st.rerun()

@@ -19,6 +19,7 @@ PAGES = (
     ("pages/parabola.py", "One parabola", ":material/function:", "parabola"),
     ("pages/segments.py", "Stuck at 2/3", ":material/linear_scale:", "segments"),
     ("pages/custom.py", "Your function", ":material/edit_note:", "custom"),
+    ("pages/data.py", "Your data", ":material/table_chart:", "data"),
 )
 SCRIPTS = {url: script for script, _, _, url in PAGES}
 

@@ -25,7 +25,7 @@ def _threshold_key(scenario: Scenario, base: Criterion) -> str:
 def settings_task(scenario: Scenario) -> str:
     """The task (regression or classification) of the settings in the form, else of the case."""
     spec, _ = controls.read_spec(scenario)
-    return (spec or scenario.spec()).data.task
+    return (spec or scenario.spec()).data.resolved_task
 
 
 def criterion(scenario: Scenario, task: str | None = None) -> Criterion:
@@ -73,8 +73,12 @@ def panel(scenario: Scenario, busy: bool) -> None:
     both = None
     if "answer" in scenario.preset_names():
         first = scenario.spec().seed
-        both = [scenario.spec("question", seed=first), scenario.spec("answer", seed=first)]
-        if row.button(f"As asked and as answered, {seeds} seeds each", key=f"{scenario.id}.restart_compare", disabled=busy,
+        try:
+            both = [controls.session_spec(scenario, "question", seed=first), controls.session_spec(scenario, "answer", seed=first)]
+        except SpecError:  # a data file whose columns are still to be chosen: the form's errors say which
+            both = None
+        asked, answered = scenario.preset("question").label, scenario.preset("answer").label.lower()
+        if both is not None and row.button(f"{asked} and {answered}, {seeds} seeds each", key=f"{scenario.id}.restart_compare", disabled=busy,
                       width="content", icon=":material/compare_arrows:",
                       help=f"The posted setup and the posted fix, {seeds} seeds each, from seed {first}."):
             _start(scenario, both, seeds)
@@ -109,7 +113,7 @@ def panel(scenario: Scenario, busy: bool) -> None:
         if threshold is None:
             st.caption(f"Success here is judged by the learned coefficients ({rule.describe()}), not by this error, "
                        "so the histogram below has no threshold line.")
-        show_chart(charts.restarts_histogram(values, outcome.metric, threshold, rule.kind == "max_abs_error_below",
+        show_chart(charts.restarts_histogram(values, outcome.metric, threshold, not rule.higher_is_better,
                                              f"— {_label(outcome)}"))
     table = pd.DataFrame([{
         "setup": _label(outcome), "seed": r["seed"], "success": r["success"],

@@ -101,7 +101,9 @@ class Job:
                 self.index, self.live = index, None
                 key = json.dumps(spec.to_dict(), sort_keys=True)
                 try:
-                    if self.members:
+                    if spec.data.table is not None:  # a user's file: trained for this session only, never in the shared cache
+                        self.results.append(train_now(spec, self.members, self))
+                    elif self.members:
                         self.results.append(cached_restarts(key, self.members, self))
                     else:
                         self.results.append(cached_train(key, self))
@@ -148,7 +150,8 @@ class Job:
                               "posted": cfg["posted"].to_dict() if cfg["posted"] is not None else None,
                               "seconds": self.budget.max_doctor_seconds}, sort_keys=True)
             try:
-                self.report = cached_doctor(key, self, measure, progress, check)
+                own = self.specs[0].data.table is not None  # a user's file: not in the shared cache
+                self.report = (search_now if own else cached_doctor)(key, self, measure, progress, check)
             except StoppedEarly as stopped:
                 self.report = stopped.result
         except WorkerDied as err:
@@ -164,6 +167,11 @@ class Job:
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
 def cached_doctor(key: str, _job: Job, _measure, _progress, _check):
     """One fix search, cached by the spec, the seeds, the criterion and the budget (a stopped search is not cached)."""
+    return search_now(key, _job, _measure, _progress, _check)
+
+
+def search_now(key: str, _job: Job, _measure, _progress, _check):
+    """One fix search, not cached (a user's data file stays in its session)."""
     from core import doctor
 
     cfg = _job.doctor
@@ -236,6 +244,16 @@ def slot(job: Job):
 
 def busy_slots(job: Job) -> int:
     return slots(job.budget.max_trainings).busy
+
+
+def train_now(spec: RunSpec, members: int, job: Job):
+    """Train `spec` (or `members` seeds of it) for this session only: a user's data is never a key of the shared cache."""
+    with slot(job):
+        live = pool().submit(spec, members=members, seconds=job.budget.seconds_for(members) if members else job.budget.seconds_for())
+        result = job.follow(live)
+    if result.stopped:
+        raise StoppedEarly(result)
+    return result
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)

@@ -1,0 +1,106 @@
+"""The data file of a case that trains on one ("Your data"): an upload or pasted rows, kept in this session only.
+
+A file is read from its bytes in memory (core/datafile.py) and kept in `st.session_state`, never on disk
+and never in a cache that another session could hit. A bad file is answered with one message naming
+its line, its column and what is allowed; the data and results from before stay.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import datafile
+from core.errors import SpecError
+from core.scenarios import Scenario
+from ui import controls
+from ui.display import md
+
+# The settings that name a file's columns: a new file starts from the defaults (last column is the target).
+COLUMN_SETTINGS = (("data.x_columns", ""), ("data.y_column", ""), ("data.task", "auto"))
+
+
+def trains_on_a_file(scenario: Scenario) -> bool:
+    return scenario.spec().data.function == "file"
+
+
+def panel(scenario: Scenario) -> None:
+    """Where the data comes from: the upload, the paste box, what was read, and why a file was refused."""
+    sid = scenario.id
+    own = controls.session_table(scenario)
+    table = own if own is not None else scenario.spec().data.table
+    with st.container(border=True, key=f"{sid}-source"):
+        st.markdown("**The data**")
+        st.file_uploader(
+            "A CSV file", type=["csv", "txt", "tsv", "dat"], key=f"{sid}.upload", on_change=_uploaded, args=(scenario,),
+            help=(f"Rows of numbers: the input, then the target (other columns: choose them in the Data tab). A header "
+                  f"line is detected; commas, semicolons, tabs or spaces separate the cells. {datafile.MIN_ROWS} to "
+                  f"{datafile.MAX_ROWS:,} rows, at most {datafile.MAX_BYTES // (1024 * 1024)} MB, every cell a finite number "
+                  f"of at most {datafile.MAX_VALUE:g}. Kept in this session's memory only."),
+        )
+        with st.expander("…or paste rows"):
+            st.text_area("Rows (CSV)", key=f"{sid}.paste", height=140, placeholder="x,y\n0,0.1\n1,0.9\n2,4.2\n3,8.8")
+            st.button("Use these rows", key=f"{sid}.use_paste", on_click=_pasted, args=(scenario,))
+        problem = st.session_state.get(f"{sid}.data_error")
+        if problem:
+            st.error(md(problem), icon=":material/error:")
+        what = "the example" if own is None else "your data"
+        st.caption(f"Training on {what}: **{md(table.name or 'pasted rows')}**, {table.rows:,} rows, columns "
+                   + ", ".join(f"`{md(n)}`" for n in table.names) + (" (header line)" if table.header else " (no header)")
+                   + ". " + _chosen(scenario))
+        with st.expander("First rows"):
+            st.dataframe(pd.DataFrame(table.values[:8], columns=list(table.names)), hide_index=True, width="stretch")
+        row = st.container(horizontal=True, gap="small")
+        if own is not None:
+            row.button("Back to the example", key=f"{sid}.example", on_click=_forget, args=(scenario,), width="content")
+        row.caption("A link carries the settings, never the file: whoever opens it trains on the example until they load "
+                    "the same file.")
+
+
+def _chosen(scenario: Scenario) -> str:
+    spec, errors = controls.read_spec(scenario)
+    if errors or spec is None:
+        return ""
+    chosen = spec.data.chosen
+    task = chosen.task + (f" of {len(chosen.classes)} classes" if chosen.classes else "")
+    held = f"; {spec.data.test_samples} rows held out for testing" if spec.data.test_samples else ""
+    return f"Input `{md(chosen.x_names[0])}`, target `{md(chosen.y_name)}` ({task}){held}."
+
+
+def _uploaded(scenario: Scenario) -> None:
+    upload = st.session_state.get(f"{scenario.id}.upload")
+    if upload is None:  # the user removed the file from the widget: the data it gave stays until they choose another
+        return
+    _use(scenario, upload.getvalue(), upload.name, f"The file {upload.name!r} was")
+
+
+def _pasted(scenario: Scenario) -> None:
+    text = st.session_state.get(f"{scenario.id}.paste") or ""
+    _use(scenario, text.encode(), "pasted rows", "The pasted rows were")
+
+
+def _use(scenario: Scenario, content: bytes, name: str, what: str) -> None:
+    """Read `content`; on success it becomes the session's data, on failure the message says why and nothing changes."""
+    sid = scenario.id
+    try:
+        table = datafile.parse(content, name=name)
+    except SpecError as err:
+        st.session_state[f"{sid}.data_error"] = (f"{what} not used: {err.value} is not allowed; allowed: {err.allowed}. "
+                                                 "The data and results from before are kept.")
+        return
+    st.session_state[f"{sid}.table"] = table
+    st.session_state.pop(f"{sid}.data_error", None)
+    for path, default in COLUMN_SETTINGS:  # a new file starts from the default columns and an inferred task
+        control = next(c for c in controls.CONTROLS if c.path == path)
+        st.session_state[controls.key(scenario, control)] = default
+    try:
+        controls.session_spec(scenario, controls.current_preset(scenario))
+    except SpecError as err:  # the file is fine, its default columns are not (three inputs, say): the form says which to choose
+        st.session_state[f"{sid}.data_error"] = (f"{what} read ({table.rows:,} rows, columns {', '.join(table.names)}), but "
+                                                 f"{err.field}: {err.value} is not allowed; allowed: {err.allowed}. Choose in the "
+                                                 "Data tab, then press Train.")
+
+
+def _forget(scenario: Scenario) -> None:
+    st.session_state.pop(f"{scenario.id}.table", None)
+    st.session_state.pop(f"{scenario.id}.data_error", None)
