@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                      help="change one setting, e.g. train.learning_rate=0.01 or model.units=32,32 (repeatable)")
     run.add_argument("--data", metavar="PATH", help=DATA_HELP)
+    run.add_argument("--model", metavar="PATH", help=MODEL_HELP)
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument("--full", action="store_true", help="with --json: add recorded weights and replayed fits")
     run.add_argument("--save-model", metavar="PATH", help="write the trained model to PATH (.keras)")
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                        help="change one setting (repeatable)")
     sweep.add_argument("--data", metavar="PATH", help=DATA_HELP)
+    sweep.add_argument("--model", metavar="PATH", help=MODEL_HELP)
     sweep.add_argument("--vary", metavar="SECTION.FIELD=V1,V2,...", help="a success rate for each of these values of one setting")
     sweep.add_argument("--threshold", help="the success criterion's threshold (default: the case's, see --help of the case)")
     sweep.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -108,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="change one setting before diagnosing (repeatable)")
     doctor.add_argument("--data", metavar="PATH", help=DATA_HELP)
+    doctor.add_argument("--model", metavar="PATH", help=MODEL_HELP)
     doctor.add_argument("--seconds", default=None, help="the search's wall-clock budget in seconds (default: the budget's "
                         "max_doctor_seconds, 300 unless TINYNET_MAX_DOCTOR_SECONDS says otherwise)")
     doctor.add_argument("--target", default=None, help="stop once a candidate succeeds on this share of the seeds (default 0.9)")
@@ -130,6 +133,31 @@ def _parser() -> argparse.ArgumentParser:
 
 DATA_HELP = ("with scenario data: your CSV (x then y by default; a header is detected; choose columns with "
              "--set data.x_columns=NAME --set data.y_column=NAME); read once, never copied")
+
+
+MODEL_HELP = ("a .keras file: its Dense stack (units, activations, biases, initializers) and compile settings (optimizer, "
+              "learning rate, loss) become the settings; --set changes apply on top. Read as JSON, no code in it runs")
+
+
+def _read_model(path: str) -> dict[str, str]:
+    """The settings of the .keras file at `path`, or one line naming the flag, the file, the layer and what is allowed."""
+    from core import kerasfile
+    from core.specs import SpecError
+
+    if not path.endswith(".keras"):
+        raise UsageError(f"--model: {path!r} is not allowed; allowed: a .keras file (model.save('mine.keras') in Keras 3)")
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read(kerasfile.MAX_BYTES + 1)
+    except OSError as err:
+        raise UsageError(f"--model: {path!r} is not allowed; allowed: a readable .keras file ({err.strerror})") from None
+    try:
+        settings, notes = kerasfile.read_model(content, os.path.basename(path))
+    except SpecError as err:
+        raise UsageError(f"--model: {path!r}, {err.value} is not allowed; allowed: {err.allowed}") from None
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return settings
 
 
 def _read_data(path: str):
@@ -222,10 +250,17 @@ def _resolved_spec(scenario, args):
     if path is not None and scenario.spec().data.function != "file":
         raise UsageError(f"--data: {path!r} is not allowed with scenario {scenario.id}; allowed: scenario data "
                          "(python -m core run data --data FILE.csv)")
+    model = _read_model(args.model) if getattr(args, "model", None) is not None else {}
     try:
         spec = scenario.spec(args.preset)
         if path is not None:
             spec = spec.with_table(_read_data(path))
+        if model:
+            try:
+                spec = spec.with_values(model)
+            except SpecError as err:
+                raise UsageError(f"--model: {args.model!r} gives {err.field} {err.value!r}, which is not allowed here; "
+                                 f"allowed: {err.allowed}") from None
         return spec.with_values(changes) if changes else spec
     except SpecError as err:
         if err.field == "seed" and args.seed is not None:

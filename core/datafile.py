@@ -50,6 +50,7 @@ class Table:
     header: bool
     digest: str  # sha256 of the file's bytes
     name: str = ""  # the file's name as the user gave it (shown, never opened again)
+    delimiter: str | None = ","  # None: runs of spaces
 
     @property
     def rows(self) -> int:
@@ -96,7 +97,8 @@ def parse(content: bytes | str, name: str = "") -> Table:
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise SpecError(FIELD, "an empty file", "rows of numbers, one sample per row (x then y by default)")
-    split = _splitter(lines[0][1])
+    delimiter = next((d for d in (",", ";", "\t") if d in lines[0][1]), None)
+    split = (lambda line: line.split(delimiter)) if delimiter else (lambda line: line.split())
     cells = [(number, [c.strip().strip('"').strip("'") for c in split(line)]) for number, line in lines]
     header = any(not _is_number(c) for c in cells[0][1]) and len(cells) > 1
     names = cells[0][1] if header else [f"column {i}" for i in range(len(cells[0][1]))]
@@ -122,7 +124,8 @@ def parse(content: bytes | str, name: str = "") -> Table:
             values[row, column] = value
     if len(body) < MIN_ROWS:
         raise SpecError(FIELD, f"{len(body)} row{'s' if len(body) != 1 else ''}", f"at least {MIN_ROWS} rows of data")
-    return Table(values=values, names=tuple(names), header=header, digest=hashlib.sha256(raw).hexdigest(), name=name)
+    return Table(values=values, names=tuple(names), header=header, digest=hashlib.sha256(raw).hexdigest(), name=name,
+                 delimiter=delimiter)
 
 
 def columns_text(choice: Sequence[int | str] | str | None) -> list[str]:
@@ -185,13 +188,6 @@ def example_csv() -> str:
     area = np.round(rs.uniform(600, 3500, 120), -1)
     price = np.round(40_000 + 120 * area + 0.004 * (area - 2000) ** 2 + rs.normal(0, 20_000, 120), -2)
     return "area_sqft,price_usd\n" + "".join(f"{a:.0f},{p:.0f}\n" for a, p in zip(area, price))
-
-
-def _splitter(first: str):
-    for delimiter in (",", ";", "\t"):
-        if delimiter in first:
-            return lambda line, d=delimiter: line.split(d)
-    return lambda line: line.split()
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$", re.IGNORECASE)

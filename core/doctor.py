@@ -720,7 +720,7 @@ def candidates(result: RunResult, found: list[Finding]) -> list[Change]:
             add("bias", "biases on", "bias", lambda s: {"model.use_bias": True}, why)
         if why in ("saturated_units", "dead_units") and m.units:
             default = "he_normal" if relu else "glorot_uniform"
-            if m.kernel_initializer != default or m.kernel_init_scale is not None:
+            if set(m.kernel_initializer) != {default} or m.kernel_init_scale is not None:
                 add("init", f"{default} initial weights", "initializer", _initializer, why)
         if why == "dead_units" and relu:
             add("elu", "elu instead of relu", "activation", lambda s: {"model.activation": ",".join(

@@ -176,7 +176,7 @@ def _network_lines(spec: RunSpec) -> list[str]:
               "model = keras.Sequential([", '    keras.Input(shape=(1,), name="x"),']
     for index, shape in enumerate(layer_shapes(m)):
         act = shape.activation if shape.activation in recipes.CUSTOM_ACTIVATIONS else _text(shape.activation)
-        kernel = _initializer_call(m.kernel_initializer, recipes.derived_seed(spec.seed, index, "kernel"), m.kernel_init_scale)
+        kernel = _initializer_call(m.initializer_of(index), recipes.derived_seed(spec.seed, index, "kernel"), m.kernel_init_scale)
         bias = _initializer_call(m.bias_initializer, recipes.derived_seed(spec.seed, index, "bias"))
         lines += [
             f"    keras.layers.Dense({shape.units}, activation={act}, use_bias={m.use_bias}, name={_text(shape.name)},",
@@ -185,6 +185,9 @@ def _network_lines(spec: RunSpec) -> list[str]:
         if m.use_bias:  # without biases the lab's bias initializer is never used
             lines.append(f"                       bias_initializer={bias}),")
     optimizer = _keras_call("optimizers", recipes.OPTIMIZERS[t.optimizer].cls, recipes.optimizer_args(t))
+    if t.decay:  # Keras 2's decay, lr / (1 + decay * iterations), as Keras 3 writes it
+        schedule = f"keras.optimizers.schedules.InverseTimeDecay({t.learning_rate!r}, decay_steps=1, decay_rate={t.decay!r})"
+        optimizer = optimizer.replace(f"learning_rate={_text(t.learning_rate)}", f"learning_rate={schedule}", 1)
     loss = _keras_call("losses", recipes.LOSSES[t.loss].cls, recipes.LOSSES[t.loss].args)
     lines += ['], name="tiny_net")', f"model.compile(optimizer={optimizer},", f"              loss={loss})", ""]
     return lines
@@ -243,6 +246,12 @@ def _report_lines(spec: RunSpec, expected_final_loss: float | None, expected_fir
             "accuracy = np.mean((model.predict(x_train, verbose=0) > 0.5) == (y_train > 0.5))",
             'print(f"accuracy on the training samples: {accuracy:.6g}")',
         ]
+    elif d.function == "file":
+        lines += [
+            "fit = model.predict(x_train, verbose=0).astype(np.float64)",
+            "r2 = 1 - np.sum((fit - y_train) ** 2) / np.sum((y_train - y_train.mean()) ** 2)",
+            'print(f"R² of the fit on the {len(x_train)} training rows: {r2:.6g}")',
+        ]
     else:
         lines += [
             f"grid = np.linspace(x_min, x_max, {FINE_GRID}).reshape(-1, 1)",
@@ -263,9 +272,36 @@ def _report_lines(spec: RunSpec, expected_final_loss: float | None, expected_fir
     return lines
 
 
+def _file_lines(spec: RunSpec) -> list[str]:
+    """The script's data from the user's file: read with numpy, the lab's columns, classes and test rows."""
+    d = spec.data
+    table, chosen = d.table, d.chosen
+    names = list(table.names)
+    x_col, y_col = names.index(chosen.x_names[0]), names.index(chosen.y_name)
+    delimiter = "" if table.delimiter is None else f"delimiter={table.delimiter!r}, "
+    lines = [
+        f"# The data: your file, read as the lab read it (sha256 {table.digest[:16]}..., {table.rows} rows); put it beside this script.",
+        f"DATA_FILE = {(table.name or 'data.csv')!r}",
+        f"table = np.loadtxt(DATA_FILE, {delimiter}skiprows={1 if table.header else 0}, comments=\"#\", quotechar='\"', "
+        "ndmin=2, encoding=\"utf-8-sig\")",
+        f"x_all, y_all = table[:, [{x_col}]], table[:, [{y_col}]]  # input {chosen.x_names[0]!r}, target {chosen.y_name!r}",
+    ]
+    if chosen.task == "classification":
+        lines.append(f"y_all = np.searchsorted({list(chosen.classes)!r}, y_all).astype(np.float64)  # class i of the sorted labels is i")
+    lines += [
+        f"held = np.sort(np.random.RandomState({d.test_seed}).permutation(len(x_all))[:{d.test_samples}])  # the test rows",
+        "rows = np.setdiff1d(np.arange(len(x_all)), held)",
+        "x, y = x_all[rows], y_all[rows]",
+        f"x_min, x_max = {d.x_min!r}, {d.x_max!r}  # the range of every row's x",
+    ]
+    return lines
+
+
 def data_source(spec: RunSpec) -> str:
     """The numpy part of the script: defines x, y, x_train, y_train (and x_test, y_test) as the lab draws them."""
     d = spec.data
+    if d.function == "file":
+        return _file_data_source(spec)
     random = d.sampling == "uniform" or bool(d.noise)
     signature = "n, seed" if random else "n"
     lines = [f"# The data: {d.n_samples} samples on [{d.x_min!r}, {d.x_max!r}], drawn and scaled as the lab draws them.",
@@ -320,6 +356,30 @@ def data_source(spec: RunSpec) -> str:
     if d.test_samples:
         seed = f", seed={d.test_seed}" if random else ""
         lines.append(f"x_test, y_test = draw({d.test_samples}{seed})  # held-out samples, scaled with the training scalers")
+    return "\n".join(lines) + "\n"
+
+
+def _file_data_source(spec: RunSpec) -> str:
+    d = spec.data
+    lines = _file_lines(spec)
+    for kind in dict.fromkeys((d.x_scaling, d.y_scaling)):
+        lines += ["", "", inspect.getsource(SCALERS[kind]).rstrip("\n")]
+    lines += [
+        "", "",
+        f"x_shift, x_scale = {SCALERS[d.x_scaling].__name__}(x)",
+        f"y_shift, y_scale = {SCALERS[d.y_scaling].__name__}(y)",
+        "x_scale, y_scale = (s if s > 0 else 1.0 for s in (x_scale, y_scale))  # constant values are left unscaled",
+        "",
+        "",
+        "def scaled(x, y):",
+        '    """x and y in the network\'s units, float32 as the lab trains on them."""',
+        "    return ((x - x_shift) / x_scale).astype(np.float32), ((y - y_shift) / y_scale).astype(np.float32)",
+        "",
+        "",
+        "x_train, y_train = scaled(x, y)",
+    ]
+    if d.test_samples:
+        lines.append("x_test, y_test = x_all[held], y_all[held]  # held-out rows, scaled with the training scalers")
     return "\n".join(lines) + "\n"
 
 

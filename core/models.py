@@ -30,7 +30,7 @@ def build_model(spec: ModelSpec, seed: int) -> keras.Sequential:
                 shape.units,
                 activation=activation(shape.activation),
                 use_bias=spec.use_bias,
-                kernel_initializer=initializer(spec.kernel_initializer, derived_seed(seed, index, "kernel"), spec.kernel_init_scale),
+                kernel_initializer=initializer(spec.initializer_of(index), derived_seed(seed, index, "kernel"), spec.kernel_init_scale),
                 bias_initializer=initializer(spec.bias_initializer, derived_seed(seed, index, "bias")),
                 name=shape.name,
             )
@@ -42,7 +42,7 @@ def initial_weights(spec: ModelSpec, seed: int) -> list[np.ndarray]:
     """The starting weights `build_model(spec, seed)` would get, without building a model."""
     weights = []
     for index, shape in enumerate(layer_shapes(spec)):
-        kernel = initializer(spec.kernel_initializer, derived_seed(seed, index, "kernel"), spec.kernel_init_scale)
+        kernel = initializer(spec.initializer_of(index), derived_seed(seed, index, "kernel"), spec.kernel_init_scale)
         weights.append(np.asarray(kernel((shape.fan_in, shape.units), dtype="float32")))
         if spec.use_bias:
             bias = initializer(spec.bias_initializer, derived_seed(seed, index, "bias"))

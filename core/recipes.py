@@ -43,7 +43,7 @@ def derived_seed(seed: int, layer: int, role: str) -> int:
 
 
 def initializer_args(name: str, seed: int, scale: float | None = None) -> dict[str, Any]:
-    """Keyword arguments of the initializer `name`; `scale` is the uniform limit or the normal stddev."""
+    """Keyword arguments of the initializer `name`; `scale` is the uniform limit or the normal stddev (of those that have one)."""
     cls = INITIALIZER_CLASSES[name]
     if cls in ("Zeros", "Ones"):
         return {}
@@ -99,6 +99,8 @@ def optimizer_args(spec: TrainSpec) -> dict[str, Any]:
     args: dict[str, Any] = {"learning_rate": spec.learning_rate, **OPTIMIZERS[spec.optimizer].args}
     if spec.optimizer in WITH_MOMENTUM:
         args["momentum"] = spec.momentum
+    if spec.optimizer == "sgd" and spec.nesterov:
+        args["nesterov"] = True
     args.update(clipnorm=spec.clipnorm, global_clipnorm=spec.global_clipnorm)
     return args
 
@@ -107,7 +109,10 @@ def make_optimizer(spec: TrainSpec):
     """A fresh Keras optimizer for `spec`."""
     import keras
 
-    return getattr(keras.optimizers, OPTIMIZERS[spec.optimizer].cls)(**optimizer_args(spec))
+    args = optimizer_args(spec)
+    if spec.decay:  # Keras 2's decay: lr / (1 + decay * iterations), which is InverseTimeDecay with decay_steps 1
+        args["learning_rate"] = keras.optimizers.schedules.InverseTimeDecay(spec.learning_rate, decay_steps=1, decay_rate=spec.decay)
+    return getattr(keras.optimizers, OPTIMIZERS[spec.optimizer].cls)(**args)
 
 
 def make_loss(spec: TrainSpec):

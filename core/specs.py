@@ -289,7 +289,8 @@ class ModelSpec(_Spec):
     activation: tuple[str, ...] = _f(("relu",), Rule("names", "activation of each hidden layer (one name applies to all)", choices=ACTIVATIONS))
     output_activation: str = _f("linear", Rule("choice", "activation of the single output unit", choices=ACTIVATIONS))
     use_bias: bool = _f(True, Rule("bool", "whether every layer has a bias"))
-    kernel_initializer: str = _f("glorot_uniform", Rule("choice", "Keras initializer of the weights", choices=INITIALIZERS))
+    kernel_initializer: tuple[str, ...] = _f(("glorot_uniform",), Rule("names", "Keras initializer of the weights of each Dense layer, "
+                                                                        "the output last (one name applies to all)", choices=INITIALIZERS))
     kernel_init_scale: float | None = _f(None, Rule("float", "stddev (normal) or limit (uniform) of the kernel initializer; empty: Keras's default",
                                                     1e-6, 100.0, optional=True))
     bias_initializer: str = _f("zeros", Rule("choice", "Keras initializer of the biases", choices=INITIALIZERS))
@@ -306,9 +307,21 @@ class ModelSpec(_Spec):
             layers = len(self.units)
             raise SpecError("model.activation", ",".join(self.activation),
                             f"one name for every hidden layer, or {layers} name{'s' if layers != 1 else ''} (one per hidden layer)")
-        if self.kernel_init_scale is not None and self.kernel_initializer not in _SCALED_INITIALIZERS:
+        layers = len(self.units) + 1  # the hidden layers and the output layer
+        if not self.kernel_initializer:
+            object.__setattr__(self, "kernel_initializer", ("glorot_uniform",))
+        if len(set(self.kernel_initializer)) == 1:
+            object.__setattr__(self, "kernel_initializer", self.kernel_initializer[:1] * layers)
+        if len(self.kernel_initializer) != layers:
+            raise SpecError("model.kernel_initializer", ",".join(self.kernel_initializer),
+                            f"one name for every layer, or {layers} names (one per Dense layer, the output last)")
+        if self.kernel_init_scale is not None and not set(self.kernel_initializer) & set(_SCALED_INITIALIZERS):
             raise SpecError("model.kernel_init_scale", self.kernel_init_scale,
                             "empty unless model.kernel_initializer is one of " + ", ".join(_SCALED_INITIALIZERS))
+
+    def initializer_of(self, layer: int) -> str:
+        """The kernel initializer of Dense layer `layer` (0: the first hidden layer; the output last)."""
+        return self.kernel_initializer[layer]
 
     @property
     def hidden(self) -> list[tuple[int, str]]:
@@ -326,6 +339,9 @@ class TrainSpec(_Spec):
     optimizer: str = _f("adam", Rule("choice", "Keras optimizer", choices=OPTIMIZERS))
     learning_rate: float = _f(0.001, Rule("float", "step size of the optimizer", 1e-8, 10.0))
     momentum: float = _f(0.0, Rule("float", "momentum of sgd or rmsprop (0: none)", 0.0, 0.999))
+    nesterov: bool = _f(False, Rule("bool", "sgd: Nesterov momentum (needs a momentum above 0)"))
+    decay: float = _f(0.0, Rule("float", "Keras 2's learning-rate decay: the rate at step t is learning_rate / (1 + decay * t) (0: none)",
+                                0.0, 1.0))
     loss: str = _f("mse", Rule("choice", "mse: mean squared error; mae: mean absolute error; sse: sum of squared errors over the batch; "
                                          "binary_crossentropy", choices=LOSSES))
     batch_size: int | str = _f(32, Rule("int", "samples per optimizer step", 1, MAX_SAMPLES, full=True))
@@ -337,6 +353,8 @@ class TrainSpec(_Spec):
     def _check(self) -> None:
         if self.clipnorm is not None and self.global_clipnorm is not None:
             raise SpecError("train.global_clipnorm", self.global_clipnorm, "empty when train.clipnorm is set (Keras takes one of them)")
+        if self.nesterov and (self.optimizer != "sgd" or not self.momentum):
+            raise SpecError("train.nesterov", self.nesterov, "false unless train.optimizer is sgd with a momentum above 0")
         if self.momentum and self.optimizer not in ("sgd", "rmsprop"):
             raise SpecError("train.momentum", self.momentum, f"0 for optimizer {self.optimizer} (momentum applies to sgd and rmsprop)")
 

@@ -237,6 +237,7 @@ class CompiledLoop:
         self.task = spec.data.resolved_task
         self.metric = metric_name(self.task, spec.data.function)
         self.mean_loss = spec.train.loss != "sse"
+        self.decay = spec.train.decay
         self.net = _SingleNet(spec) if members == 1 else _StackedNet(spec, members, batch)
         self.optimizer = self.net.optimizer
         self.capacity = max(1, min(CHUNK_CAPACITY, ORDER_BUDGET // max(1, members * n)))
@@ -250,7 +251,8 @@ class CompiledLoop:
         self.net.assign(starts)
         for variable, value in zip(self.optimizer.variables, self._optimizer_start):
             variable.assign(value)
-        self.optimizer.learning_rate.assign(learning_rate)
+        if not self.decay:  # a decaying rate is a schedule, fixed in the loop (its key holds the learning rate)
+            self.optimizer.learning_rate.assign(learning_rate)
 
     def final_weights(self) -> list[list[np.ndarray]]:
         """Each member's current weights, in get_weights() order."""
@@ -343,7 +345,8 @@ class _LoopPool:
     @staticmethod
     def key(spec: RunSpec, members: int, n: int, batch: int, record: bool) -> tuple:
         m, t = spec.model, spec.train
-        return (m.units, m.activation, m.output_activation, m.use_bias, t.optimizer, t.momentum, t.clipnorm, t.global_clipnorm,
+        return (m.units, m.activation, m.output_activation, m.use_bias, t.optimizer, t.momentum, t.nesterov,
+                (t.decay, t.learning_rate) if t.decay else None, t.clipnorm, t.global_clipnorm,
                 t.loss, n, batch, spec.data.resolved_task, spec.data.function == "file", members, record)
 
     def acquire(self, spec: RunSpec, members: int, n: int, batch: int, record: bool) -> CompiledLoop:

@@ -93,7 +93,7 @@ def test_the_script_trains_to_the_labs_final_loss(name, tmp_path):
     assert "the same final loss to float32 rounding" in out.stdout and "they differ" not in out.stdout
     assert "same as the lab: data, scaling, initial weights, optimizer, loss, batch size, epochs" in out.stdout
     assert "may differ slightly: the lab's default fast path trains in one XLA-compiled loop" in out.stdout
-    if spec.data.task == "classification":
+    if spec.data.resolved_task == "classification":
         assert re.search(r"^accuracy on the training samples: \S+$", out.stdout, re.M)
     else:
         assert re.search(r"^max \|fit - target\| on 1001 points of the range: \S+$", out.stdout, re.M)
@@ -152,7 +152,7 @@ def test_the_keras_file_takes_and_returns_the_datas_own_units(name, tmp_path):
     print(f"{name}: largest difference {np.max(np.abs(fit - result.grid_prediction)) / span:.1e} of the largest |fit|, "
           f"{len(data)} bytes")
     np.testing.assert_allclose(fit, result.grid_prediction, rtol=1e-4, atol=1e-5 * span)
-    if result.spec.data.task == "classification":
+    if result.spec.data.resolved_task == "classification":
         assert np.all((fit >= 0) & (fit <= 1))
 
 

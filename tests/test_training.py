@@ -32,7 +32,7 @@ def test_fast_path_equals_model_fit(scenario, preset, epochs):
     assert fast.epochs_run == fit.epochs_run == epochs
     assert fast.steps == fit.steps
     np.testing.assert_allclose(fast.history["loss"], fit.history["loss"], rtol=1e-4, atol=1e-7)
-    metric = training.metric_name(spec.data.task)
+    metric = training.metric_name(spec.data.resolved_task)
     np.testing.assert_allclose(fast.history[metric], fit.history[metric], rtol=1e-4, atol=1e-5)
     for a, b in zip(fast.final_weights, fit.final_weights):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

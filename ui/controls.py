@@ -57,6 +57,8 @@ CONTROLS = (
     Control("train.optimizer", "opt", "Optimizer", "training"),
     Control("train.learning_rate", "lr", "Learning rate", "training"),
     Control("train.momentum", "mom", "Momentum", "training"),
+    Control("train.nesterov", "nesterov", "Nesterov momentum", "training"),
+    Control("train.decay", "decay", "Learning-rate decay", "training"),
     Control("train.loss", "loss", "Loss", "training"),
     Control("train.batch_size", "bs", "Batch size", "training"),
     Control("train.epochs", "epochs", "Epochs", "training"),
@@ -119,7 +121,7 @@ def widget_value(path: str, value: Any) -> Any:
         return value
     if value is None:
         return ""
-    if path == "model.activation" and len(set(value)) == 1:
+    if path in ("model.activation", "model.kernel_initializer") and len(set(value)) == 1:
         return value[0]  # one name stands for every layer, so a changed layer count carries it along
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import datafile
+from core import datafile, kerasfile
 from core.errors import SpecError
 from core.scenarios import Scenario
 from ui import controls
@@ -38,6 +38,17 @@ def panel(scenario: Scenario) -> None:
                   f"{datafile.MAX_ROWS:,} rows, at most {datafile.MAX_BYTES // (1024 * 1024)} MB, every cell a finite number "
                   f"of at most {datafile.MAX_VALUE:g}. Kept in this session's memory only."),
         )
+        st.file_uploader(
+            "Your Keras model (optional)", type=["keras"], key=f"{sid}.model_upload", on_change=_model_uploaded, args=(scenario,),
+            help=("A .keras file saved by Keras 3: its Dense layers (units, activations, biases, initializers) and its "
+                  "compile settings (optimizer, learning rate, loss) fill the settings below. It is read as JSON, so no code "
+                  "in it runs; the lab trains that architecture from fresh weights drawn with the run's seed."),
+        )
+        note, failed = st.session_state.get(f"{sid}.model_note"), st.session_state.get(f"{sid}.model_error")
+        if failed:
+            st.error(md(failed), icon=":material/error:")
+        elif note:
+            st.info(md(note), icon=":material/model_training:")
         with st.expander("…or paste rows"):
             st.text_area("Rows (CSV)", key=f"{sid}.paste", height=140, placeholder="x,y\n0,0.1\n1,0.9\n2,4.2\n3,8.8")
             st.button("Use these rows", key=f"{sid}.use_paste", on_click=_pasted, args=(scenario,))
@@ -99,6 +110,27 @@ def _use(scenario: Scenario, content: bytes, name: str, what: str) -> None:
         st.session_state[f"{sid}.data_error"] = (f"{what} read ({table.rows:,} rows, columns {', '.join(table.names)}), but "
                                                  f"{err.field}: {err.value} is not allowed; allowed: {err.allowed}. Choose in the "
                                                  "Data tab, then press Train.")
+
+
+def _model_uploaded(scenario: Scenario) -> None:
+    """A .keras file: its settings go into the form (and the URL), or a message names the layer that cannot be rebuilt."""
+    sid = scenario.id
+    upload = st.session_state.get(f"{sid}.model_upload")
+    if upload is None:
+        return
+    try:
+        settings, notes = kerasfile.read_model(upload.getvalue(), upload.name)
+        spec = controls.session_spec(scenario, controls.current_preset(scenario)).with_values(settings)
+    except SpecError as err:
+        st.session_state[f"{sid}.model_error"] = (f"The model {upload.name!r} was not used: {err.value} is not allowed; "
+                                                 f"allowed: {err.allowed}. The settings before it are kept.")
+        return
+    controls.load(scenario, spec)
+    st.session_state.pop(f"{sid}.model_error", None)
+    st.session_state[f"{sid}.model_note"] = " ".join([
+        f"The settings of {upload.name!r} are in the form: {controls.architecture(spec.model)}, {spec.train.optimizer} at learning "
+        f"rate {spec.train.learning_rate:g}, loss {spec.train.loss}. Training starts from fresh weights drawn with the run's "
+        "seed, not from the file's weights.", *notes])
 
 
 def _forget(scenario: Scenario) -> None:

@@ -1,0 +1,155 @@
+"""Your data: a user's CSV trained from the command line and in the engine, refused with its place when it is bad."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from core import scenarios
+from core.data import make_dataset
+from core.datafile import parse
+from core.errors import SpecError
+from tests.test_cli import cli
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    x = np.linspace(-3, 3, 200)
+    (folder / "sine.csv").write_text("".join(f"{a:.5f},{np.sin(2 * a):.5f}\n" for a in x))  # no header: x, y
+    rs = np.random.RandomState(1)
+    income = rs.uniform(10_000, 60_000, 300)
+    bought = ((income > 25_000) & (income < 45_000)).astype(int)
+    (folder / "labels.csv").write_text("income,bought\n" + "".join(f"{a:.0f},{b}\n" for a, b in zip(income, bought)))
+    bad = {
+        "empty.csv": "",
+        "text.csv": "x,y\n1,2\n2,abc\n3,4\n4,5\n",
+        "nan.csv": "x,y\n1,2\n2,nan\n3,4\n4,5\n",
+        "inf.csv": "x;y\n1;2\n2;3\n3;-inf\n4;5\n",
+        "hole.csv": "x,y\n1,2\n2,\n3,4\n4,5\n",
+        "wide.csv": "a,b,c,y\n" + "1,2,3,0\n2,3,4,1\n" * 4,
+        "short.csv": "x,y\n1,2\n2,3\n3,4\n",
+        "oneclass.csv": "x,y\n" + "".join(f"{i},1\n" for i in range(10)),
+        "ragged.csv": "x,y\n1,2\n2,3,4\n3,4\n4,5\n",
+    }
+    for name, text in bad.items():
+        (folder / name).write_text(text)
+    (folder / "rows.csv").write_text("x,y\n" + "0,0\n" * 200_001)
+    with open(folder / "huge.csv", "wb") as handle:  # over 20 MB: refused by its size, not parsed
+        handle.write(b"x,y\n" + b"1.000000000,2.000000000\n" * 900_000)
+    return folder
+
+
+@pytest.mark.parametrize("name, where, allowed", [
+    ("missing.csv", "'missing.csv'", "a readable CSV file (No such file or directory)"),
+    ("empty.csv", "an empty file", "rows of numbers"),
+    ("text.csv", "line 3, column 1 ('y'): 'abc'", "a number in every cell"),
+    ("nan.csv", "line 3, column 1 ('y'): 'nan'", "a finite number"),
+    ("inf.csv", "line 4, column 1 ('y'): '-inf'", "a finite number"),
+    ("hole.csv", "line 3, column 1 ('y'): ''", "no empty cell"),
+    ("ragged.csv", "line 3: 3 cells", "2 cells on every line"),
+    ("short.csv", "3 rows", "at least 4 rows"),
+    ("rows.csv", "200,001 rows", "at most 200,000 rows"),
+    ("huge.csv", "MB)", "a file of at most 20 MB"),
+    ("wide.csv", "data.x_columns: 'a, b, c'", "1 or 2 input columns"),
+    ("oneclass.csv", "one class (1) in column 'y'", "at least 2 classes"),
+])
+def test_a_bad_file_on_the_command_line_is_one_line_and_exit_2(files, name, where, allowed):
+    extra = ["--set", "data.task=classification"] if name == "oneclass.csv" else []
+    out = cli("run", "data", "--data", str(files / name), *extra)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stdout == "" and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("error: ") and where in out.stderr and allowed in out.stderr, out.stderr
+
+
+def test_data_is_only_for_the_data_scenario(files):
+    out = cli("run", "sine-relu", "--data", str(files / "sine.csv"))
+    assert out.returncode == 2 and "allowed: scenario data" in out.stderr
+
+
+def test_a_headerless_x_y_file_trains_and_reports_r2(files):
+    out = cli("run", "data", "--data", str(files / "sine.csv"), "--set", "model.units=16,16", "--set", "model.activation=tanh",
+              "--set", "train.learning_rate=0.01", "--set", "train.epochs=300", "--set", "data.test_share=0.25", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["spec"]["data"]["function"] == "file" and result["spec"]["data"]["file_name"] == "sine.csv"
+    assert result["spec"]["data"]["n_samples"] == 150 and result["spec"]["data"]["test_samples"] == 50
+    assert "table" not in result["spec"]["data"]  # the data itself is never written into the run's JSON
+    assert result["final"]["r2"] > 0.95
+
+
+def test_integer_labels_with_x_in_the_tens_of_thousands_fail_raw_and_the_doctor_says_why(files):
+    args = ["--data", str(files / "labels.csv"), "--set", "model.output_activation=softmax", "--set", "train.loss=binary_crossentropy"]
+    out = cli("doctor", "data", *args, "--seeds", "4", "--seconds", "120", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    ids = [f["id"] for f in report["findings"]]
+    assert "output_range" in ids and "unscaled_input" in ids, ids
+    softmax = next(f for f in report["findings"] if f["id"] == "output_range")
+    assert "softmax over a single unit" in softmax["text"]
+    assert report["control"]["successes"] == 0 and report["posted_fix"] is None
+    best = report["best"]
+    assert best["successes"] >= 3 and best["changes"]["model.output_activation"] == "sigmoid", best
+
+
+def test_sweep_counts_successes_on_a_file(files):
+    out = cli("sweep", "data", "--data", str(files / "labels.csv"), "--seeds", "4", "--set", "data.x_scaling=standard",
+              "--set", "model.output_activation=sigmoid", "--set", "train.loss=binary_crossentropy", "--set", "train.learning_rate=0.01",
+              "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["seeds"] == 4 and report["successes"] >= 3, report
+
+
+def test_the_example_fails_raw_and_trains_scaled():
+    raw = scenarios.get("data").spec()
+    assert raw.data.table is not None and raw.data.resolved_task == "regression"
+    assert raw.data.x_max > 3000 and raw.data.n_samples + raw.data.test_samples == 120
+    from core.training import train
+
+    asked, answered = train(raw), train(scenarios.get("data").spec("answer"))
+    assert asked.final["r2"] < 0 and answered.final["r2"] > 0.9
+    assert answered.x_test is not None and len(answered.x_test) == 24
+
+
+def test_columns_by_name_the_test_share_and_a_copy_keep_the_table():
+    table = parse("y,noise,x\n" + "".join(f"{i % 2},{i * 7 % 5},{i * 1000}\n" for i in range(40)), name="mine.csv")
+    spec = scenarios.get("data").spec().with_table(table).with_values({"data.x_columns": "x", "data.y_column": "y",
+                                                                      "data.test_share": "0.25"})
+    assert spec.data.resolved_task == "classification" and spec.data.file_name == "mine.csv"
+    assert (spec.data.n_samples, spec.data.test_samples, spec.data.x_max) == (30, 10, 39_000)
+    data = make_dataset(spec.data)
+    assert sorted(np.unique(data.y)) == [0.0, 1.0] and len(data.x_test) == 10
+    assert spec.with_value("train.epochs", 5).data.table is table  # a changed setting keeps the file
+    assert "table" not in spec.to_dict()["data"] and spec.to_dict()["data"]["file_digest"] == table.digest
+    with pytest.raises(SpecError, match="data.task: 'classification' is not allowed; allowed: auto or regression for function sine"):
+        scenarios.get("sine-relu").spec().with_value("data.task", "classification")
+    with pytest.raises(SpecError, match="data.noise"):
+        spec.with_value("data.noise", 0.1)
+    with pytest.raises(SpecError, match="2 classes for now"):
+        spec.with_table(parse("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(30))))
+
+
+def test_a_file_spec_read_back_from_json_without_its_table_says_what_is_missing():
+    from core.specs import RunSpec
+
+    spec = RunSpec.from_dict(json.loads(json.dumps(scenarios.get("data").spec().to_dict())))
+    with pytest.raises(SpecError, match="data.file: 'none loaded'"):
+        make_dataset(spec.data)
+
+
+def test_the_exported_script_reads_the_file_and_agrees_with_the_lab(files, tmp_path):
+    out = cli("run", "data", "--data", str(files / "labels.csv"), "--set", "data.x_scaling=standard", "--set", "data.test_share=0.2",
+              "--set", "model.output_activation=sigmoid", "--set", "train.loss=binary_crossentropy", "--set", "train.epochs=30",
+              "--save-script", str(tmp_path / "run.py"))
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "labels.csv").write_bytes((files / "labels.csv").read_bytes())
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the same final loss to float32 rounding" in done.stdout
+    assert "loss on the 60 held-out samples" in done.stdout
