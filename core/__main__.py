@@ -1,4 +1,4 @@
-"""The command line: `python -m core list | run | sweep | doctor | claims | fixes | bench`.
+"""The command line: `python -m core list | example-data | run | sweep | doctor | claims | fixes | bench`.
 
 A mistake on the command line (an unknown scenario, preset or field, a bad value, a run over the
 budget) ends with one line on stderr that names the flag or field, the value and what is allowed, and
@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="Tiny Net Lab: rebuild, train and explain the four posted cases.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="scenarios and their presets")
+    sub.add_parser("example-data", help="print the example CSV of scenario data (house prices against area): python -m core "
+                   "example-data > prices.csv")
     run = sub.add_parser("run", help="train one scenario preset")
     run.add_argument("scenario", help="sine-relu, noisy-sine, parabola, segments or custom")
     run.add_argument("--preset", default="question", help="question (default), answer or a variant (see list)")
@@ -535,6 +537,11 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "list":
             return _cmd_list()
+        if args.command == "example-data":
+            from core.datafile import example_csv
+
+            sys.stdout.write(example_csv())
+            return 0
         if args.command == "run":
             return _cmd_run(args)
         if args.command == "sweep":

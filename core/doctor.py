@@ -375,9 +375,14 @@ def _unscaled_input(f: _Facts) -> Finding | None:
              else f"x is scaled ({scaling}) to [{_num(float(xs.min()))}, {_num(float(xs.max()))}]")
     evidence = {"x_scaling": scaling, "scaled_min": float(xs.min()), "scaled_max": float(xs.max()), "scaled_mean": mean, "scaled_std": std}
     if far:
-        text = (f"The input is not scaled to the units' working range: {where}, while tanh and sigmoid units bend only for "
-                f"|w x + b| within about ±{WORKING_RANGE:g} and every first-layer gradient is multiplied by x, so the large x "
-                f"dominate the steps.")
+        first = f.spec.model.activation[0] if f.spec.model.activation else f.spec.model.output_activation
+        if first in SATURATING:
+            why = f"{first} units bend only for |w x + b| within about ±{WORKING_RANGE:g}"
+        else:
+            why = (f"the initial weights are sized for inputs of about ±1, so the first layer starts about {_num(reach)} times "
+                   "too steep")
+        text = (f"The input is not scaled to the units' working range: {where}, while {why}, and every first-layer gradient "
+                f"is multiplied by x, so the large x dominate the steps.")
         return Finding("unscaled_input", _fail_role(f), text, evidence)
     text = (f"The input is not centred: {where}, mean {_num(mean)} against a spread of {_num(std)}, so a unit's switch point "
             f"with a zero bias (scaled x = 0) lies at the {'left' if mean > 0 else 'right'} edge of the data.")

@@ -54,7 +54,8 @@ def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             config = json.loads(archive.read("config.json"))
     except (zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError):
-        raise SpecError(FIELD, name, "a .keras file saved by Keras 3 (model.save('mine.keras')): a zip with a config.json") from None
+        raise SpecError(FIELD, "a file that is not a zip with a config.json",
+                        "a .keras file saved by Keras 3 (model.save('mine.keras'))") from None
     if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Functional"):
         kind = config.get("class_name") if isinstance(config, dict) else type(config).__name__
         raise SpecError(FIELD, f"a model of class {kind!r}", "a Sequential or Functional model of " + ALLOWED_LAYERS)
@@ -67,7 +68,9 @@ def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str
         label = f"layer {index} {inner.get('name', '?')!r} ({cls})"
         if cls == "InputLayer":
             shape = inner.get("batch_shape") or inner.get("batch_input_shape")
-            if index != 0 or list(shape or [])[1:] != [1]:
+            if index != 0:
+                raise SpecError(FIELD, f"{label}, a second input", "one input of shape (1,): a single x")
+            if list(shape or [])[1:] != [1]:
                 raise SpecError(FIELD, f"{label} of shape {tuple(shape or [])[1:]}", "one input of shape (1,): a single x")
             continue
         if cls != "Dense":

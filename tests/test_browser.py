@@ -40,6 +40,7 @@ from load import (
     maps_tensorflow,
 )
 
+PAGES = (*CASE_PAGES, "data")  # every case page; the load test cycles through the first five
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -288,7 +289,7 @@ def test_home_page_loads(browser, server):
         screenshot(page, "home")
 
 
-@pytest.mark.parametrize("path", CASE_PAGES)
+@pytest.mark.parametrize("path", PAGES)
 def test_case_page_loads(browser, server, path):
     with visit(browser, server, path, path) as page:
         assert_on_page(page, path)
@@ -380,7 +381,7 @@ def shoot_tab(page, tab, name: str) -> None:
 
 
 @pytest.mark.parametrize("width", LAYOUTS)
-@pytest.mark.parametrize("path", CASE_PAGES)
+@pytest.mark.parametrize("path", PAGES)
 def test_every_case_trains_and_every_tab_fits_the_window(browser, server, path, width):
     """Train each case at a laptop's and a narrow window's width, open every tab, and fail on what looks broken.
 
@@ -598,3 +599,50 @@ def test_the_terminal_shows_no_tensorflow_chatter(browser, server):
     log = SERVER_LOG.read_text(errors="replace")
     chatter = [line for line in log.splitlines() if TF_CHATTER.search(line)]
     assert not chatter, "the terminal of `streamlit run dashboard.py` shows TensorFlow's chatter:\n" + "\n".join(chatter[:20])
+
+
+def test_your_data_uploads_a_csv_trains_it_and_refuses_a_bad_file_keeping_the_result(browser, server, tmp_path):
+    good = tmp_path / "income.csv"
+    good.write_text("income,bought\n" + "".join(f"{10_000 + i * 500},{int(20 <= i < 40)}\n" for i in range(60)))
+    bad = tmp_path / "broken.csv"
+    bad.write_text("x,y\n1,2\n2,oops\n3,4\n4,5\n")
+    with visit(browser, server, "data", "your-data", viewport=LAYOUTS["1366"]) as page:
+        page.get_by_text("Training on the example").first.wait_for(state="visible")
+        page.locator('.st-key-data-upload input[type="file"]').set_input_files(str(good))
+        page.get_by_text("Training on your data").first.wait_for(state="visible", timeout=PAGE_IDLE_TIMEOUT_S * 1000)
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        caption = page.get_by_text("Training on your data").first.inner_text()
+        assert "income.csv" in caption and "60 rows" in caption and "classification of 2 classes" in caption, caption
+        # A Keras model of the user's: its Dense stack and compile settings fill the form.
+        page.locator('.st-key-data-model_upload input[type="file"]').set_input_files(str(keras_file(tmp_path)))
+        page.get_by_text("The settings of 'mine.keras' are in the form").first.wait_for(
+            state="visible", timeout=PAGE_IDLE_TIMEOUT_S * 1000)
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        page.get_by_role("tab", name="Network").click()
+        assert page.get_by_role("textbox", name="Hidden layer widths", exact=True).input_value() == "5"
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        trained = page.get_by_text(TRAINED_TEXT).first.inner_text()
+        assert "accuracy" in trained and "1-5-1 tanh/sigmoid" in trained, trained
+        assert draw_visible_charts(page)["drawn"] >= MIN_CHARTS
+        page.locator('.st-key-data-upload input[type="file"]').set_input_files(str(bad))
+        page.get_by_text("was not used").first.wait_for(state="visible", timeout=PAGE_IDLE_TIMEOUT_S * 1000)
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        message = page.locator('[data-testid="stAlert"]').filter(has_text="was not used").first.inner_text()
+        assert "The file 'broken.csv' was not used: line 3, column 1 ('y'): 'oops' is not allowed" in message, message
+        assert page.get_by_text(trained).count() >= 1  # the result from before is still shown
+        assert "income.csv" in page.get_by_text("Training on your data").first.inner_text()
+        screenshot(page, "your-data-refused")
+        assert_no_exception(page)
+
+
+def keras_file(folder: Path) -> Path:
+    """A user's .keras file: 1-5-1 tanh/sigmoid, SGD with Nesterov momentum, binary cross-entropy (made in a subprocess)."""
+    path = folder / "mine.keras"
+    code = ("import keras; m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(5, activation='tanh'), "
+            "keras.layers.Dense(1, activation='sigmoid')]); m.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, "
+            f"nesterov=True), loss='binary_crossentropy'); m.save({str(path)!r})")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                   timeout=120)
+    return path

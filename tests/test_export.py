@@ -16,12 +16,15 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core import export, recipes, scenarios
 from core.data import clean_target, make_dataset
+from core.datafile import example_csv
 from core.expression import FUNCTIONS, TWO_ARGUMENTS, evaluate, numpy_source
 from core.network import layer_shapes
 from core.specs import INITIALIZERS, LOSSES, OPTIMIZERS, RunSpec, TrainSpec
@@ -180,14 +183,47 @@ def test_the_keras_file_loads_outside_the_lab(tmp_path):
 
 
 def script_data(spec: RunSpec) -> dict:
-    """What the script's numpy part defines (our own generated code, run in a namespace)."""
+    """What the script's numpy part defines (our own generated code, run in a namespace; a data file's script reads it)."""
     names = {"np": np}
-    exec(compile(export.data_source(spec), "<data>", "exec"), names)
+    source = export.data_source(spec)
+    if spec.data.function != "file":
+        exec(compile(source, "<data>", "exec"), names)
+        return names
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / (spec.data.table.name or "data.csv")).write_text(FILE_TEXTS[spec.data.table.digest])
+        here = os.getcwd()
+        os.chdir(folder)
+        try:
+            exec(compile(source, "<data>", "exec"), names)
+        finally:
+            os.chdir(here)
     return names
 
 
+# Files as users write them: the example, semicolons with labels 1 and 2, spaces without a header, a chosen column order.
+FILE_TEXTS = {}
+
+
+def _file_spec(text: str, name: str, **changes) -> RunSpec:
+    from core.datafile import parse
+
+    table = parse(text, name=name)
+    FILE_TEXTS[table.digest] = text
+    return scenarios.get("data").spec().with_values({f"data.{k}": v for k, v in changes.items()}, table=table)
+
+
+FILE_TEXTS[scenarios.get("data").spec().data.table.digest] = example_csv()
+FILE_SPECS = [
+    _file_spec("a;label\n" + "".join(f"{i * 1000};{1 + (i % 3 == 0)}\n" for i in range(30)), "labels.csv", test_share=0.3,
+               x_scaling="standard"),
+    _file_spec("".join(f"  {i / 7:.6f}   {np.sin(i / 7):.6f}\n" for i in range(40)), "spaces.txt", y_scaling="minmax"),
+    _file_spec("y,x\n" + "".join(f"{i * i / 10},{i}\n" for i in range(25)), "swapped.csv", x_columns="x", y_column="y",
+               test_share=0.2),
+]
+
+
 DATA_SPECS = [scenario.spec(preset.name) for scenario in scenarios.SCENARIOS.values() for preset in scenario.presets]
-DATA_SPECS += [case_spec(name) for name in CASES]
+DATA_SPECS += [case_spec(name) for name in CASES] + FILE_SPECS
 DATA_SPECS += [scenarios.get("segments").spec().with_values({"data.sampling": sampling, "data.x_scaling": "minmax", "data.n_samples": 301})
                for sampling in ("grid", "uniform")]
 DATA_SPECS += [

@@ -504,3 +504,42 @@ def test_a_working_run_gets_notes_and_no_cause_on_the_page():
     text = " ".join(m.value for m in at.markdown)
     assert "**met**" in text and "**Why it fails**" not in text
     assert "**Also true, but not the problem**" in text
+
+
+ROWS = "income,bought\n" + "".join(f"{10_000 + i * 500},{int(20 <= i < 40)}\n" for i in range(60))
+
+
+def test_your_data_trains_pasted_rows_and_a_bad_file_keeps_the_results():
+    at = page("data")
+    assert any("Training on the example: **house-prices.csv**" in c.value for c in at.caption)
+    at.text_area(key="data.paste").set_value(ROWS)
+    at.button(key="data.use_paste").click().run()
+    assert not at.exception and not errors(at)
+    caption = shown(next(c.value for c in at.caption if "Training on" in c.value))
+    assert "Training on your data: **pasted rows**, 60 rows" in caption
+    assert "Input **income**, target **bought** (classification of 2 classes); 12 rows held out for testing" in caption
+    at = train(at, "data", out="sigmoid", loss="binary_crossentropy", xscale="standard", lr="0.05")
+    assert not at.exception
+    trained = next(s for s in successes(at) if s.startswith("Trained in"))
+    assert "accuracy" in trained and len(charts(at)) >= 5
+    # A bad file: one message with its line and column; the data and the result from before stay.
+    at.text_area(key="data.paste").set_value("x,y\n1,2\n2,abc\n3,4\n4,5\n")
+    at.button(key="data.use_paste").click().run()
+    assert not at.exception
+    assert errors(at) == ["The pasted rows were not used: line 3, column 1 ('y'): 'abc' is not allowed; allowed: a number in every "
+                          "cell (a header is allowed only on the first line). The data and results from before are kept."]
+    assert trained in successes(at)
+    assert any("Training on your data: **pasted rows**, 60 rows" in shown(c.value) for c in at.caption)
+    for text, where in (("", "an empty file"), ("a,b,c,y\n" + "1,2,3,0\n2,3,4,1\n" * 3, "data.x_columns"),
+                        ("x,y\n1,1\n2,1\n3,1\n4,1\n", "one class"), ("x,y\n1,inf\n2,1\n3,1\n4,1\n", "a finite number")):
+        at.text_area(key="data.paste").set_value(text)
+        at.button(key="data.use_paste").click().run()
+        assert not at.exception and any(where in e for e in errors(at)), (text, errors(at))
+        assert trained in successes(at)
+
+
+def test_your_data_says_a_link_carries_the_settings_not_the_file():
+    at = page("data", lr="0.01", test="0.3")
+    assert not at.exception and not warnings(at)
+    assert any("A link carries the settings, never the file" in c.value for c in at.caption)
+    assert at.text_input(key="data.lr").value == "0.01" and at.text_input(key="data.test").value == "0.3"

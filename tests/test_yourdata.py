@@ -42,7 +42,7 @@ def files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name, where, allowed", [
-    ("missing.csv", "'missing.csv'", "a readable CSV file (No such file or directory)"),
+    ("missing.csv", "missing.csv' is not allowed", "a readable CSV file (No such file or directory)"),
     ("empty.csv", "an empty file", "rows of numbers"),
     ("text.csv", "line 3, column 1 ('y'): 'abc'", "a number in every cell"),
     ("nan.csv", "line 3, column 1 ('y'): 'nan'", "a finite number"),
@@ -73,9 +73,9 @@ def test_a_headerless_x_y_file_trains_and_reports_r2(files):
               "--set", "train.learning_rate=0.01", "--set", "train.epochs=300", "--set", "data.test_share=0.25", "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert result["spec"]["data"]["function"] == "file" and result["spec"]["data"]["file_name"] == "sine.csv"
-    assert result["spec"]["data"]["n_samples"] == 150 and result["spec"]["data"]["test_samples"] == 50
-    assert "table" not in result["spec"]["data"]  # the data itself is never written into the run's JSON
+    assert result["config"]["data"]["function"] == "file" and result["config"]["data"]["file_name"] == "sine.csv"
+    assert result["config"]["data"]["n_samples"] == 150 and result["config"]["data"]["test_samples"] == 50
+    assert "table" not in result["config"]["data"]  # the data itself is never written into the run's JSON
     assert result["final"]["r2"] > 0.95
 
 
@@ -115,8 +115,8 @@ def test_the_example_fails_raw_and_trains_scaled():
 
 def test_columns_by_name_the_test_share_and_a_copy_keep_the_table():
     table = parse("y,noise,x\n" + "".join(f"{i % 2},{i * 7 % 5},{i * 1000}\n" for i in range(40)), name="mine.csv")
-    spec = scenarios.get("data").spec().with_table(table).with_values({"data.x_columns": "x", "data.y_column": "y",
-                                                                      "data.test_share": "0.25"})
+    spec = scenarios.get("data").spec().with_values({"data.x_columns": "x", "data.y_column": "y", "data.test_share": "0.25"},
+                                                    table=table)
     assert spec.data.resolved_task == "classification" and spec.data.file_name == "mine.csv"
     assert (spec.data.n_samples, spec.data.test_samples, spec.data.x_max) == (30, 10, 39_000)
     data = make_dataset(spec.data)
@@ -153,3 +153,64 @@ def test_the_exported_script_reads_the_file_and_agrees_with_the_lab(files, tmp_p
     assert done.returncode == 0, done.stderr[-2000:]
     assert "the same final loss to float32 rounding" in done.stdout
     assert "loss on the 60 held-out samples" in done.stdout
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """.keras files as users save them: a Dense stack with its compile settings, and ones the lab must refuse."""
+    import keras
+
+    folder = tmp_path_factory.mktemp("models")
+    mine = keras.Sequential([keras.Input((1,)),
+                             keras.layers.Dense(6, activation="tanh", kernel_initializer=keras.initializers.RandomNormal(stddev=0.5)),
+                             keras.layers.Dense(3, activation="relu", kernel_initializer="he_uniform"),
+                             keras.layers.Dense(1, activation="softmax")])
+    mine.compile(optimizer=keras.optimizers.SGD(0.02, momentum=0.9, nesterov=True), loss="binary_crossentropy")
+    mine.save(folder / "mine.keras")
+    decayed = keras.Sequential([keras.Input((1,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+    decayed.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.InverseTimeDecay(0.01, 1, 0.001)),
+                    loss=keras.losses.MeanSquaredError(reduction="sum"))
+    decayed.save(folder / "decayed.keras")
+    keras.Sequential([keras.Input((1,)), keras.layers.Dense(4), keras.layers.Dropout(0.2), keras.layers.Dense(1)]).save(folder / "dropout.keras")
+    keras.Sequential([keras.Input((1,)), keras.layers.Dense(4), keras.layers.BatchNormalization(), keras.layers.Dense(1)]).save(
+        folder / "batchnorm.keras")
+    keras.Sequential([keras.Input((1,)), keras.layers.Lambda(lambda x: x * 2), keras.layers.Dense(1)]).save(folder / "lambda.keras")
+    a, b = keras.Input((1,)), keras.Input((1,))
+    keras.Model([a, b], keras.layers.Dense(1)(keras.layers.Concatenate()([a, b]))).save(folder / "two_inputs.keras")
+    (folder / "notzip.keras").write_text("hello")
+    return folder
+
+
+def test_a_keras_file_becomes_the_settings_and_trains(files, models):
+    from core.kerasfile import read_model
+
+    settings, notes = read_model((models / "mine.keras").read_bytes())
+    assert settings["model.units"] == "6,3" and settings["model.activation"] == "tanh,relu"
+    assert settings["model.output_activation"] == "softmax"
+    assert settings["model.kernel_initializer"] == "random_normal,he_uniform,glorot_uniform" and settings["model.kernel_init_scale"] == "0.5"
+    assert (settings["train.optimizer"], settings["train.learning_rate"], settings["train.momentum"]) == ("sgd", "0.02", "0.9")
+    assert settings["train.nesterov"] == "true" and settings["train.loss"] == "binary_crossentropy"
+    settings, _ = read_model((models / "decayed.keras").read_bytes())
+    assert (settings["train.optimizer"], settings["train.learning_rate"], settings["train.decay"], settings["train.loss"]) == \
+        ("adam", "0.01", "0.001", "sse")
+    out = cli("run", "data", "--data", str(files / "labels.csv"), "--model", str(models / "mine.keras"), "--set", "train.epochs=20",
+              "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    spec = result["config"]
+    assert spec["model"]["units"] == [6, 3] and spec["model"]["kernel_initializer"] == ["random_normal", "he_uniform", "glorot_uniform"]
+    assert spec["train"]["nesterov"] is True and spec["train"]["epochs"] == 20  # --set applies on top of the file
+    assert "output_range" in [f["id"] for f in result["findings"]]
+
+
+@pytest.mark.parametrize("name, where", [
+    ("dropout.keras", "layer 2 'dropout' (Dropout) is not allowed"),
+    ("batchnorm.keras", "(BatchNormalization) is not allowed"),
+    ("lambda.keras", "(Lambda) is not allowed"),
+    ("two_inputs.keras", "(InputLayer), a second input"),
+    ("notzip.keras", "notzip.keras', a file that is not a zip with a config.json is not allowed; allowed: a .keras file saved by Keras 3"),
+])
+def test_a_model_the_lab_cannot_rebuild_is_refused_naming_the_layer(models, name, where):
+    out = cli("run", "data", "--model", str(models / name))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.startswith("error: --model: ") and where in out.stderr, out.stderr

@@ -125,6 +125,9 @@ def _y_title(r: RunResult) -> str:
     return "class / predicted probability of class 1" if r.task == "classification" else "y"
 
 
+X_SCALE = alt.Scale(zero=False)  # the data range, not 0 to it: a file's x may run from 10,000 to 60,000
+
+
 def _line(x, y, series: str, palette: Mapping[str, str], *, dash: Sequence[int] | None = None,
           width: float = 2.0, y_title: str = "y", legend: bool = True, axis: dict | None = None) -> alt.Chart:
     frame = pd.DataFrame({"x": _finite(x), "y": _finite(y), "series": series})
@@ -132,7 +135,7 @@ def _line(x, y, series: str, palette: Mapping[str, str], *, dash: Sequence[int] 
     return alt.Chart(frame, description=series).mark_line(
         strokeWidth=width, strokeDash=list(dash) if dash else alt.Undefined, clip=True
     ).encode(
-        x=alt.X("x:Q", title="x", **axis),
+        x=alt.X("x:Q", title="x", scale=X_SCALE, **axis),
         y=alt.Y("y:Q", title=y_title, scale=alt.Scale(zero=False), **axis),
         color=_colour("series", palette, legend=legend),
         tooltip=[alt.Tooltip("series:N", title="curve"), _number("x", "x"), _number("y", "y")],
@@ -154,7 +157,7 @@ def _training_data(r: RunResult, palette: Mapping[str, str], max_rows: int = MAX
         mark = alt.Chart(frame, description=series).mark_circle(size=10, opacity=0.45, clip=True)
     axis = axis or {}
     return mark.encode(
-        x=alt.X("x:Q", title="x", **axis),
+        x=alt.X("x:Q", title="x", scale=X_SCALE, **axis),
         y=alt.Y("y:Q", title="y", scale=alt.Scale(zero=False), **axis),
         color=_colour("series", palette, legend=legend),
         tooltip=[alt.Tooltip("series:N", title="points"), _number("x", "x"), _number("y", "y")],
@@ -174,12 +177,25 @@ def _class_points(r: RunResult, palette: Mapping[str, str], max_rows: int = MAX_
     frame = thin(frame, max_rows)
     axis = axis or {}
     return alt.Chart(frame, description="training data").mark_point(size=18, filled=True, opacity=0.7, clip=True).encode(
-        x=alt.X("x:Q", title="x", **axis),
+        x=alt.X("x:Q", title="x", scale=X_SCALE, **axis),
         y=alt.Y("y:Q", title="class / predicted probability of class 1", scale=CLASS_Y_SCALE, **axis),
         color=_colour("class", palette, legend=legend),
         shape=alt.Shape("class:N", scale=alt.Scale(domain=list(CLASS_COLOURS), range=["circle", "square"]), legend=None),
         tooltip=[alt.Tooltip("class:N", title="class"), _number("x", "x")],
     )
+
+
+def _class_test_points(r: RunResult) -> list[alt.Chart]:
+    """Held-out samples of a classification: hollow diamonds at their class, with the model's probability in the tooltip."""
+    if r.x_test is None or r.test_prediction is None:
+        return []
+    labels = (np.asarray(r.y_test, float).ravel() > 0.5).astype(int)
+    frame = thin(pd.DataFrame({"x": _finite(r.x_test), "y": labels.astype(float), "answer": _finite(r.test_prediction),
+                               "series": "test data"}))
+    return [alt.Chart(frame, description="test data").mark_point(shape="diamond", size=40, filled=False, strokeWidth=1.2,
+                                                                   color=TEST_GREY, clip=True).encode(
+        x="x:Q", y="y:Q", tooltip=[alt.Tooltip("series:N", title="points"), _number("x", "x"), _number("y", "class"),
+                                   _number("answer", "predicted probability")])]
 
 
 def _vertical_rules(frame: pd.DataFrame, tooltip: list, *, colour: str = RULE_GREY, dash: Sequence[int] | None = None,
@@ -262,6 +278,7 @@ def _classification_layers(r: RunResult, x, probability, series: str, colour: st
         _class_points(r, palette),
         _line(x, probability, series, palette, width=2.5, y_title=_y_title(r)),
         _horizontal_rule(0.5, "decision level 0.5", description="decision level"),
+        *_class_test_points(r),
     ]
     if crossings:
         frame = pd.DataFrame({"x": crossings, "what": "probability crosses 0.5"})

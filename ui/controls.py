@@ -24,13 +24,14 @@ class Control:
     group: str  # data, network, training
     functions: tuple[str, ...] = ()  # only for these data functions (empty: all)
     wide: bool = False  # the form's full width (a formula), not one of its two columns
+    placeholder: str | None = None  # shown in an empty text box (what empty means)
 
 
 DRAWN = ("sine", "parabola", "segments", "custom")  # the functions whose data the lab draws (not a file)
 CONTROLS = (
     Control("data.expression", "f", "Target f(x)", "data", ("custom",), wide=True),
-    Control("data.x_columns", "xcol", "Input column", "data", ("file",)),
-    Control("data.y_column", "ycol", "Target column", "data", ("file",)),
+    Control("data.x_columns", "xcol", "Input column", "data", ("file",), placeholder="all but the target"),
+    Control("data.y_column", "ycol", "Target column", "data", ("file",), placeholder="the last"),
     Control("data.task", "task", "Task", "data", ("file",)),
     Control("data.test_share", "test", "Test share", "data", ("file",)),
     Control("data.x_min", "xmin", "x from", "data", DRAWN),
@@ -238,7 +239,7 @@ def _widget(scenario: Scenario, control: Control) -> None:
     elif rule.kind == "choice":
         st.selectbox(control.label, rule.choices, key=k, help=help_text)
     else:
-        st.text_input(control.label, key=k, help=help_text)
+        st.text_input(control.label, key=k, help=help_text, placeholder=control.placeholder)
 
 
 def read_spec(scenario: Scenario) -> tuple[RunSpec | None, list[str]]:

@@ -31,15 +31,18 @@ def panel(scenario: Scenario) -> None:
     table = own if own is not None else scenario.spec().data.table
     with st.container(border=True, key=f"{sid}-source"):
         st.markdown("**The data**")
-        st.file_uploader(
-            "A CSV file", type=["csv", "txt", "tsv", "dat"], key=f"{sid}.upload", on_change=_uploaded, args=(scenario,),
+        left, right = st.columns(2, gap="medium")
+        left.file_uploader(
+            "Your data: a CSV file", type=["csv", "txt", "tsv", "dat"], key=f"{sid}.upload", on_change=_uploaded, args=(scenario,),
+            max_upload_size=datafile.MAX_BYTES // (1024 * 1024),
             help=(f"Rows of numbers: the input, then the target (other columns: choose them in the Data tab). A header "
                   f"line is detected; commas, semicolons, tabs or spaces separate the cells. {datafile.MIN_ROWS} to "
                   f"{datafile.MAX_ROWS:,} rows, at most {datafile.MAX_BYTES // (1024 * 1024)} MB, every cell a finite number "
                   f"of at most {datafile.MAX_VALUE:g}. Kept in this session's memory only."),
         )
-        st.file_uploader(
+        right.file_uploader(
             "Your Keras model (optional)", type=["keras"], key=f"{sid}.model_upload", on_change=_model_uploaded, args=(scenario,),
+            max_upload_size=kerasfile.MAX_BYTES // (1024 * 1024),
             help=("A .keras file saved by Keras 3: its Dense layers (units, activations, biases, initializers) and its "
                   "compile settings (optimizer, learning rate, loss) fill the settings below. It is read as JSON, so no code "
                   "in it runs; the lab trains that architecture from fresh weights drawn with the run's seed."),
@@ -57,7 +60,7 @@ def panel(scenario: Scenario) -> None:
             st.error(md(problem), icon=":material/error:")
         what = "the example" if own is None else "your data"
         st.caption(f"Training on {what}: **{md(table.name or 'pasted rows')}**, {table.rows:,} rows, columns "
-                   + ", ".join(f"`{md(n)}`" for n in table.names) + (" (header line)" if table.header else " (no header)")
+                   + ", ".join(md(n) for n in table.names) + (" (header line)" if table.header else " (no header)")
                    + ". " + _chosen(scenario))
         with st.expander("First rows"):
             st.dataframe(pd.DataFrame(table.values[:8], columns=list(table.names)), hide_index=True, width="stretch")
@@ -75,7 +78,7 @@ def _chosen(scenario: Scenario) -> str:
     chosen = spec.data.chosen
     task = chosen.task + (f" of {len(chosen.classes)} classes" if chosen.classes else "")
     held = f"; {spec.data.test_samples} rows held out for testing" if spec.data.test_samples else ""
-    return f"Input `{md(chosen.x_names[0])}`, target `{md(chosen.y_name)}` ({task}){held}."
+    return f"Input **{md(chosen.x_names[0])}**, target **{md(chosen.y_name)}** ({task}){held}."
 
 
 def _uploaded(scenario: Scenario) -> None:
