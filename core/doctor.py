@@ -939,6 +939,7 @@ def find_fixes(
     progress: Callable[[dict], None] | None = None,
     stop=None,
     check: Callable[[RunSpec, int], None] | None = None,
+    posted_label: str = "the posted fix",
 ) -> DoctorReport:
     """Measure the control, the posted fix and the findings' candidates (then pairs, then triples) on the same seeds.
 
@@ -1011,8 +1012,8 @@ def find_fixes(
         report(measured=control)
     posted_fix = None
     if posted is not None and not _stopped(stop):
-        report(stage="posted fix", label="the posted fix", share=0.0, measured=None)
-        posted_fix = run(posted, "the posted fix")
+        report(stage="posted fix", label=posted_label, share=0.0, measured=None)
+        posted_fix = run(posted, posted_label)
         if _stopped(stop):
             posted_fix = None
         if posted_fix is not None:

@@ -201,7 +201,8 @@ class DataSpec(_Spec):
     test_samples: int = _f(0, Rule("int", "held-out samples drawn like the training ones (0: none)", 0, MAX_SAMPLES))
     test_seed: int = _f(43, Rule("int", "seed of the held-out samples", 0, 2**32 - 1))
     x_scaling: str = _f("none", Rule("choice", "scaling of the input, fitted on the training x", choices=SCALINGS))
-    y_scaling: str = _f("none", Rule("choice", "scaling of the target, fitted on the training y", choices=SCALINGS))
+    y_scaling: str = _f("none", Rule("choice", "scaling of the target, fitted on the training y (a data file's class labels are never "
+                                               "scaled)", choices=SCALINGS))
     task: str = _f("auto", Rule("choice", "regression or classification; auto: a data file's target of few distinct whole numbers "
                                           "is a classification (the other functions have their own)", choices=TASKS))
     x_columns: str = _f("", Rule("text", "data file: the input column, by 0-based index or header name (empty: every column "
@@ -253,6 +254,8 @@ class DataSpec(_Spec):
         if not x.max() > x.min():
             raise SpecError("data.x_columns", chosen.x_names[0], f"an input column with at least two different values (all are {x[0]:g})")
         object.__setattr__(self, "_file_task", chosen.task)
+        if chosen.task == "classification":  # a file's labels are never scaled, whatever a preset says ("Scaled" scales y too)
+            object.__setattr__(self, "y_scaling", "none")
         for name, value in (("n_samples", rows - held), ("test_samples", held), ("x_min", float(x.min())),
                             ("x_max", float(x.max())), ("file_digest", self.table.digest), ("file_name", self.table.name or self.file_name)):
             object.__setattr__(self, name, value)

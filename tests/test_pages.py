@@ -518,7 +518,9 @@ def test_your_data_trains_pasted_rows_and_a_bad_file_keeps_the_results():
     caption = shown(next(c.value for c in at.caption if "Training on" in c.value))
     assert "Training on your data: **pasted rows**, 60 rows" in caption
     assert "Input **income**, target **bought** (classification of 2 classes); 12 rows held out for testing" in caption
-    at = train(at, "data", out="sigmoid", loss="binary_crossentropy", xscale="standard", lr="0.05")
+    for name, value in (("out", "sigmoid"), ("loss", "binary_crossentropy"), ("xscale", "standard")):
+        at.selectbox(key=f"data.{name}").set_value(value)
+    at = train(at, "data", lr="0.05")
     assert not at.exception
     trained = next(s for s in successes(at) if s.startswith("Trained in"))
     assert "accuracy" in trained and len(charts(at)) >= 5
@@ -543,3 +545,29 @@ def test_your_data_says_a_link_carries_the_settings_not_the_file():
     assert not at.exception and not warnings(at)
     assert any("A link carries the settings, never the file" in c.value for c in at.caption)
     assert at.text_input(key="data.lr").value == "0.01" and at.text_input(key="data.test").value == "0.3"
+
+
+def test_your_data_never_reaches_the_shared_cache_and_the_doctor_and_restarts_work_on_it(monkeypatch):
+    import ui.run
+
+    def shared(*args, **kwargs):
+        raise AssertionError("a user's data file went into the server's shared cache")
+
+    for name in ("cached_train", "cached_restarts", "cached_doctor"):
+        monkeypatch.setattr(ui.run, name, shared)
+    at = page("data")
+    at.text_area(key="data.paste").set_value(ROWS)
+    at.button(key="data.use_paste").click().run()
+    at = train(at, "data", epochs="60")
+    assert not at.exception and not errors(at), errors(at)
+    at.number_input(key="data.doctor_seeds").set_value(4).run()
+    at = at.button(key="data.find_fix").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    verdicts = [s.value for s in [*at.success, *at.info] if "of 4 seeds" in s.value]
+    assert verdicts, [s.value for s in [*at.success, *at.info, *at.warning]]
+    table = at.dataframe[-1].value
+    assert "as it is (control)" in set(table["setup"]) and "the preset Scaled" in set(table["setup"])  # on the same file
+    at.number_input(key="data.seeds").set_value(3).run()
+    at = at.button(key="data.restart").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert any(m.value.startswith("**Your settings**: **") and " of 3** seeds succeeded" in m.value for m in at.markdown)

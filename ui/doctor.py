@@ -121,19 +121,28 @@ def _start(scenario: Scenario, result: RunResult, criterion: Criterion, found: l
         return
     posted = None
     if "answer" in scenario.preset_names() and spec.preset != "answer":
-        posted = controls.session_spec(scenario, "answer", seed=spec.seed)
+        try:
+            posted = controls.session_spec(scenario, "answer", seed=spec.seed)
+        except SpecError:  # a data file whose columns the form no longer chooses: the search goes on without it
+            posted = None
     run.start(scenario.id, [spec], purpose="doctor", doctor={"result": result, "findings": found, "criterion": criterion,
-                                                              "seeds": seeds, "posted": posted})
+                                                              "seeds": seeds, "posted": posted,
+                                                              "posted_label": posted_label(scenario)})
     st.rerun()
 
 
-def rows_of(report: doctor.DoctorReport) -> list[dict]:
+def posted_label(scenario: Scenario) -> str:
+    """What the page calls the preset the doctor measures beside its own fixes: a post's fix, or (your data) the usual advice."""
+    return "the posted fix" if scenario.posted else f"the preset {scenario.preset('answer').label}"
+
+
+def rows_of(report: doctor.DoctorReport, posted: str = "the posted fix") -> list[dict]:
     rows = []
     best = report.best  # fixes hold only setups that beat the control
     if report.control is not None:
         rows.append(_row("as it is (control)", "as it is", report.control))
     if report.posted_fix is not None:
-        rows.append(_row("the posted fix", "posted fix", report.posted_fix))
+        rows.append(_row(posted, "posted fix", report.posted_fix))
     for m in report.fixes:
         rows.append(_row(m.label, "best" if m is best else "candidate", m))
     others = [m for m in report.tried if m not in report.fixes]
@@ -155,12 +164,12 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
     if report.posted_fix is not None and report.best is not None:
         p, b = report.posted_fix, report.best
         # The settings of both in words: two fixes can share a name and differ in a setting (segments: epochs).
-        st.markdown(f"The posted fix on the same seeds: **{p.successes} of {p.seeds}** "
+        st.markdown(f"{posted_label(scenario).capitalize()} on the same seeds: **{p.successes} of {p.seeds}** "
                     f"({md(doctor.label_changes(p.changes) or 'no change')}); the doctor's best: "
                     f"**{b.successes} of {b.seeds}** ({md(doctor.label_changes(b.changes) or 'no change')}).")
     if report.stopped:
         st.caption("Stopped on request: the table holds what was measured until then.")
-    rows = rows_of(report)
+    rows = rows_of(report, posted_label(scenario))
     show_chart(charts.fixes_chart(rows, report.target))
     table = pd.DataFrame([{"setup": r["label"], "succeeded": f"{r['successes']}/{r['seeds']}", "changes": r["changes"],
                            "rate": f"{r['rate']:.0%}", "95% interval": f"{r['low']:.0%}–{r['high']:.0%}",

@@ -136,8 +136,14 @@ def panel(scenario: Scenario, busy: bool) -> None:
 
 
 def _label(outcome: RestartsResult) -> str:
-    preset = outcome.spec.preset or "custom"
-    return {"question": "As asked", "answer": "As answered"}.get(preset, preset)
+    """The setup by its preset button ("As asked", "Scaled"), or "Your settings" when the form matched none."""
+    from core import scenarios
+
+    spec = outcome.spec
+    try:
+        return scenarios.get(spec.scenario).preset(spec.preset).label
+    except SpecError:  # no scenario, or settings of the user's own ("custom")
+        return "Your settings"
 
 
 def _start(scenario: Scenario, specs, seeds: int) -> None:

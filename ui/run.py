@@ -177,7 +177,7 @@ def search_now(key: str, _job: Job, _measure, _progress, _check):
     cfg = _job.doctor
     report = doctor.find_fixes(_job.specs[0], cfg["findings"], cfg["result"], cfg["criterion"], _measure, seeds=cfg["seeds"],
                                posted=cfg["posted"], seconds=_job.budget.max_doctor_seconds, progress=_progress,
-                               stop=_job.stop, check=_check)
+                               stop=_job.stop, check=_check, posted_label=cfg.get("posted_label", "the posted fix"))
     if report.stopped:
         raise StoppedEarly(report)
     return report
