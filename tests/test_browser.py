@@ -625,7 +625,7 @@ def test_your_data_uploads_a_csv_trains_it_and_refuses_a_bad_file_keeping_the_re
         wait_until_idle(page, TRAIN_TIMEOUT_S)
         trained = page.get_by_text(TRAINED_TEXT).first.inner_text()
         assert "accuracy" in trained and "1-5-1 tanh/sigmoid" in trained, trained
-        assert draw_visible_charts(page)["drawn"] >= MIN_CHARTS
+        assert draw_visible_charts(page)["drawn"] >= 2  # the Fit tab: the fit with its test points, and its error
         page.locator('.st-key-data-upload input[type="file"]').set_input_files(str(bad))
         page.get_by_text("was not used").first.wait_for(state="visible", timeout=PAGE_IDLE_TIMEOUT_S * 1000)
         wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)

@@ -137,10 +137,8 @@ def _preset_buttons(scenario: Scenario) -> None:
 def _compare_buttons(scenario: Scenario, busy: bool) -> None:
     has_result = f"{scenario.id}.result" in st.session_state
     row = st.container(horizontal=True, gap="small", key=f"{scenario.id}.compare_row")
-    pair = f"{scenario.preset('question').label.lower()} with {scenario.preset('answer').label.lower()}" \
-        if "answer" in scenario.preset_names() else ""
-    if pair and row.button(
-            f"Compare {pair}", key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="content",
+    if "answer" in scenario.preset_names() and row.button(
+            compare_label(scenario), key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="content",
             icon=":material/compare_arrows:",
             help="Train the posted setup and the posted fix with the same seed (one run each) and compare them in the Compare tab."):
         seed = _typed_seed(scenario)
@@ -162,6 +160,11 @@ def _compare_buttons(scenario: Scenario, busy: bool) -> None:
         st.toast("Kept as A. Change a setting and train B.")
     if row.button("Forget A", key=f"{scenario.id}.forget", disabled=f"{scenario.id}.A" not in st.session_state, width="content"):
         st.session_state.pop(f"{scenario.id}.A", None)
+
+
+def compare_label(scenario: Scenario) -> str:
+    """The compare button, named by the two presets it trains ("Compare as asked with as answered")."""
+    return f"Compare {scenario.preset('question').label.lower()} with {scenario.preset('answer').label.lower()}"
 
 
 def _typed_seed(scenario: Scenario) -> int:
@@ -348,7 +351,7 @@ def _replay(scenario: Scenario, result: RunResult) -> None:
 def _compare(scenario: Scenario, result: RunResult) -> None:
     kept = st.session_state.get(f"{scenario.id}.A")
     if kept is None:
-        also = ", or press **Compare as asked with as answered**" if "answer" in scenario.preset_names() else ""
+        also = f", or press **{compare_label(scenario)}**" if "answer" in scenario.preset_names() else ""
         st.info(f"Press **Keep this run as A**, change something and train again{also}.")
         return
     for chart in charts.compare_charts(kept, result, "A", "B (current)"):

@@ -56,7 +56,7 @@ METRIC_TITLES = {
 
 def target_label(r) -> str:
     """What the dashed line is: the clean target of a drawn function, or the binned means of a data file's training points."""
-    return "trend of the data (binned means)" if r.spec.data.function == "file" else "clean target"
+    return "data trend (binned)" if r.spec.data.function == "file" else "clean target"
 
 
 def thin(df: pd.DataFrame, max_rows: int = MAX_POINTS) -> pd.DataFrame:
@@ -148,7 +148,7 @@ def _training_data(r: RunResult, palette: Mapping[str, str], max_rows: int = MAX
     series = "training data"
     frame = pd.DataFrame({"x": _finite(r.x), "y": _finite(r.y), "series": series})
     spec = r.spec.data
-    as_line = spec.sampling == "grid" and not spec.noise
+    as_line = spec.sampling == "grid" and not spec.noise and spec.function != "file"  # a file's rows are points
     if as_line:
         frame = thin(frame.sort_values("x", kind="stable"), max_rows)
         mark = alt.Chart(frame, description=series).mark_line(strokeWidth=1, opacity=0.8, clip=True)
@@ -290,7 +290,7 @@ def _classification_layers(r: RunResult, x, probability, series: str, colour: st
 def residual_chart(r: RunResult) -> alt.LayerChart:
     """The fit minus the clean target on the fine grid (regression), or probability minus clean label."""
     classification = r.task == "classification"
-    clean = "the data's trend" if r.spec.data.function == "file" else ("clean label" if classification else "clean target")
+    clean = "trend" if r.spec.data.function == "file" else ("clean label" if classification else "clean target")
     what = f"probability − {clean}" if classification else f"fit − {clean} (y units)"
     frame = pd.DataFrame({
         "x": _finite(r.grid_x),

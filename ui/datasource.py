@@ -58,6 +58,11 @@ def panel(scenario: Scenario) -> None:
         problem = st.session_state.get(f"{sid}.data_error")
         if problem:
             st.error(md(problem), icon=":material/error:")
+        columns = _column_problems(scenario)
+        if columns:  # the file is fine, the columns the form chooses are not (three inputs, say): say which to choose
+            st.warning("This file needs other settings in the Data tab (its columns or its task) before Train: "
+                       + "; ".join(md(c) for c in columns),
+                       icon=":material/view_column:")
         what = "the example" if own is None else "your data"
         st.caption(f"Training on {what}: **{md(table.name or 'pasted rows')}**, {table.rows:,} rows, columns "
                    + ", ".join(md(n) for n in table.names) + (" (header line)" if table.header else " (no header)")
@@ -69,6 +74,13 @@ def panel(scenario: Scenario) -> None:
             row.button("Back to the example", key=f"{sid}.example", on_click=_forget, args=(scenario,), width="content")
         row.caption("A link carries the settings, never the file: whoever opens it trains on the example until they load "
                     "the same file.")
+
+
+def _column_problems(scenario: Scenario) -> list[str]:
+    if controls.session_table(scenario) is None:
+        return []
+    _, errors = controls.read_spec(scenario)
+    return [e for e in errors if any(path in e for path in ("data.x_columns", "data.y_column", "data.task", "data.test_share", "data.file"))]
 
 
 def _chosen(scenario: Scenario) -> str:
@@ -107,12 +119,6 @@ def _use(scenario: Scenario, content: bytes, name: str, what: str) -> None:
     for path, default in COLUMN_SETTINGS:  # a new file starts from the default columns and an inferred task
         control = next(c for c in controls.CONTROLS if c.path == path)
         st.session_state[controls.key(scenario, control)] = default
-    try:
-        controls.session_spec(scenario, controls.current_preset(scenario))
-    except SpecError as err:  # the file is fine, its default columns are not (three inputs, say): the form says which to choose
-        st.session_state[f"{sid}.data_error"] = (f"{what} read ({table.rows:,} rows, columns {', '.join(table.names)}), but "
-                                                 f"{err.field}: {err.value} is not allowed; allowed: {err.allowed}. Choose in the "
-                                                 "Data tab, then press Train.")
 
 
 def _model_uploaded(scenario: Scenario) -> None:
