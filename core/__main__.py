@@ -255,15 +255,15 @@ def _resolved_spec(scenario, args):
     model = _read_model(args.model) if getattr(args, "model", None) is not None else {}
     try:
         spec = scenario.spec(args.preset)
-        if path is not None:
-            spec = spec.with_table(_read_data(path))
-        if model:
-            try:
-                spec = spec.with_values(model)
-            except SpecError as err:
+        table = _read_data(path) if path is not None else None
+        # The file, the model's settings and --set together: a 3-class file is valid only with the 3 outputs set beside it.
+        try:
+            return spec.with_values({**model, **changes}, table=table) if (model or changes or table is not None) else spec
+        except SpecError as err:
+            if err.field in model and err.field not in changes:
                 raise UsageError(f"--model: {args.model!r} gives {err.field} {err.value!r}, which is not allowed here; "
                                  f"allowed: {err.allowed}") from None
-        return spec.with_values(changes) if changes else spec
+            raise
     except SpecError as err:
         if err.field == "seed" and args.seed is not None:
             raise UsageError(f"--seed: {args.seed!r} is not allowed; allowed: {err.allowed}") from None

@@ -41,7 +41,7 @@ class LiveProbe(EpochProbe):
         return [np.array(w) for w in self.model.get_weights()]
 
     def replay_prediction(self) -> np.ndarray:
-        return self._y_inverse(np.asarray(self.model(self._x, training=False)).ravel())
+        return self._y_inverse(np.asarray(self.model(self._x, training=False)))
 
 
 class SnapshotProbe(EpochProbe):

@@ -111,7 +111,11 @@ class Dataset:
     def target(self, x: np.ndarray) -> np.ndarray:
         """The clean, noise-free target at x (original units); for a data file, the trend of its training points."""
         if self.trend is not None:
-            return np.interp(np.asarray(x, dtype=np.float64), *self.trend)
+            x = np.asarray(x, dtype=np.float64)
+            centres, values = self.trend
+            if self.spec.n_classes > 2:  # classes are not a scale: the nearest bin's commonest class
+                return values[np.abs(x[..., None] - centres).argmin(axis=-1)]
+            return np.interp(x, centres, values)
         return clean_target(self.spec, x)
 
 
@@ -154,11 +158,11 @@ def _draw(spec: DataSpec, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 TREND_BINS = 60  # at most; a data file's trend averages at least 8 points a bin
 
 
-def binned_trend(x: np.ndarray, y: np.ndarray, x_min: float, x_max: float) -> tuple[np.ndarray, np.ndarray]:
+def binned_trend(x: np.ndarray, y: np.ndarray, x_min: float, x_max: float, mode: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The mean of y in equal-width bins of x (non-empty bins only): what a smooth fit of the data should follow.
 
     For a classification of 0/1 labels this is the share of class 1 per bin, which the predicted
-    probability should follow.
+    probability should follow; with `mode` (several classes) it is each bin's commonest class.
     """
     x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
     bins = int(np.clip(len(x) // 8, 4, TREND_BINS))
@@ -168,6 +172,11 @@ def binned_trend(x: np.ndarray, y: np.ndarray, x_min: float, x_max: float) -> tu
     sums = np.bincount(which, weights=y, minlength=bins)
     xs = np.bincount(which, weights=x, minlength=bins)
     full = counts > 0
+    if mode:
+        labels = y.astype(int)
+        table = np.zeros((bins, labels.max() + 1))
+        np.add.at(table, (which, labels), 1)
+        return xs[full] / counts[full], np.argmax(table[full], axis=1).astype(np.float64)
     return xs[full] / counts[full], sums[full] / counts[full]
 
 
@@ -186,7 +195,7 @@ def file_dataset(spec: DataSpec) -> Dataset:
     train = np.setdiff1d(rows, held)
     x_test = x[held] if len(held) else None
     y_test = y[held] if len(held) else None
-    trend = binned_trend(x[train], y[train], spec.x_min, spec.x_max)
+    trend = binned_trend(x[train], y[train], spec.x_min, spec.x_max, mode=len(chosen.classes) > 2)
     return Dataset(spec, x[train], y[train], x_test, y_test, Scaler.fit(spec.x_scaling, x[train]), Scaler.fit(spec.y_scaling, y[train]),
                    trend)
 

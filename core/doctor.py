@@ -402,8 +402,14 @@ def _unscaled_target(f: _Facts) -> Finding | None:
 
 
 def _output_range(f: _Facts) -> Finding | None:
-    act = f.spec.model.output_activation
-    if act == "softmax":  # one output unit: the lab's outputs are one unit wide
+    act, units = f.spec.model.output_activation, f.spec.model.output_units
+    if units > 1:  # one unit per class: the outputs must be probabilities that sum to 1
+        if act == "softmax":
+            return None
+        text = (f"The output layer has {units} units with activation {act}, but a categorical cross-entropy reads them as "
+                f"probabilities of the classes that sum to 1: only a softmax output makes them so.")
+        return Finding("output_range", _fail_role(f), text, {"output_activation": act, "output_units": units, "loss": f.spec.train.loss})
+    if act == "softmax":  # a softmax over one unit
         text = ("The output is a softmax over a single unit, which is e^z / e^z = 1 for every input: the prediction "
                 "cannot change, so no gradient reaches any weight and the loss stays where it started. A softmax needs "
                 "one unit per class; for one output use sigmoid (two classes) or linear (a regression).")
@@ -565,9 +571,16 @@ def _crossings_note(f: _Facts) -> Finding | None:
     c = f.result.readout.classifier
     if c is None:
         return None
-    target = _crossings(f.result.grid_x, f.result.grid_target)
     fit = list(c.crossings)
-    text = (f"The predicted probability crosses 0.5 at {len(fit)} place{'s' if len(fit) != 1 else ''}"
+    if f.spec.model.output_units > 1 or f.spec.data.n_classes > 2:  # classes, not a probability
+        from core.readout import class_changes
+
+        target = class_changes(np.asarray(f.result.grid_x, float), np.rint(np.asarray(f.result.grid_target, float)))
+        what = "The predicted class changes"
+    else:
+        target = _crossings(f.result.grid_x, f.result.grid_target)
+        what = "The predicted probability crosses 0.5"
+    text = (f"{what} at {len(fit)} place{'s' if len(fit) != 1 else ''}"
             + (f" ({_xs(fit)})" if fit else "") + f"; the target changes class at {len(target)}"
             + (f" ({_xs(target)})" if target else "") + ".")
     role = "symptom" if len(fit) != len(target) else "note"
@@ -749,8 +762,18 @@ def candidates(result: RunResult, found: list[Finding]) -> list[Change]:
             if t.epochs * 4 <= MAX_EPOCHS:
                 add("epochs*4", "4× the epochs", "epochs", lambda s: {"train.epochs": s.train.epochs * 4}, why)
         if why == "output_range":
-            wanted = "sigmoid" if result.task == "classification" else "linear"
-            add("out", f"{wanted} output", "output", lambda s, w=wanted: {"model.output_activation": w}, why)
+            classes = d.n_classes
+            if m.output_units > 1:
+                add("out", "softmax output", "output", lambda s: {"model.output_activation": "softmax"}, why)
+            elif classes > 2:  # a one-unit output for several classes: one unit per class
+                add("out", f"{classes} softmax outputs", "output", lambda s, k=classes: {
+                    "model.output_units": k, "model.output_activation": "softmax", "train.loss": "sparse_categorical_crossentropy"}, why)
+            else:
+                wanted = "sigmoid" if result.task == "classification" else "linear"
+                changes = {"model.output_activation": wanted}
+                if wanted == "sigmoid" and t.loss not in ("binary_crossentropy", "mse", "mae"):
+                    changes["train.loss"] = "binary_crossentropy"
+                add("out", f"{wanted} output", "output", lambda s, c=changes: dict(c), why)
         if why == "capacity":
             if not m.units:
                 add("hidden", "a hidden layer", "depth", _hidden_layer, why)

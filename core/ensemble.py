@@ -92,4 +92,6 @@ def member_loss(name: str):
         return lambda y, p: tf.reduce_mean(tf.square(p - y), axis=-1)
     if name == "mae":
         return lambda y, p: tf.reduce_mean(tf.abs(p - y), axis=-1)
+    if name in ("sparse_categorical_crossentropy", "categorical_crossentropy"):  # class-number labels, one output per class
+        return lambda y, p: keras.losses.sparse_categorical_crossentropy(y[..., 0], p)
     return lambda y, p: keras.losses.binary_crossentropy(y, p)

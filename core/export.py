@@ -241,7 +241,13 @@ def _report_lines(spec: RunSpec, expected_final_loss: float | None, expected_fir
         ]
     else:
         lines.append('print("the lab\'s final loss: not included in this export; compare with the lab\'s run of these settings")')
-    if d.resolved_task == "classification":
+    if spec.model.output_units > 1:
+        truth = "labels_train" if t.loss == "categorical_crossentropy" else "y_train"
+        lines += [
+            f"accuracy = np.mean(np.argmax(model.predict(x_train, verbose=0), axis=1) == {truth}[:, 0])",
+            'print(f"accuracy on the training samples: {accuracy:.6g}")',
+        ]
+    elif d.resolved_task == "classification":
         lines += [
             "accuracy = np.mean((model.predict(x_train, verbose=0) > 0.5) == (y_train > 0.5))",
             'print(f"accuracy on the training samples: {accuracy:.6g}")',
@@ -258,7 +264,13 @@ def _report_lines(spec: RunSpec, expected_final_loss: float | None, expected_fir
             "fit = model.predict(((grid - x_shift) / x_scale).astype(np.float32), verbose=0).astype(np.float64) * y_scale + y_shift",
             'print(f"max |fit - target| on {len(grid)} points of the range: {np.max(np.abs(fit - target(grid))):.6g}")',
         ]
-    if d.test_samples:
+    if d.test_samples and t.loss == "categorical_crossentropy":
+        lines += [
+            "x_held, y_held = scaled(x_test, y_test)",
+            "test_loss = model.evaluate(x_held, one_hot[y_held[:, 0].astype(int)], batch_size=len(x_test), verbose=0)",
+            'print(f"loss on the {len(x_test)} held-out samples: {test_loss:.6g}")',
+        ]
+    elif d.test_samples:
         lines += [
             "test_loss = model.evaluate(*scaled(x_test, y_test), batch_size=len(x_test), verbose=0)",
             'print(f"loss on the {len(x_test)} held-out samples: {test_loss:.6g}")',
@@ -356,6 +368,7 @@ def data_source(spec: RunSpec) -> str:
     if d.test_samples:
         seed = f", seed={d.test_seed}" if random else ""
         lines.append(f"x_test, y_test = draw({d.test_samples}{seed})  # held-out samples, scaled with the training scalers")
+    lines += _one_hot_lines(spec)
     return "\n".join(lines) + "\n"
 
 
@@ -380,7 +393,16 @@ def _file_data_source(spec: RunSpec) -> str:
     ]
     if d.test_samples:
         lines.append("x_test, y_test = x_all[held], y_all[held]  # held-out rows, scaled with the training scalers")
+    lines += _one_hot_lines(spec)
     return "\n".join(lines) + "\n"
+
+
+def _one_hot_lines(spec: RunSpec) -> list[str]:
+    """Keras's categorical cross-entropy takes one-hot labels; the lab's are class numbers (it one-hots them in its loss)."""
+    if spec.train.loss != "categorical_crossentropy":
+        return []
+    return ["", f"one_hot = np.eye({spec.model.output_units}, dtype=np.float32)  # class i -> row i",
+            "labels_train, y_train = y_train, one_hot[y_train[:, 0].astype(int)]"]
 
 
 def _target_lines(d) -> list[str]:

@@ -25,11 +25,11 @@ from typing import Any
 
 from core.errors import SpecError
 from core.recipes import DEFAULT_INIT_SCALE
-from core.specs import ACTIVATIONS, MAX_LAYERS
+from core.specs import ACTIVATIONS, MAX_LAYERS, MAX_OUTPUTS
 
 FIELD = "model.file"
 MAX_BYTES = 20 * 1024 * 1024
-ALLOWED_LAYERS = "an InputLayer of shape (1,), then Dense layers only, the last of them with 1 unit"
+ALLOWED_LAYERS = "an InputLayer of shape (1,), then Dense layers only"
 
 # Keras class names -> the lab's names
 INITIALIZERS = {
@@ -43,6 +43,9 @@ LOSSES = {
     "mse": "mse", "mean_squared_error": "mse", "MeanSquaredError": "mse",
     "mae": "mae", "mean_absolute_error": "mae", "MeanAbsoluteError": "mae",
     "binary_crossentropy": "binary_crossentropy", "BinaryCrossentropy": "binary_crossentropy",
+    "categorical_crossentropy": "categorical_crossentropy", "CategoricalCrossentropy": "categorical_crossentropy",
+    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
+    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
 }
 
 
@@ -87,8 +90,8 @@ def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str
     if len(dense) - 1 > MAX_LAYERS:
         raise SpecError(FIELD, f"{len(dense) - 1} hidden layers", f"at most {MAX_LAYERS} hidden Dense layers")
     out_label, out = dense[-1]
-    if out.get("units") != 1:
-        raise SpecError(FIELD, f"{out_label} with {out.get('units')} units", "an output layer of 1 unit (one x, one y or one probability)")
+    if not 1 <= int(out.get("units") or 0) <= MAX_OUTPUTS:
+        raise SpecError(FIELD, f"{out_label} with {out.get('units')} units", f"an output layer of 1 to {MAX_OUTPUTS} units")
     biases = {bool(inner.get("use_bias", True)) for _, inner in dense}
     if len(biases) != 1:
         raise SpecError(FIELD, "biases on some layers only", "use_bias the same on every Dense layer")
@@ -105,6 +108,7 @@ def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str
         "model.units": ",".join(str(int(inner["units"])) for _, inner in dense[:-1]),
         "model.activation": ",".join(activations[:-1]),
         "model.output_activation": activations[-1],
+        "model.output_units": str(int(out["units"])),
         "model.use_bias": str(biases.pop()).lower(),
         "model.kernel_initializer": ",".join(name for name, _ in kernels),
         "model.kernel_init_scale": "" if not scales else repr(scales.pop()),
@@ -195,10 +199,14 @@ def _compiled(compile_config: Any, notes: list[str]) -> dict[str, str]:
     if loss is not None:
         name = loss.get("class_name") if isinstance(loss, dict) else loss
         reduction = (loss.get("config") or {}).get("reduction") if isinstance(loss, dict) else None
+        if isinstance(loss, dict) and (loss.get("config") or {}).get("from_logits"):
+            raise SpecError(FIELD, f"loss {name!r} with from_logits=True", "a loss on the output's probabilities "
+                            "(from_logits=False, with a sigmoid or softmax output)")
         if name in ("MeanSquaredError", "mse", "mean_squared_error") and reduction == "sum":
             out["train.loss"] = "sse"
         elif name in LOSSES:
             out["train.loss"] = LOSSES[name]
         else:
-            raise SpecError(FIELD, f"loss {name!r}", "mse, mae, binary_crossentropy (or MeanSquaredError with reduction 'sum')")
+            raise SpecError(FIELD, f"loss {name!r}", "mse, mae, binary_crossentropy, categorical_crossentropy, "
+                            "sparse_categorical_crossentropy (or MeanSquaredError with reduction 'sum')")
     return out

@@ -74,7 +74,7 @@ class LayerShape(NamedTuple):
 
 def layer_shapes(spec: ModelSpec) -> list[LayerShape]:
     """Every Dense layer of the spec, output last."""
-    widths = [1, *spec.units, 1]
+    widths = [1, *spec.units, spec.output_units]
     names = [f"hidden_{i + 1}" for i in range(len(spec.units))] + ["output"]
     acts = [*spec.activation, spec.output_activation]
     return [LayerShape(names[i], widths[i], widths[i + 1], acts[i]) for i in range(len(names))]
@@ -116,6 +116,12 @@ def layer_outputs(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray) -> 
 
 
 def forward(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
-    """The network's output (scaled units) for scaled inputs x, shape (n,), without Keras."""
+    """The network's output (scaled units) for scaled inputs x without Keras: shape (n,), or (n, classes) for several output units."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return layer_outputs(spec, weights, x)[-1][1].ravel().astype(np.float64)
+        out = layer_outputs(spec, weights, x)[-1][1].astype(np.float64)
+    return out.ravel() if spec.output_units == 1 else out
+
+
+def predicted_class(probabilities: np.ndarray) -> np.ndarray:
+    """The class of the largest output of each row (float, as the lab's labels are), for several output units."""
+    return np.argmax(np.asarray(probabilities), axis=-1).astype(np.float64)

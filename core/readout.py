@@ -202,15 +202,17 @@ def _units_readout(spec: ModelSpec, weights, data: Dataset, replay_x: np.ndarray
     first = hidden[0].activation
     # Each last-hidden-layer unit's share of the output (before the output activation), in
     # original y units: w_out_i * h_i(x) * ky; the offset holds the output bias and y's shift.
-    replay_scaled = data.x_scaler.transform(replay_x).astype(np.float32)
-    last_hidden = layer_outputs(spec, weights, replay_scaled)[len(hidden) - 1][1]
-    out_kernel, out_bias = split_layers(spec, weights)[-1]
-    ky = data.y_scaler.scale
-    additive = spec.output_activation == "linear"
-    shares = last_hidden * out_kernel.ravel()[None, :] * (ky if additive else 1.0)
-    offset = 0.0 if out_bias is None else float(out_bias.ravel()[0])
-    contributions = Contributions(x=np.asarray(replay_x, float), units=np.asarray(shares.T, float),
-                                  offset=offset * ky + data.y_scaler.shift if additive else offset, additive=additive)
+    contributions = None  # one output per class: each unit feeds every class's score, not one curve
+    if spec.output_units == 1:
+        replay_scaled = data.x_scaler.transform(replay_x).astype(np.float32)
+        last_hidden = layer_outputs(spec, weights, replay_scaled)[len(hidden) - 1][1]
+        out_kernel, out_bias = split_layers(spec, weights)[-1]
+        ky = data.y_scaler.scale
+        additive = spec.output_activation == "linear"
+        shares = last_hidden * out_kernel.ravel()[None, :] * (ky if additive else 1.0)
+        offset = 0.0 if out_bias is None else float(out_bias.ravel()[0])
+        contributions = Contributions(x=np.asarray(replay_x, float), units=np.asarray(shares.T, float),
+                                      offset=offset * ky + data.y_scaler.shift if additive else offset, additive=additive)
     return UnitsReadout(
         layers=tuple(layers),
         kinks=boundaries if first == "relu" else None,
@@ -256,6 +258,13 @@ def count_extrema(values: np.ndarray, tolerance: float | None = None) -> int:
     return count
 
 
+def class_changes(x: np.ndarray, classes: np.ndarray) -> list[float]:
+    """Where a sampled predicted class changes, halfway between the samples on either side."""
+    c = np.asarray(classes, float)
+    idx = np.flatnonzero(c[:-1] != c[1:])
+    return [float((x[i] + x[i + 1]) / 2) for i in idx]
+
+
 def probability_crossings(x: np.ndarray, p: np.ndarray, level: float = 0.5) -> list[float]:
     """Where a sampled curve crosses `level`, linearly interpolated between samples."""
     d = np.asarray(p, float) - level
@@ -281,8 +290,13 @@ def summarize(spec: RunSpec, data: Dataset, weights, grid_prediction: np.ndarray
         if data.resolved_task == "regression":
             return Readout(units=units, extrema=Extrema(count_extrema(grid_prediction), count_extrema(target)),
                            parabola=_parabola_readout(spec.model, weights, data, grid, target, detail))
-        majority = float(max(np.mean(data.y), 1 - np.mean(data.y)))
-        return Readout(units=units, classifier=ClassifierReadout(tuple(probability_crossings(grid, grid_prediction)), majority))
+        labels = np.asarray(data.y, float).ravel().astype(int)
+        majority = float(np.max(np.bincount(labels)) / len(labels)) if len(labels) else 0.0
+        if spec.model.output_units > 1:  # the predicted class: where it changes
+            crossings = class_changes(grid, grid_prediction)
+        else:
+            crossings = probability_crossings(grid, grid_prediction)
+        return Readout(units=units, classifier=ClassifierReadout(tuple(crossings), majority))
 
 
 # Learning rates above these are "high" for an optimizer in this lab's small nets (Keras defaults are

@@ -91,6 +91,9 @@ LOSSES = {
     # The noisy-sine post sums squared errors over all samples instead of averaging them.
     "sse": Recipe("MeanSquaredError", {"reduction": "sum", "name": "sum_squared_error"}),
     "binary_crossentropy": Recipe("BinaryCrossentropy", {}),
+    "sparse_categorical_crossentropy": Recipe("SparseCategoricalCrossentropy", {}),
+    # The labels are class numbers; this one takes them one-hot (the lab one-hots them inside the loss, the script before it).
+    "categorical_crossentropy": Recipe("CategoricalCrossentropy", {}),
 }
 
 
@@ -120,7 +123,21 @@ def make_loss(spec: TrainSpec):
     import keras
 
     recipe = LOSSES[spec.loss]
+    if spec.loss == "categorical_crossentropy":
+        return _one_hot_loss()
     return getattr(keras.losses, recipe.cls)(**recipe.args)
+
+
+def _one_hot_loss():
+    """Keras's CategoricalCrossentropy on class-number labels, one-hot encoded to the output's width first."""
+    import keras
+
+    class OneHotCategoricalCrossentropy(keras.losses.CategoricalCrossentropy):
+        def call(self, y_true, y_pred):
+            labels = keras.ops.cast(keras.ops.reshape(y_true, keras.ops.shape(y_pred)[:-1]), "int32")
+            return super().call(keras.ops.one_hot(labels, keras.ops.shape(y_pred)[-1]), y_pred)
+
+    return OneHotCategoricalCrossentropy()
 
 
 SHUFFLE_SALT = 0x5EED  # the shuffles' Generator is seeded by SeedSequence([run seed, SHUFFLE_SALT])

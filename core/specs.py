@@ -29,7 +29,9 @@ INITIALIZERS = (
     "lecun_normal", "lecun_uniform", "zeros", "ones",
 )
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
-LOSSES = ("mse", "mae", "sse", "binary_crossentropy")
+LOSSES = ("mse", "mae", "sse", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
+CLASS_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")  # over one output unit per class
+MAX_OUTPUTS = 100
 MAX_UNITS = 1024
 MAX_LAYERS = 8
 MAX_EPOCHS = 100_000
@@ -217,6 +219,15 @@ class DataSpec(_Spec):
     FROM_FILE = ("n_samples", "test_samples", "x_min", "x_max", "file_name", "file_digest")  # set from the table
 
     @property
+    def n_classes(self) -> int:
+        """How many classes the target has (0 for a regression): a file's distinct labels, 2 for segments and a threshold."""
+        if self.resolved_task != "classification":
+            return 0
+        if self.function == "file" and self.table is not None:
+            return len(self.chosen.classes)
+        return 2
+
+    @property
     def chosen(self):
         """A data file's chosen columns (core.datafile.DataTable), or None."""
         from core.datafile import select
@@ -243,9 +254,6 @@ class DataSpec(_Spec):
         if len(chosen.x_names) != 1:
             raise SpecError("data.x_columns", ", ".join(chosen.x_names),
                             "one input column for now (two-input data comes with the 2-D playground): choose it with data.x_columns")
-        if chosen.task == "classification" and len(chosen.classes) > 2:
-            raise SpecError("data.task", "classification", f"2 classes for now (column {chosen.y_name!r} has {len(chosen.classes)}: "
-                            + ", ".join(f"{c:g}" for c in chosen.classes[:10]) + "); or data.task=regression")
         rows = chosen.rows
         held = int(round(self.test_share * rows))
         if rows - held < MIN_ROWS:
@@ -290,7 +298,10 @@ class ModelSpec(_Spec):
     section = "model"
     units: tuple[int, ...] = _f((4,), Rule("units", "widths of the hidden layers, e.g. 32,32 (empty: no hidden layer)", 1, MAX_UNITS))
     activation: tuple[str, ...] = _f(("relu",), Rule("names", "activation of each hidden layer (one name applies to all)", choices=ACTIVATIONS))
-    output_activation: str = _f("linear", Rule("choice", "activation of the single output unit", choices=ACTIVATIONS))
+    output_activation: str = _f("linear", Rule("choice", "activation of the output layer (softmax: over its units, one per class)",
+                                                choices=ACTIVATIONS))
+    output_units: int = _f(1, Rule("int", "units of the output layer: 1 (a value or the probability of class 1), or one per class "
+                                          "(with softmax and a categorical cross-entropy)", 1, MAX_OUTPUTS))
     use_bias: bool = _f(True, Rule("bool", "whether every layer has a bias"))
     kernel_initializer: tuple[str, ...] = _f(("glorot_uniform",), Rule("names", "Keras initializer of the weights of each Dense layer, "
                                                                         "the output last (one name applies to all)", choices=INITIALIZERS))
@@ -393,8 +404,23 @@ class RunSpec:
         for name, cls in (("data", DataSpec), ("model", ModelSpec), ("train", TrainSpec)):
             if isinstance(getattr(self, name), dict):
                 object.__setattr__(self, name, cls.from_dict(getattr(self, name)))
-        if self.data.resolved_task == "regression" and self.train.loss == "binary_crossentropy":
-            raise SpecError("train.loss", self.train.loss, "mse, mae or sse for a regression target")
+        task, loss, outputs = self.data.resolved_task, self.train.loss, self.model.output_units
+        if task == "regression" and loss in ("binary_crossentropy", *CLASS_LOSSES):
+            raise SpecError("train.loss", loss, "mse, mae or sse for a regression target")
+        if task == "regression" and outputs != 1:
+            raise SpecError("model.output_units", outputs, "1 for a regression target")
+        classes = self.data.n_classes
+        if task == "classification" and outputs == 1 and classes > 2:
+            raise SpecError("model.output_units", outputs, f"{classes} (one per class, with model.output_activation=softmax and "
+                            f"train.loss=sparse_categorical_crossentropy) for {classes} classes")
+        if task == "classification" and outputs > 1 and outputs < classes:
+            raise SpecError("model.output_units", outputs, f"at least {classes}, one per class")
+        if outputs > 1 and loss not in CLASS_LOSSES:
+            raise SpecError("train.loss", loss, "categorical_crossentropy or sparse_categorical_crossentropy for "
+                            f"{outputs} output units (one per class)")
+        if outputs == 1 and loss == "sparse_categorical_crossentropy" and classes > 1:
+            raise SpecError("train.loss", loss, f"binary_crossentropy for one output unit, or model.output_units={classes} "
+                            "(one unit per class)")
 
     def to_dict(self) -> dict[str, Any]:
         return {

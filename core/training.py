@@ -49,7 +49,7 @@ from core.callbacks import (
 from core.data import FINE_GRID, REPLAY_STRIDE, Dataset, make_dataset
 from core.ensemble import FlatEnsemble, member_loss
 from core.models import build_model, initial_weights
-from core.network import count_params, forward, weight_names
+from core.network import count_params, forward, predicted_class, weight_names
 from core.recipes import make_loss, make_optimizer, shuffle_generator, shuffle_orders
 from core.restarts import check as check_restarts
 from core.restarts import seeds_for
@@ -123,15 +123,24 @@ class _Context:
         self.replay_x = self.grid[::REPLAY_STRIDE]
         self.replay_scaled = self.grid_scaled[::REPLAY_STRIDE]
         self.metric = metric_name(spec.data.resolved_task, spec.data.function)
-        self.y_inverse = self.data.y_scaler.inverse
+        self.classes = spec.model.output_units  # > 1: one output per class, the prediction is the likeliest class
+
+    def y_inverse(self, out: np.ndarray) -> np.ndarray:
+        """Network outputs as the data's y: the target's own units, or (one output per class) the likeliest class."""
+        out = np.asarray(out)
+        if self.classes > 1:
+            return predicted_class(out.reshape(-1, self.classes))
+        return self.data.y_scaler.inverse(out.ravel())
 
     def metric_value(self, grid_out_scaled: np.ndarray, train_out: np.ndarray | None) -> float:
         """The engine's own metric from model outputs (used on the model.fit path)."""
+        if self.metric == "accuracy" and self.classes > 1:
+            return float(np.mean(self.y_inverse(train_out) == self.y.ravel()))
         if self.metric == "accuracy":
             return float(np.mean((np.asarray(train_out).ravel() > 0.5) == (self.y.ravel() > 0.5)))
         if self.metric == "r2":
             return r_squared(np.asarray(train_out, np.float64).ravel(), self.y.ravel())
-        pred = self.y_inverse(np.asarray(grid_out_scaled, dtype=np.float32).ravel())
+        pred = self.y_inverse(np.asarray(grid_out_scaled, dtype=np.float32))
         return float(np.max(np.abs(pred - self.grid_target)))
 
 
@@ -238,6 +247,7 @@ class CompiledLoop:
         self.metric = metric_name(self.task, spec.data.function)
         self.mean_loss = spec.train.loss != "sse"
         self.decay = spec.train.decay
+        self.classes = spec.model.output_units
         self.net = _SingleNet(spec) if members == 1 else _StackedNet(spec, members, batch)
         self.optimizer = self.net.optimizer
         self.capacity = max(1, min(CHUNK_CAPACITY, ORDER_BUDGET // max(1, members * n)))
@@ -302,8 +312,14 @@ class CompiledLoop:
                                        (tf.constant(0), tf.zeros([members])))
             bad = tf.where(tf.reduce_any(tf.math.is_finite(total)), -1, ran - 1)
             loss = total / n
-            fit = net.predict(grid)[:, :, 0] * y_scale + y_shift  # (members, grid points), original units
-            if self.task == "classification":
+            if self.classes > 1:  # the likeliest class at each grid point
+                fit = tf.cast(tf.argmax(net.predict(grid), axis=-1), tf.float32)
+            else:
+                fit = net.predict(grid)[:, :, 0] * y_scale + y_shift  # (members, grid points), original units
+            if self.classes > 1:
+                guess = tf.cast(tf.argmax(net.predict(inputs), axis=-1), tf.float32)  # (members, n)
+                metric = tf.reduce_mean(tf.cast(guess == y[None, :, 0], tf.float32), axis=1)
+            elif self.task == "classification":
                 hits = tf.cast(net.predict(inputs) > 0.5, tf.float32) == tf.cast(y[None] > 0.5, tf.float32)
                 metric = tf.reduce_mean(tf.cast(hits, tf.float32), axis=[1, 2])
             elif self.metric == "r2":  # R² is the same in scaled units: the scaling is affine
@@ -345,7 +361,7 @@ class _LoopPool:
     @staticmethod
     def key(spec: RunSpec, members: int, n: int, batch: int, record: bool) -> tuple:
         m, t = spec.model, spec.train
-        return (m.units, m.activation, m.output_activation, m.use_bias, t.optimizer, t.momentum, t.nesterov,
+        return (m.units, m.activation, m.output_activation, m.output_units, m.use_bias, t.optimizer, t.momentum, t.nesterov,
                 (t.decay, t.learning_rate) if t.decay else None, t.clipnorm, t.global_clipnorm,
                 t.loss, n, batch, spec.data.resolved_task, spec.data.function == "file", members, record)
 

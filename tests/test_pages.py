@@ -571,3 +571,21 @@ def test_your_data_never_reaches_the_shared_cache_and_the_doctor_and_restarts_wo
     at = at.button(key="data.restart").click().run()
     assert not at.exception and not errors(at), errors(at)
     assert any(m.value.startswith("**Your settings**: **") and " of 3** seeds succeeded" in m.value for m in at.markdown)
+
+
+def test_your_data_with_three_classes_trains_one_softmax_unit_per_class():
+    rows = "x,label\n" + "".join(f"{i * 250},{min(i // 40, 2)}\n" for i in range(120))
+    at = page("data", outunits="3", out="softmax", loss="sparse_categorical_crossentropy", xscale="standard", units="8", act="tanh",
+              lr="0.05", epochs="150")
+    at.text_area(key="data.paste").set_value(rows)
+    at.button(key="data.use_paste").click().run()
+    assert any("classification of 3 classes" in shown(c.value) for c in at.caption)
+    at = at.button(key="data.train").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    trained = next(s for s in successes(at) if s.startswith("Trained in"))
+    assert "1-8-3 tanh/softmax" in trained and "accuracy" in trained, trained
+    assert any("The predicted class changes at" in m.value for m in at.markdown)
+    at.text_input(key="data.outunits").set_value("1")
+    at = at.button(key="data.train").click().run()  # three classes on one unit: refused, naming what to set
+    assert any("Output units (model.output_units): 1 is not allowed; allowed: 3 (one per class" in e for e in errors(at)), errors(at)
+    assert trained in successes(at)

@@ -127,7 +127,7 @@ def test_columns_by_name_the_test_share_and_a_copy_keep_the_table():
         scenarios.get("sine-relu").spec().with_value("data.task", "classification")
     with pytest.raises(SpecError, match="data.noise"):
         spec.with_value("data.noise", 0.1)
-    with pytest.raises(SpecError, match="2 classes for now"):
+    with pytest.raises(SpecError, match=r"model.output_units: 1 is not allowed; allowed: 3 \(one per class"):
         spec.with_table(parse("x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(30))))
 
 
@@ -214,3 +214,77 @@ def test_a_model_the_lab_cannot_rebuild_is_refused_naming_the_layer(models, name
     out = cli("run", "data", "--model", str(models / name))
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
     assert out.stderr.startswith("error: --model: ") and where in out.stderr, out.stderr
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory):
+    """Three classes along x in the thousands: 0 below 10,000, 1 up to 20,000, 2 above (integer labels)."""
+    folder = tmp_path_factory.mktemp("three")
+    x = np.linspace(0, 30_000, 240)
+    (folder / "three.csv").write_text("x,label\n" + "".join(f"{a:.1f},{int(np.digitize(a, [10_000, 20_000]))}\n" for a in x))
+    return folder / "three.csv"
+
+
+SOFTMAX_3 = ["--set", "model.output_units=3", "--set", "model.output_activation=softmax", "--set", "data.x_scaling=standard",
+             "--set", "model.units=8", "--set", "model.activation=tanh", "--set", "train.learning_rate=0.05", "--set", "train.epochs=150"]
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
+def test_three_classes_train_with_one_softmax_unit_per_class(three, loss):
+    out = cli("run", "data", "--data", str(three), *SOFTMAX_3, "--set", f"train.loss={loss}", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["final"]["accuracy"] > 0.95, result["final"]
+    low, high = result["readout"]["crossings"]  # where the predicted class changes: near 10,000 and 20,000
+    assert abs(low - 10_000) < 1_500 and abs(high - 20_000) < 1_500, (low, high)
+
+
+def test_three_classes_on_one_output_unit_are_refused_with_what_to_set(three):
+    out = cli("run", "data", "--data", str(three))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "model.output_units: 1 is not allowed; allowed: 3 (one per class, with model.output_activation=softmax" in out.stderr
+
+
+def test_the_doctor_turns_a_one_unit_softmax_into_one_unit_per_class(three):
+    # A binary cross-entropy is refused for 3 classes on one unit: the classic bug is a softmax over one unit with sparse labels.
+    out = cli("doctor", "data", "--data", str(three), "--set", "data.task=classification", "--set", "model.output_units=3",
+              "--set", "model.output_activation=linear", "--set", "train.loss=sparse_categorical_crossentropy", "--seeds", "4",
+              "--seconds", "120", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    ids = [f["id"] for f in report["findings"]]
+    assert "output_range" in ids and "unscaled_input" in ids, ids
+    assert "a categorical cross-entropy reads them as probabilities" in next(f["text"] for f in report["findings"] if f["id"] == "output_range")
+    assert report["best"]["changes"].get("model.output_activation") == "softmax", report["best"]
+
+
+def test_the_script_of_a_categorical_run_one_hots_its_labels_and_agrees(three, tmp_path):
+    out = cli("run", "data", "--data", str(three), *SOFTMAX_3, "--set", "train.loss=categorical_crossentropy", "--set", "train.epochs=20",
+              "--save-script", str(tmp_path / "run.py"))
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "three.csv").write_bytes(three.read_bytes())
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the same final loss to float32 rounding" in done.stdout and "accuracy on the training samples" in done.stdout
+
+
+def test_a_keras_file_with_a_softmax_per_class_is_read(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.save(tmp_path / "three.keras")
+    from core.kerasfile import read_model
+
+    settings, _ = read_model((tmp_path / "three.keras").read_bytes())
+    assert (settings["model.output_units"], settings["model.output_activation"], settings["train.loss"]) == \
+        ("3", "softmax", "sparse_categorical_crossentropy")
+    logits = keras.Sequential([keras.Input((1,)), keras.layers.Dense(3)])
+    logits.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    logits.save(tmp_path / "logits.keras")
+    with pytest.raises(SpecError, match="from_logits=True"):
+        read_model((tmp_path / "logits.keras").read_bytes())

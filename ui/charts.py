@@ -122,7 +122,39 @@ def _epoch_axis(epochs) -> alt.Axis:
 
 
 def _y_title(r: RunResult) -> str:
-    return "class / predicted probability of class 1" if r.task == "classification" else "y"
+    if r.task != "classification":
+        return "y"
+    return "class / predicted class" if _several(r) else "class / predicted probability of class 1"
+
+
+def _several(r: RunResult) -> bool:
+    """One output unit per class: the fit is the predicted class, not a probability."""
+    return r.spec.model.output_units > 1
+
+
+def class_count(r: RunResult) -> int:
+    return max(2, r.spec.model.output_units, r.spec.data.n_classes)
+
+
+def class_colours(r: RunResult) -> dict[str, str]:
+    count = class_count(r)
+    if count == 2:
+        return dict(CLASS_COLOURS)
+    return {f"class {i}": UNIT_COLOURS[i % len(UNIT_COLOURS)] for i in range(count)}
+
+
+def class_y_scale(r: RunResult) -> alt.Scale:
+    count = class_count(r)
+    return CLASS_Y_SCALE if count == 2 else alt.Scale(domain=[-0.3, count - 0.7], nice=False)
+
+
+def _labels(r: RunResult, y) -> np.ndarray:
+    y = np.asarray(y, float).ravel()
+    return (y > 0.5).astype(int) if class_count(r) == 2 else np.rint(y).astype(int)
+
+
+def fit_name(r: RunResult) -> str:
+    return "predicted class" if _several(r) else "predicted probability"
 
 
 X_SCALE = alt.Scale(zero=False)  # the data range, not 0 to it: a file's x may run from 10,000 to 60,000
@@ -167,20 +199,21 @@ def _training_data(r: RunResult, palette: Mapping[str, str], max_rows: int = MAX
 def _class_points(r: RunResult, palette: Mapping[str, str], max_rows: int = MAX_POINTS, y_value: float | None = None,
                   legend: bool = True, axis: dict | None = None) -> alt.Chart:
     """The labelled samples, at y = their class (or on one strip at `y_value`), coloured by class."""
-    labels = (np.asarray(r.y, float).ravel() > 0.5).astype(int)
+    labels = _labels(r, r.y)
     frame = pd.DataFrame({
         "x": _finite(r.x),
         "y": labels.astype(float) if y_value is None else np.full(len(labels), float(y_value)),
         "label": labels,
-        "class": np.where(labels == 1, "class 1", "class 0"),
+        "class": [f"class {v}" for v in labels],
     })
     frame = thin(frame, max_rows)
     axis = axis or {}
     return alt.Chart(frame, description="training data").mark_point(size=18, filled=True, opacity=0.7, clip=True).encode(
         x=alt.X("x:Q", title="x", scale=X_SCALE, **axis),
-        y=alt.Y("y:Q", title="class / predicted probability of class 1", scale=CLASS_Y_SCALE, **axis),
+        y=alt.Y("y:Q", title=_y_title(r), scale=class_y_scale(r), **axis),
         color=_colour("class", palette, legend=legend),
-        shape=alt.Shape("class:N", scale=alt.Scale(domain=list(CLASS_COLOURS), range=["circle", "square"]), legend=None),
+        shape=alt.Shape("class:N", scale=alt.Scale(domain=list(class_colours(r)), range=["circle", "square", "triangle-up", "diamond",
+                                                                                         "cross", "triangle-down"]), legend=None),
         tooltip=[alt.Tooltip("class:N", title="class"), _number("x", "x")],
     )
 
@@ -189,13 +222,13 @@ def _class_test_points(r: RunResult) -> list[alt.Chart]:
     """Held-out samples of a classification: hollow diamonds at their class, with the model's probability in the tooltip."""
     if r.x_test is None or r.test_prediction is None:
         return []
-    labels = (np.asarray(r.y_test, float).ravel() > 0.5).astype(int)
+    labels = _labels(r, r.y_test)
     frame = thin(pd.DataFrame({"x": _finite(r.x_test), "y": labels.astype(float), "answer": _finite(r.test_prediction),
                                "series": "test data"}))
     return [alt.Chart(frame, description="test data").mark_point(shape="diamond", size=40, filled=False, strokeWidth=1.2,
                                                                    color=TEST_GREY, clip=True).encode(
         x="x:Q", y="y:Q", tooltip=[alt.Tooltip("series:N", title="points"), _number("x", "x"), _number("y", "class"),
-                                   _number("answer", "predicted probability")])]
+                                   _number("answer", fit_name(r))])]
 
 
 def _vertical_rules(frame: pd.DataFrame, tooltip: list, *, colour: str = RULE_GREY, dash: Sequence[int] | None = None,
@@ -239,7 +272,7 @@ def fit_chart(r: RunResult, title: str | None = None) -> alt.LayerChart:
     predicted probability with its 0.5 crossings (classification)."""
     title = title or f"Fit after {r.epochs_run} epochs"
     if r.task == "classification":
-        layers = _classification_layers(r, r.grid_x, r.grid_prediction, "predicted probability")
+        layers = _classification_layers(r, r.grid_x, r.grid_prediction, fit_name(r))
     else:
         palette = {"training data": DATA_GREY, target_label(r): TARGET_BLACK, "fit": FIT_ORANGE}
         if r.x_test is not None:
@@ -272,16 +305,16 @@ def _test_layers(r: RunResult, palette: Mapping[str, str]) -> list[alt.Chart]:
 
 
 def _classification_layers(r: RunResult, x, probability, series: str, colour: str = FIT_ORANGE) -> list[alt.Chart]:
-    palette = {**CLASS_COLOURS, series: colour}
+    palette = {**class_colours(r), series: colour}
     crossings = [float(c) for c in (r.readout.classifier.crossings if r.readout.classifier else ()) if c is not None]
     layers = [
         _class_points(r, palette),
         _line(x, probability, series, palette, width=2.5, y_title=_y_title(r)),
-        _horizontal_rule(0.5, "decision level 0.5", description="decision level"),
+        *([] if _several(r) else [_horizontal_rule(0.5, "decision level 0.5", description="decision level")]),
         *_class_test_points(r),
     ]
     if crossings:
-        frame = pd.DataFrame({"x": crossings, "what": "probability crosses 0.5"})
+        frame = pd.DataFrame({"x": crossings, "what": "the predicted class changes" if _several(r) else "probability crosses 0.5"})
         layers.append(_vertical_rules(frame, [alt.Tooltip("what:N", title="rule"), _number("x", "x")],
                                       colour=colour, dash=(2, 3), description="crossings"))
     return layers
@@ -292,9 +325,13 @@ def residual_chart(r: RunResult) -> alt.LayerChart:
     classification = r.task == "classification"
     clean = "trend" if r.spec.data.function == "file" else ("clean label" if classification else "clean target")
     what = f"probability − {clean}" if classification else f"fit − {clean} (y units)"
+    residual = np.asarray(r.grid_prediction, float) - np.asarray(r.grid_target, float)
+    if classification and class_count(r) > 2:  # classes are not a scale: 1 where the predicted class is not the data's
+        what, clean = "wrong class (1) or right (0)", "the data's commonest class"
+        residual = (np.rint(np.asarray(r.grid_prediction, float)) != np.rint(np.asarray(r.grid_target, float))).astype(float)
     frame = pd.DataFrame({
         "x": _finite(r.grid_x),
-        "residual": _finite(np.asarray(r.grid_prediction, float) - np.asarray(r.grid_target, float)),
+        "residual": _finite(residual),
         "fit": _finite(r.grid_prediction),
         "target": _finite(r.grid_target),
     })
@@ -528,9 +565,9 @@ def replay_chart(r: RunResult, index: int) -> alt.LayerChart:
     prediction = np.asarray(r.replay_predictions[index], dtype=np.float64)
     subtitle = [_run_label(r), f"recorded state {index + 1} of {recorded}"]
     if r.task == "classification":
-        layers = _classification_layers(r, r.replay_x, prediction, "predicted probability")
+        layers = _classification_layers(r, r.replay_x, prediction, fit_name(r))
         layers = layers[:3]  # the 0.5 crossings in the readout belong to the final fit only
-        y_scale = CLASS_Y_SCALE
+        y_scale = class_y_scale(r)
     else:
         palette = {"training data": DATA_GREY, target_label(r): TARGET_BLACK, "fit": FIT_ORANGE}
         layers = [
@@ -565,7 +602,7 @@ def compare_charts(a: RunResult, b: RunResult, label_a: str = "A", label_b: str 
         label_b = f"{label_b} (2)"
     fit_a, fit_b = f"fit {label_a}", f"fit {label_b}"
     if a.task == "classification":
-        palette = {**CLASS_COLOURS, fit_a: FIT_ORANGE, fit_b: COMPARE_BLUE}
+        palette = {**class_colours(a), fit_a: FIT_ORANGE, fit_b: COMPARE_BLUE}
         layers = [
             _class_points(a, palette),
             _line(a.grid_x, a.grid_prediction, fit_a, palette, width=2.5, y_title=_y_title(a)),

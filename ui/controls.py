@@ -51,6 +51,7 @@ CONTROLS = (
     Control("model.units", "units", "Hidden layer widths", "network"),
     Control("model.activation", "act", "Hidden activations", "network"),
     Control("model.output_activation", "out", "Output activation", "network"),
+    Control("model.output_units", "outunits", "Output units", "network"),
     Control("model.use_bias", "bias", "Biases", "network"),
     Control("model.kernel_initializer", "init", "Weight initializer", "network"),
     Control("model.kernel_init_scale", "iscale", "Initializer scale", "network"),
@@ -294,6 +295,6 @@ def write_url(scenario: Scenario, spec: RunSpec) -> None:
 
 def architecture(spec: ModelSpec) -> str:
     """e.g. '1-4-1 relu/linear'."""
-    widths = "-".join(str(w) for w in (1, *spec.units, 1))
+    widths = "-".join(str(w) for w in (1, *spec.units, spec.output_units))
     acts = "/".join([*dict.fromkeys(spec.activation), spec.output_activation])
     return f"{widths} {acts}"

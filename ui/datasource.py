@@ -80,7 +80,8 @@ def _column_problems(scenario: Scenario) -> list[str]:
     if controls.session_table(scenario) is None:
         return []
     _, errors = controls.read_spec(scenario)
-    return [e for e in errors if any(path in e for path in ("data.x_columns", "data.y_column", "data.task", "data.test_share", "data.file"))]
+    return [e for e in errors if any(path in e for path in ("data.x_columns", "data.y_column", "data.task", "data.test_share", "data.file",
+                                                              "model.output_units"))]
 
 
 def _chosen(scenario: Scenario) -> str:
