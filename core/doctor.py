@@ -562,7 +562,7 @@ def _majority_class(f: _Facts) -> Finding | None:
     acc = f.result.final.get("accuracy", 0.0)
     if round(acc * len(f.y)) != round(c.majority_share * len(f.y)):
         return None
-    text = (f"Majority class: the accuracy, {acc:.4f}, is exactly the share of the larger class, so the network predicts one "
+    text = (f"Majority class: the accuracy, {acc:.4f}, is exactly the share of the commonest class, so the network predicts one "
             f"class everywhere, as a constant would.")
     return Finding("majority_class", "symptom", text, {"accuracy": acc, "majority_share": c.majority_share})
 
