@@ -216,7 +216,6 @@ class DataSpec(_Spec):
     table: Any = field(default=None, compare=False, repr=False)  # a data file's core.datafile.Table, never in to_dict
 
     ATTACHED = ("table",)
-    FROM_FILE = ("n_samples", "test_samples", "x_min", "x_max", "file_name", "file_digest")  # set from the table
 
     @property
     def n_classes(self) -> int:
@@ -224,7 +223,7 @@ class DataSpec(_Spec):
         if self.resolved_task != "classification":
             return 0
         if self.function == "file" and self.table is not None:
-            return len(self.chosen.classes)
+            return self._file_classes
         return 2
 
     @property
@@ -262,6 +261,7 @@ class DataSpec(_Spec):
         if not x.max() > x.min():
             raise SpecError("data.x_columns", chosen.x_names[0], f"an input column with at least two different values (all are {x[0]:g})")
         object.__setattr__(self, "_file_task", chosen.task)
+        object.__setattr__(self, "_file_classes", len(chosen.classes))
         if chosen.task == "classification":  # a file's labels are never scaled, whatever a preset says ("Scaled" scales y too)
             object.__setattr__(self, "y_scaling", "none")
         for name, value in (("n_samples", rows - held), ("test_samples", held), ("x_min", float(x.min())),

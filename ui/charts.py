@@ -465,6 +465,9 @@ def units_chart(r: RunResult, coloured: int = COLOURED_UNITS) -> alt.LayerChart 
     """
     readout_units = r.readout.units
     contributions = readout_units.contributions if readout_units else None
+    if readout_units is not None and contributions is None and r.spec.model.output_units > 1:
+        return _message(f"{r.spec.model.output_units} outputs, one per class: each hidden unit feeds every class's score, so "
+                        "there is no single curve per unit to add up; the Weights tab shows the output layer's weights.")
     if contributions is None or not np.size(contributions.units):
         return _message("No hidden layer: the output is computed from x directly, so there are no units to show.")
     x = _finite(contributions.x)
