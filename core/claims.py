@@ -22,7 +22,10 @@ SEEDS = DEFAULT_SEEDS
 
 
 def _rate(report: dict) -> dict:
-    return {key: report[key] for key in ("successes", "seeds", "success_rate", "interval", "diverged", "wall_s")}
+    rate = {key: report[key] for key in ("successes", "seeds", "success_rate", "interval", "diverged", "wall_s")}
+    # Which seeds succeeded, in order from the first: a test re-measures the first few and compares them one by one.
+    rate["succeeded"] = [bool(run["success"]) for run in report["runs"]]
+    return rate
 
 
 def measure(seeds: int = SEEDS, ids: list[str] | None = None, report: Callable[[str], None] | None = None) -> dict:
