@@ -347,24 +347,8 @@ def data_source(spec: RunSpec) -> str:
     if d.noise:
         lines.append(f"    y = y + rs.randn(n, 1) * {d.noise!r}")
     lines.append("    return x, y")
-    for kind in dict.fromkeys((d.x_scaling, d.y_scaling)):
-        lines += ["", "", inspect.getsource(SCALERS[kind]).rstrip("\n")]
     seed = f", seed={d.data_seed}" if random else ""
-    lines += [
-        "", "",
-        f"x, y = draw({d.n_samples}{seed})",
-        f"x_shift, x_scale = {SCALERS[d.x_scaling].__name__}(x)",
-        f"y_shift, y_scale = {SCALERS[d.y_scaling].__name__}(y)",
-        "x_scale, y_scale = (s if s > 0 else 1.0 for s in (x_scale, y_scale))  # constant values are left unscaled",
-        "",
-        "",
-        "def scaled(x, y):",
-        '    """x and y in the network\'s units, float32 as the lab trains on them."""',
-        "    return ((x - x_shift) / x_scale).astype(np.float32), ((y - y_shift) / y_scale).astype(np.float32)",
-        "",
-        "",
-        "x_train, y_train = scaled(x, y)",
-    ]
+    lines += _scaling_lines(d, f"x, y = draw({d.n_samples}{seed})")
     if d.test_samples:
         seed = f", seed={d.test_seed}" if random else ""
         lines.append(f"x_test, y_test = draw({d.test_samples}{seed})  # held-out samples, scaled with the training scalers")
@@ -374,11 +358,19 @@ def data_source(spec: RunSpec) -> str:
 
 def _file_data_source(spec: RunSpec) -> str:
     d = spec.data
-    lines = _file_lines(spec)
+    lines = _file_lines(spec) + _scaling_lines(d)
+    if d.test_samples:
+        lines.append("x_test, y_test = x_all[held], y_all[held]  # held-out rows, scaled with the training scalers")
+    lines += _one_hot_lines(spec)
+    return "\n".join(lines) + "\n"
+
+
+def _scaling_lines(d, data_line: str | None = None) -> list[str]:
+    """The scalers' source, then x and y (drawn by `data_line`, or already there) fitted, scaled and made x_train, y_train."""
+    lines = []
     for kind in dict.fromkeys((d.x_scaling, d.y_scaling)):
         lines += ["", "", inspect.getsource(SCALERS[kind]).rstrip("\n")]
-    lines += [
-        "", "",
+    lines += ["", ""] + ([data_line] if data_line else []) + [
         f"x_shift, x_scale = {SCALERS[d.x_scaling].__name__}(x)",
         f"y_shift, y_scale = {SCALERS[d.y_scaling].__name__}(y)",
         "x_scale, y_scale = (s if s > 0 else 1.0 for s in (x_scale, y_scale))  # constant values are left unscaled",
@@ -391,10 +383,7 @@ def _file_data_source(spec: RunSpec) -> str:
         "",
         "x_train, y_train = scaled(x, y)",
     ]
-    if d.test_samples:
-        lines.append("x_test, y_test = x_all[held], y_all[held]  # held-out rows, scaled with the training scalers")
-    lines += _one_hot_lines(spec)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _one_hot_lines(spec: RunSpec) -> list[str]:

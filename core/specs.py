@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.datafile import MIN_ROWS, select
 from core.errors import SpecError
 from core.expression import check_on_range
 
@@ -229,8 +230,6 @@ class DataSpec(_Spec):
     @property
     def chosen(self):
         """A data file's chosen columns (core.datafile.DataTable), or None."""
-        from core.datafile import select
-
         return select(self.table, self.x_columns, self.y_column, self.task) if self.table is not None else None
 
     @property
@@ -243,8 +242,6 @@ class DataSpec(_Spec):
         return "regression"
 
     def _check_file(self) -> None:
-        from core.datafile import MIN_ROWS
-
         if self.noise != 0:
             raise SpecError("data.noise", self.noise, "0 for a data file (its y is used as it is)")
         if self.table is None:

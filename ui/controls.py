@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from core.scenarios import Scenario
-from core.specs import ModelSpec, RunSpec, SpecError, all_rules
+from core.specs import FUNCTIONS, DataSpec, ModelSpec, RunSpec, SpecError, all_rules
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Control:
     placeholder: str | None = None  # shown in an empty text box (what empty means)
 
 
-DRAWN = ("sine", "parabola", "segments", "custom")  # the functions whose data the lab draws (not a file)
+DRAWN = tuple(f for f in FUNCTIONS if f != "file")  # the functions whose data the lab draws (not a file)
 CONTROLS = (
     Control("data.expression", "f", "Target f(x)", "data", ("custom",), wide=True),
     Control("data.x_columns", "xcol", "Input column", "data", ("file",), placeholder="all but the target"),
@@ -84,6 +84,11 @@ def session_table(scenario: Scenario):
 
 
 FILE_SETTINGS = ("data.x_columns", "data.y_column", "data.task")  # a file's column choice: kept when a preset is chosen
+
+
+def file_defaults() -> dict[str, Any]:
+    """The column choice a new file starts from, as its widgets show it (DataSpec's own defaults)."""
+    return {path: widget_value(path, DataSpec.__dataclass_fields__[path.partition(".")[2]].default) for path in FILE_SETTINGS}
 
 
 def _column_choice(scenario: Scenario) -> dict[str, Any]:

@@ -16,9 +16,6 @@ from core.scenarios import Scenario
 from ui import controls
 from ui.display import md
 
-# The settings that name a file's columns: a new file starts from the defaults (last column is the target).
-COLUMN_SETTINGS = (("data.x_columns", ""), ("data.y_column", ""), ("data.task", "auto"))
-
 
 def trains_on_a_file(scenario: Scenario) -> bool:
     return scenario.spec().data.function == "file"
@@ -117,7 +114,7 @@ def _use(scenario: Scenario, content: bytes, name: str, what: str) -> None:
         return
     st.session_state[f"{sid}.table"] = table
     st.session_state.pop(f"{sid}.data_error", None)
-    for path, default in COLUMN_SETTINGS:  # a new file starts from the default columns and an inferred task
+    for path, default in controls.file_defaults().items():  # a new file starts from the default columns and an inferred task
         control = next(c for c in controls.CONTROLS if c.path == path)
         st.session_state[controls.key(scenario, control)] = default
 
