@@ -34,7 +34,7 @@ class LiveProbe(EpochProbe):
 
     def __init__(self, model: keras.Model, replay_x_scaled: np.ndarray, y_inverse):
         self.model = model
-        self._x = np.asarray(replay_x_scaled, dtype=np.float32).reshape(-1, 1)
+        self._x = np.asarray(replay_x_scaled, dtype=np.float32)
         self._y_inverse = y_inverse
 
     def weights(self) -> list[np.ndarray]:

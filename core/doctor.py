@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from core.data import Scaler
+from core.data import Scaler, features
 from core.network import layer_outputs, layer_shapes, split_layers
 from core.restarts import seeds_for, summarize_sweep, wilson_interval
 from core.results import Finding, RestartsResult, RunResult
 from core.scenarios import Criterion
-from core.specs import MAX_EPOCHS, MAX_UNITS, RunSpec, SpecError
+from core.specs import FEATURES, MAX_EPOCHS, MAX_UNITS, RunSpec, SpecError
 
 DEFAULT_SEEDS = 16  # seeds per candidate (paired: every candidate trains on the same ones)
 HEAVY_SEEDS = 8  # ... for a setup whose one run costs more than HEAVY_WORK samples seen x parameters
@@ -96,9 +96,10 @@ class _Facts:
         self.criterion = criterion
         self.x_scaler = Scaler(**result.scalers["x"])
         self.y_scaler = Scaler(**result.scalers["y"])
-        self.x = np.asarray(result.x, float).ravel()
+        self.inputs = spec.data.n_inputs
+        self.x = np.asarray(result.x, float).reshape(len(result.x), -1) if self.inputs > 1 else np.asarray(result.x, float).ravel()
         self.y = np.asarray(result.y, float).ravel()
-        self.xs = self.x_scaler.transform(self.x).astype(np.float32)
+        self.xs = features(spec.data.input_features, self.x_scaler.transform(self.x))  # what the first layer is fed
         self.ys = self.y_scaler.transform(self.y)
         self.lo, self.hi = float(self.x.min()), float(self.x.max())
         self.span = self.hi - self.lo
@@ -181,6 +182,9 @@ def findings(result: RunResult, criterion: Criterion, restarts: dict | None = No
             "capacity, other learning rates and more epochs."), {"checks": len(_RULES)}))
     if facts.met:  # nothing explains a failure that did not happen
         found = [Finding(f.id, "note", f.text, f.evidence) if f.role != "note" else f for f in found]
+    elif any(f.id == "capacity" and f.role == "cause" and f.evidence.get("proved") for f in found):
+        # The best network of this architecture, computed exactly, fails: nothing but the architecture can explain it.
+        found = [Finding(f.id, "note", f.text, f.evidence) if f.role == "cause" and f.id != "capacity" else f for f in found]
     return sorted(found, key=lambda f: ROLE_ORDER[f.role])
 
 
@@ -373,6 +377,10 @@ def _unscaled_input(f: _Facts) -> Finding | None:
     scaling = f.spec.data.x_scaling
     where = (f"x is used as it is, from {_num(f.lo)} to {_num(f.hi)}" if scaling == "none"
              else f"x is scaled ({scaling}) to [{_num(float(xs.min()))}, {_num(float(xs.max()))}]")
+    if f.inputs > 1:
+        fed = ", ".join(f.spec.data.input_features)
+        where = (f"the first layer is fed ({fed}) from {_num(float(xs.min()))} to {_num(float(xs.max()))}"
+                 + (" (the inputs as they are)" if scaling == "none" else f" (inputs scaled: {scaling})"))
     evidence = {"x_scaling": scaling, "scaled_min": float(xs.min()), "scaled_max": float(xs.max()), "scaled_mean": mean, "scaled_std": std}
     if far:
         first = f.spec.model.activation[0] if f.spec.model.activation else f.spec.model.output_activation
@@ -437,6 +445,12 @@ def _output_range(f: _Facts) -> Finding | None:
 def _no_bias(f: _Facts) -> Finding | None:
     if f.spec.model.use_bias:
         return None
+    if f.inputs > 1:
+        centre = ", ".join(_num(float(v)) for v in np.atleast_1d(f.x_scaler.shift))
+        text = (f"The network has no biases: every first-layer unit's boundary (where its weighted sum is 0) passes through "
+                f"the same point, ({centre}) (the scaled inputs' origin), so no unit can move its line across the data, "
+                f"only turn it.")
+        return Finding("no_bias", _fail_role(f), text, {"centre": [float(v) for v in np.atleast_1d(f.x_scaler.shift)]})
     switch = float(f.x_scaler.shift)
     first = f.shapes[0].activation if len(f.shapes) > 1 else f.shapes[-1].activation
     left = float(np.mean(f.x < switch))
@@ -448,6 +462,8 @@ def _no_bias(f: _Facts) -> Finding | None:
 
 
 def _bends_outside_data(f: _Facts) -> Finding | None:
+    if f.inputs > 1:
+        return _lines_outside_data(f)
     if len(f.shapes) < 2 or not f.spec.model.use_bias:
         return None  # no hidden layer: nothing bends; no biases: no_bias says it
     act = f.shapes[0].activation
@@ -492,7 +508,7 @@ def _bends_outside_data(f: _Facts) -> Finding | None:
 
 def _too_few_bends(f: _Facts) -> Finding | None:
     """One ReLU layer: the fit is straight between kinks; a straight stretch over which the target turns cannot follow it."""
-    if f.met or len(f.shapes) != 2 or f.shapes[0].activation != "relu" or f.result.task != "regression":
+    if f.met or len(f.shapes) != 2 or f.shapes[0].activation != "relu" or f.result.task != "regression" or f.inputs > 1:
         return None
     from core.readout import count_extrema
 
@@ -518,6 +534,8 @@ def _too_few_bends(f: _Facts) -> Finding | None:
 
 
 def _capacity(f: _Facts) -> Finding | None:
+    if f.inputs > 1:
+        return _linear_capacity(f)
     r = f.result.readout
     family = r.parabola.family if r.parabola is not None else None
     if family is not None and abs(family.target_gap) > 1e-9 and family.best_max_abs_error > 0:
@@ -549,6 +567,120 @@ def _capacity(f: _Facts) -> Finding | None:
     return None
 
 
+def _is_linear(f: _Facts) -> bool:
+    """Whether the network computes out(w · features + b): no hidden layer, or only linear ones."""
+    return all(shape.activation == "linear" for shape in f.shapes[:-1]) and f.shapes[-1].activation != "square"
+
+
+LINE_DIRECTIONS = 720  # directions searched for the best straight boundary over two features (every 0.5 degrees)
+LINE_POINTS = 20_000  # points the search reads at most
+
+
+def best_line_accuracy(xs: np.ndarray, y: np.ndarray, bias: bool = True) -> float | None:
+    """The highest training accuracy of any one straight boundary over one or two features: for each direction w (both
+    signs of one feature; LINE_DIRECTIONS of two) every threshold (only 0 without a bias). None for more features."""
+    xs = np.asarray(xs, float)
+    labels = np.asarray(y, float) > 0.5
+    if xs.shape[1] > 2:
+        return None
+    if xs.shape[1] == 1:
+        directions = np.array([[1.0], [-1.0]])
+    else:
+        angles = np.arange(LINE_DIRECTIONS) * 2 * np.pi / LINE_DIRECTIONS
+        directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    scores = xs @ directions.T  # (points, directions)
+    if not bias:  # the boundary passes through 0: class 1 where the score is positive
+        return float(np.max(np.mean((scores > 0) == labels[:, None], axis=0)))
+    order = np.argsort(scores, axis=0)
+    ones = labels[order]  # each direction's labels from its lowest score up
+    n, positives = len(labels), int(labels.sum())
+    # Threshold after the k lowest scores: those are called 0, the rest 1. Correct = zeros among the k lowest
+    # + ones among the others (k = 0..n; ties split only where scores differ, which a boundary can do anyway).
+    zeros_low = np.concatenate([np.zeros((1, ones.shape[1])), np.cumsum(~ones, axis=0)])
+    ones_low = np.concatenate([np.zeros((1, ones.shape[1])), np.cumsum(ones, axis=0)])
+    correct = zeros_low + (positives - ones_low)
+    return float(correct.max() / n)
+
+
+def least_squares_plane(xs: np.ndarray, y: np.ndarray, bias: bool = True) -> np.ndarray:
+    """The weights (w..., b) of the plane over the columns of `xs` closest to y in squared error."""
+    a = np.column_stack([xs, np.ones(len(xs))]) if bias else np.asarray(xs, float)
+    return np.linalg.lstsq(np.asarray(a, float), y, rcond=None)[0]
+
+
+def _linear_capacity(f: _Facts) -> Finding | None:
+    """Two inputs, a network linear in its features: the best straight boundary (or plane) over them, fitted exactly here,
+    against the criterion. When even that best one fails, no training of this architecture can succeed."""
+    if not _is_linear(f) or f.spec.model.output_units > 1:
+        return None
+    classify = f.result.task == "classification"
+    bias = f.spec.model.use_bias
+    names = ", ".join(f.spec.data.input_features)
+    xs = np.asarray(f.xs, float)
+    if classify:
+        need = f.criterion.threshold if f.criterion.kind == "accuracy_at_least" else None
+        # The ordering a boundary makes does not depend on the output activation: a threshold on w · features + b.
+        rows = np.random.default_rng(0).permutation(len(xs))[:LINE_POINTS] if len(xs) > LINE_POINTS else slice(None)
+        best = best_line_accuracy(xs[rows], f.y[rows], bias)
+        exact = len(xs) <= LINE_POINTS
+        if need is None or best is None or best >= need - 0.01:
+            return None
+        line = "one straight line" if xs.shape[1] == 2 else "one threshold"
+        searched = f"searched here over {LINE_DIRECTIONS} directions and every offset" if xs.shape[1] == 2 else "searched here over every threshold"
+        text = (f"The architecture cannot separate these classes: with no hidden layer the network is "
+                f"{f.shapes[-1].activation}(w · ({names}) + b), so its boundary is {line} in ({names}). The best such "
+                f"boundary, {searched}, classifies {_pct(best)} of the training points correctly"
+                + ("" if exact else f" (on {LINE_POINTS:,} of them)") + f", and the criterion needs {_pct(need)}: no training "
+                f"of this network can reach it.")
+        evidence = {"hidden_layers": len(f.shapes) - 1, "features": list(f.spec.data.input_features), "best_line_accuracy": best,
+                    "needed": need, "proved": exact}
+        return Finding("capacity", _fail_role(f), text, evidence)
+    w = least_squares_plane(xs, np.asarray(f.ys, float), bias)
+    if f.criterion.kind != "max_abs_error_below":
+        return None
+    grid = np.asarray(f.result.grid_x, float)
+    target = np.asarray(f.result.grid_target, float)
+    if not np.all(np.isfinite(target)):
+        return None
+    gs = features(f.spec.data.input_features, f.x_scaler.transform(grid))
+    fit = f.y_scaler.inverse((np.column_stack([gs, np.ones(len(gs))]) if bias else gs) @ w)
+    worst = float(np.max(np.abs(fit - target)))
+    if worst <= f.criterion.threshold:
+        return None
+    text = (f"The architecture cannot represent the target: with no hidden layer the network is a plane in ({names}), and "
+            f"the best plane, fitted here by least squares, still misses the clean target by up to {_num(worst)} on the "
+            f"square, where the criterion allows {_num(f.criterion.threshold)}.")
+    return Finding("capacity", _fail_role(f), text, {"hidden_layers": len(f.shapes) - 1, "features": list(f.spec.data.input_features),
+                                                     "best_linear_max_abs_error": worst, "allowed": f.criterion.threshold,
+                                                     "proved": True})
+
+
+def _lines_outside_data(f: _Facts) -> Finding | None:
+    """Two inputs: first-layer units whose boundary (weighted sum 0) misses the training points bend nothing there."""
+    units = f.result.readout.units
+    if units is None or units.positive_share is None or not f.spec.model.use_bias:
+        return None
+    crosses = units.crosses_data
+    act, total = f.shapes[0].activation, len(crosses)
+    missing = [i for i, c in enumerate(crosses) if not c]
+    across = [i + 1 for i, c in enumerate(crosses) if c]
+    evidence = {"units": total, "crossing": across, "positive_share": list(units.positive_share)}
+    if not missing:
+        text = (f"Every one of the {total} units in {f.shapes[0].name} draws its boundary through the training points (the "
+                f"lines where each unit's weighted sum is 0, on the Hidden units maps).")
+        return Finding("unit_boundaries", "note", text, evidence)
+    sides = []
+    for i in missing:
+        on = "switched off" if act == "relu" and units.positive_share[i] < 0.5 else "on one side"
+        sides.append(f"unit {i + 1} ({on})")
+    what = {"relu": "a tilted plane or nothing", "linear": "a tilted plane"}.get(act, "a nearly flat or tilted surface")
+    text = (f"Boundaries outside the data: {len(missing)} of the {total} {act} units in {f.shapes[0].name} have every "
+            f"training point on the same side of their boundary ({', '.join(sides)}), so over the data each adds only "
+            f"{what}, no bend" + (f"; units {', '.join(map(str, across))} cross the data." if across else "; none crosses the data."))
+    role = _fail_role(f) if len(missing) * 2 >= total else "note"
+    return Finding("unit_boundaries", role, text, evidence)
+
+
 def _crossings(x: np.ndarray, values: np.ndarray) -> list[float]:
     from core.readout import probability_crossings
 
@@ -569,7 +701,7 @@ def _majority_class(f: _Facts) -> Finding | None:
 
 def _crossings_note(f: _Facts) -> Finding | None:
     c = f.result.readout.classifier
-    if c is None:
+    if c is None or f.inputs > 1:
         return None
     fit = list(c.crossings)
     if f.spec.model.output_units > 1 or f.spec.data.n_classes > 2:  # classes, not a probability
@@ -650,7 +782,7 @@ class Change:
     because: tuple[str, ...] = ()  # the findings that propose it
 
 
-GROUP_ORDER = ("optimizer", "learning_rate", "batch", "loss", "x_scaling", "y_scaling", "bias", "initializer",
+GROUP_ORDER = ("optimizer", "learning_rate", "batch", "loss", "x_scaling", "features", "y_scaling", "bias", "initializer",
                "activation", "output", "width", "depth", "epochs")
 
 
@@ -775,11 +907,17 @@ def candidates(result: RunResult, found: list[Finding]) -> list[Change]:
                     changes["train.loss"] = "binary_crossentropy"
                 add("out", f"{wanted} output", "output", lambda s, c=changes: dict(c), why)
         if why == "capacity":
+            if d.n_inputs == 2 and set(d.input_features) != set(FEATURES):
+                add("features", "all the Playground's features", "features", lambda s: {"data.features": ",".join(FEATURES)}, why)
             if not m.units:
                 add("hidden", "a hidden layer", "depth", _hidden_layer, why)
             else:
                 add("wider4", "4× as wide", "width", _units(4), why)
                 add("deeper", "one more hidden layer", "depth", _deeper, why)
+        if why == "unit_boundaries":
+            if d.x_scaling != "standard":
+                add("xstd", "standardise x", "x_scaling", lambda s: {"data.x_scaling": "standard"}, why)
+            add("wider", "twice as wide", "width", _units(2), why)
         if why == "seed_dependent" and m.units:
             add("wider", "twice as wide", "width", _units(2), why)
     return list(out.values())

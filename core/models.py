@@ -23,7 +23,7 @@ def activation(name: str):
 
 def build_model(spec: ModelSpec, seed: int) -> keras.Sequential:
     """The network of `spec`, its weights drawn from initializers seeded by `seed`."""
-    layers = [keras.Input(shape=(1,), name="x")]
+    layers = [keras.Input(shape=(spec.inputs,), name="x")]
     for index, shape in enumerate(layer_shapes(spec)):
         layers.append(
             keras.layers.Dense(

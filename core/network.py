@@ -74,7 +74,7 @@ class LayerShape(NamedTuple):
 
 def layer_shapes(spec: ModelSpec) -> list[LayerShape]:
     """Every Dense layer of the spec, output last."""
-    widths = [1, *spec.units, spec.output_units]
+    widths = [spec.inputs, *spec.units, spec.output_units]
     names = [f"hidden_{i + 1}" for i in range(len(spec.units))] + ["output"]
     acts = [*spec.activation, spec.output_activation]
     return [LayerShape(names[i], widths[i], widths[i + 1], acts[i]) for i in range(len(names))]
@@ -91,7 +91,7 @@ def weight_names(spec: ModelSpec) -> list[str]:
 
 
 def count_params(spec: ModelSpec) -> int:
-    """Trainable weights of the network (1 input, the hidden layers, 1 output)."""
+    """Trainable weights of the network (its inputs, the hidden layers, the outputs)."""
     bias = 1 if spec.use_bias else 0
     return sum((shape.fan_in + bias) * shape.units for shape in layer_shapes(spec))
 
@@ -104,7 +104,7 @@ def split_layers(spec: ModelSpec, weights: list[np.ndarray]) -> list[tuple[np.nd
 
 def layer_outputs(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """(pre-activation, activation) of every layer for scaled inputs x, computed in float32."""
-    out = np.asarray(x, dtype=np.float32).reshape(-1, 1)
+    out = np.asarray(x, dtype=np.float32).reshape(-1, spec.inputs)
     layers = []
     for (kernel, bias), shape in zip(split_layers(spec, weights), layer_shapes(spec)):
         pre = out @ np.asarray(kernel, np.float32)

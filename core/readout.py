@@ -172,24 +172,32 @@ def _parabola_readout(spec: ModelSpec, weights, data: Dataset, grid: np.ndarray,
 # Units
 
 
+def _states(shape, post: np.ndarray) -> tuple:
+    """(dead ReLU units, saturated share per sigmoid/tanh unit) of one hidden layer's outputs on the training data."""
+    dead = saturated = None
+    if shape.activation == "relu":
+        dead = tuple(int(i) for i in np.flatnonzero(np.all(post <= 0, axis=0)))
+    if shape.activation in _SATURATING:
+        slope = post * (1 - post) if shape.activation == "sigmoid" else 1 - post**2
+        saturated = tuple(float(v) for v in np.mean(slope < SATURATION_SHARE * _SATURATING[shape.activation], axis=0))
+    return dead, saturated
+
+
 def _units_readout(spec: ModelSpec, weights, data: Dataset, replay_x: np.ndarray) -> UnitsReadout | None:
     shapes = layer_shapes(spec)
     hidden = shapes[:-1]
     if not hidden:
         return None
     outputs = layer_outputs(spec, weights, data.x_train)
+    if data.inputs > 1:  # two inputs: no kink or threshold on a line; which side of its boundary each unit puts the data
+        layers = [LayerReadout(shape.name, shape.activation, shape.units, *_states(shape, outputs[index][1]))
+                  for index, shape in enumerate(hidden)]
+        positive = np.mean(outputs[0][0] > 0, axis=0)
+        return UnitsReadout(layers=tuple(layers), positive_share=tuple(float(v) for v in positive))
     lo, hi = data.x_range
     layers = []
     for index, shape in enumerate(hidden):
-        post = outputs[index][1]
-        dead = saturated = None
-        if shape.activation == "relu":
-            dead = tuple(int(i) for i in np.flatnonzero(np.all(post <= 0, axis=0)))
-        if shape.activation in _SATURATING:
-            slope = post * (1 - post) if shape.activation == "sigmoid" else 1 - post**2
-            share = np.mean(slope < SATURATION_SHARE * _SATURATING[shape.activation], axis=0)
-            saturated = tuple(float(v) for v in share)
-        layers.append(LayerReadout(shape.name, shape.activation, shape.units, dead, saturated))
+        layers.append(LayerReadout(shape.name, shape.activation, shape.units, *_states(shape, outputs[index][1])))
     # First-layer boundaries in original x: w * (x - s) / k + b = 0  ->  x = s - k b / w.
     first_kernel, first_bias = split_layers(spec, weights)[0]
     k, s = data.x_scaler.scale, data.x_scaler.shift
@@ -287,6 +295,12 @@ def summarize(spec: RunSpec, data: Dataset, weights, grid_prediction: np.ndarray
     with np.errstate(all="ignore"):
         grid, target = data.grid(), data.target(data.grid())
         units = _units_readout(spec.model, weights, data, data.replay_grid()) if detail else None
+        labels = np.asarray(data.y, float).ravel()
+        if data.inputs > 1:  # a plane: no curve to count turns or crossings on
+            if data.resolved_task == "regression":
+                return Readout(units=units)
+            majority = float(np.max(np.bincount(labels.astype(int))) / len(labels)) if len(labels) else 0.0
+            return Readout(units=units, classifier=ClassifierReadout((), majority))
         if data.resolved_task == "regression":
             return Readout(units=units, extrema=Extrema(count_extrema(grid_prediction), count_extrema(target)),
                            parabola=_parabola_readout(spec.model, weights, data, grid, target, detail))

@@ -33,6 +33,8 @@ def metric_name(task: str, function: str = "") -> str:
 # ---------------------------------------------------------------------------------------------
 # Readouts
 
+CROSSING_SHARE = 0.02  # a unit's boundary crosses the data when at least this share of the points lies on each side
+
 
 @dataclass(frozen=True)
 class LayerReadout:
@@ -65,6 +67,16 @@ class UnitsReadout:
     thresholds: tuple[float | None, ...] | None = None  # sigmoid/tanh first layer: where each unit is half on
     threshold_in_range: tuple[bool, ...] | None = None
     contributions: Contributions | None = None
+    # Two inputs: each first-layer unit's share of training points on the side where its pre-activation is
+    # positive; its boundary (pre-activation 0, a line for inputs x1, x2) crosses the data when both sides hold some.
+    positive_share: tuple[float, ...] | None = None
+
+    @property
+    def crosses_data(self) -> tuple[bool, ...] | None:
+        """Two inputs: whether each first-layer unit's boundary runs through the training points (at least 2% on each side)."""
+        if self.positive_share is None:
+            return None
+        return tuple(CROSSING_SHARE <= share <= 1 - CROSSING_SHARE for share in self.positive_share)
 
     @property
     def units_in_range(self) -> int | None:
@@ -146,6 +158,8 @@ class Readout:
                            dead_units=list(u.dead_units))
             if u.thresholds is not None:
                 out.update(thresholds=list(u.thresholds), threshold_in_range=list(u.threshold_in_range))
+            if u.positive_share is not None:
+                out.update(positive_share=list(u.positive_share), crosses_data=list(u.crosses_data))
         if self.extrema is not None:
             out["extrema"] = {"fit": self.extrema.fit, "target": self.extrema.target}
         if self.parabola is not None:

@@ -326,6 +326,47 @@ _add(Scenario(
     posted=False,
 ))
 
+_add(Scenario(
+    id="playground",
+    title="The Playground's datasets, in Keras",
+    question="Two inputs, as in the TensorFlow Playground: why can't a net without a hidden layer learn XOR, and what can?",
+    story=(
+        "Not one of the posts: the TensorFlow Playground's six datasets over two inputs x1, x2 on [-6, 6], "
+        "drawn as its source draws them (circle, xor, gauss and spiral are classes; plane and multi_gauss "
+        "regressions), with its noise (0 to 0.5) and its feature transforms (x1², x2², x1·x2, sin x1, sin x2). "
+        "Its classes are +1 / -1; here they are 1 / 0, read by a sigmoid output with binary cross-entropy. "
+        "The Playground trains plain SGD at learning rate 0.03 on batches of 10, and so do these presets. "
+        "A net without a hidden layer draws one straight boundary, so it cannot separate XOR's four quadrants; "
+        "four tanh units can, and so can the single feature x1·x2. The surface shows the output over the "
+        "square, the small maps what each hidden unit computes."
+    ),
+    source="the TensorFlow Playground (playground.tensorflow.org), its datasets and defaults",
+    base={
+        "seed": 0,
+        "data": {"function": "xor", "n_samples": 250, "test_samples": 250, "x_min": -6.0, "x_max": 6.0, "noise": 0.0,
+                 "data_seed": 0},
+        "model": {"units": [], "activation": [], "output_activation": "sigmoid"},
+        "train": {"optimizer": "sgd", "learning_rate": 0.03, "loss": "binary_crossentropy", "batch_size": 10, "epochs": 200,
+                  "shuffle": True},
+    },
+    presets=(
+        Preset("question", "XOR, no hidden layer", "XOR's four quadrants with no hidden layer: one straight boundary."),
+        Preset("answer", "XOR, 4 tanh units", "The same with one hidden layer of 4 tanh units.",
+               {"model.units": "4", "model.activation": "tanh"}),
+        Preset("xor-feature", "XOR, feature x1·x2", "No hidden layer, fed the single feature x1·x2: its sign is the class.",
+               {"data.features": "x1*x2"}),
+        Preset("circle", "Circle, with x1², x2²", "The circle with no hidden layer, fed x1² and x2²: a boundary straight in "
+               "those is a circle in x1, x2.", {"data.function": "circle", "data.features": "x1^2,x2^2"}),
+        Preset("spiral", "Spiral, small net", "The spiral with the Playground's default net (4 and 2 tanh units) on x1, x2.",
+               {"data.function": "spiral", "model.units": "4,2", "model.activation": "tanh"}),
+        Preset("spiral-big", "Spiral, more units", "The spiral with 8 and 8 tanh units and Adam(0.01), 400 epochs.",
+               {"data.function": "spiral", "model.units": "8,8", "model.activation": "tanh", "train.optimizer": "adam",
+                "train.learning_rate": 0.01, "train.epochs": 400}),
+    ),
+    criterion=Criterion("accuracy_at_least", 0.95),
+    posted=False,
+))
+
 POSTED = [sid for sid, s in SCENARIOS.items() if s.posted]
 
 

@@ -17,7 +17,14 @@ from core.errors import SpecError
 from core.expression import check_on_range
 
 SCALINGS = ("none", "minmax", "symmetric", "standard")
-FUNCTIONS = ("sine", "parabola", "segments", "custom", "file")
+# The TensorFlow Playground's datasets, two inputs each: four classifications and two regressions.
+PLANE_CLASSES = ("circle", "xor", "gauss", "spiral")
+PLANE_REGRESSIONS = ("plane", "multi_gauss")
+PLANE_FUNCTIONS = PLANE_CLASSES + PLANE_REGRESSIONS
+FUNCTIONS = ("sine", "parabola", "segments", "custom", "file", *PLANE_FUNCTIONS)
+# The Playground's input features, computed from the (scaled) inputs x1, x2 and fed to the first layer.
+FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
+MAX_PLANE_NOISE = 0.5  # the Playground's noise slider goes to 50%
 TASKS = ("auto", "regression", "classification")
 SAMPLINGS = ("grid", "uniform", "blocks")
 ACTIVATIONS = (
@@ -186,13 +193,15 @@ class DataSpec(_Spec):
 
     section = "data"
     function: str = _f("sine", Rule("choice", "target: amplitude*sin(x), A x^2 + B x + C, the 0/1/0 segments, your expression, "
-                                              "or your data file", choices=FUNCTIONS))
+                                              "your data file, or one of the TensorFlow Playground's two-input datasets (circle, "
+                                              "xor, gauss, spiral: classes; plane, multi_gauss: regressions)", choices=FUNCTIONS))
     sampling: str = _f("grid", Rule("choice", "grid: evenly spaced; uniform: random draws; blocks: three separated runs (segments)",
                                     choices=SAMPLINGS))
     n_samples: int = _f(10_000, Rule("int", "training samples (a data file: its rows less the test share)", 3, MAX_SAMPLES))
     x_min: float = _f(0.0, Rule("float", "left end of the data range (a data file: its smallest x)", -MAX_X, MAX_X))
     x_max: float = _f(2 * math.pi, Rule("float", "right end of the data range (a data file: its largest x)", -MAX_X, MAX_X))
-    noise: float = _f(0.0, Rule("float", "standard deviation of Gaussian noise added to y", 0.0, 100.0))
+    noise: float = _f(0.0, Rule("float", "standard deviation of Gaussian noise added to y (a Playground dataset: its noise level, "
+                                         "0 to 0.5, as its slider's 0 to 50%)", 0.0, 100.0))
     amplitude: float = _f(1.0, Rule("float", "sine: y = amplitude * sin(x)", -100.0, 100.0))
     coef_a: float = _f(1.0, Rule("float", "parabola: coefficient A of x^2", -100.0, 100.0))
     coef_b: float = _f(2.0, Rule("float", "parabola: coefficient B of x", -100.0, 100.0))
@@ -214,6 +223,8 @@ class DataSpec(_Spec):
     test_share: float = _f(0.0, Rule("float", "data file: share of its rows held out as test points, drawn with test_seed", 0.0, 0.5))
     file_name: str = _f("", Rule("text", "data file: its name, as shown (set when a file is read)", 0, 200))
     file_digest: str = _f("", Rule("text", "data file: sha256 of its bytes (set when a file is read)", 0, 64))
+    features: tuple[str, ...] = _f((), Rule("names", "two inputs: the features fed to the first layer, from the scaled inputs, as "
+                                                   "the Playground's (empty: x1, x2)", choices=FEATURES))
     table: Any = field(default=None, compare=False, repr=False)  # a data file's core.datafile.Table, never in to_dict
 
     ATTACHED = ("table",)
@@ -228,6 +239,34 @@ class DataSpec(_Spec):
         return 2
 
     @property
+    def n_inputs(self) -> int:
+        """How many input columns the data has: 2 for a Playground dataset, a file's chosen columns, else 1."""
+        if self.function in PLANE_FUNCTIONS:
+            return 2
+        if self.function == "file" and self.table is not None:
+            return self._file_inputs
+        return 1
+
+    @property
+    def input_features(self) -> tuple[str, ...]:
+        """What the first layer is fed: the chosen features, or the inputs themselves (x for one input; x1, x2 for two)."""
+        if self.features:
+            return self.features
+        return ("x",) if self.n_inputs == 1 else FEATURES[:self.n_inputs]
+
+    @property
+    def input_width(self) -> int:
+        """The first layer's inputs: one per feature."""
+        return len(self.input_features)
+
+    @property
+    def input_bounds(self) -> tuple[tuple[float, float], ...]:
+        """The range of each input: x_min..x_max (both inputs of a Playground dataset), or a file's columns' own."""
+        if self.function == "file" and self.table is not None:
+            return self._file_bounds
+        return ((self.x_min, self.x_max),) * self.n_inputs
+
+    @property
     def chosen(self):
         """A data file's chosen columns (core.datafile.DataTable), or None."""
         return select(self.table, self.x_columns, self.y_column, self.task) if self.table is not None else None
@@ -237,7 +276,7 @@ class DataSpec(_Spec):
         """regression or classification: a data file's from its target (unless data.task says), the others' from their function."""
         if self.function == "file":
             return self._file_task if self.table is not None else ("regression" if self.task == "auto" else self.task)
-        if self.function == "segments" or (self.function == "custom" and self.classify_above is not None):
+        if self.function in ("segments", *PLANE_CLASSES) or (self.function == "custom" and self.classify_above is not None):
             return "classification"
         return "regression"
 
@@ -247,16 +286,17 @@ class DataSpec(_Spec):
         if self.table is None:
             return
         chosen = self.chosen
-        if len(chosen.x_names) != 1:
-            raise SpecError("data.x_columns", ", ".join(chosen.x_names),
-                            "one input column for now (two-input data comes with the 2-D playground): choose it with data.x_columns")
         rows = chosen.rows
         held = int(round(self.test_share * rows))
         if rows - held < MIN_ROWS:
             raise SpecError("data.test_share", self.test_share, f"a share that leaves at least {MIN_ROWS} training rows of {rows}")
+        for column, name in enumerate(chosen.x_names):
+            x = chosen.x[:, column]
+            if not x.max() > x.min():
+                raise SpecError("data.x_columns", name, f"an input column with at least two different values (all are {x[0]:g})")
         x = chosen.x[:, 0]
-        if not x.max() > x.min():
-            raise SpecError("data.x_columns", chosen.x_names[0], f"an input column with at least two different values (all are {x[0]:g})")
+        object.__setattr__(self, "_file_inputs", len(chosen.x_names))
+        object.__setattr__(self, "_file_bounds", tuple((float(c.min()), float(c.max())) for c in chosen.x.T))
         object.__setattr__(self, "_file_task", chosen.task)
         object.__setattr__(self, "_file_classes", len(chosen.classes))
         if chosen.task == "classification":  # a file's labels are never scaled, whatever a preset says ("Scaled" scales y too)
@@ -278,21 +318,35 @@ class DataSpec(_Spec):
                 raise SpecError("data.task", self.task, f"auto or {self.resolved_task} for function {self.function}")
         if not self.x_max > self.x_min:
             raise SpecError("data.x_max", self.x_max, f"a number greater than data.x_min ({self.x_min:g})")
+        self._check_features()
         if self.function == "custom":
             check_on_range(self.expression, self.x_min, self.x_max)
         if self.sampling == "blocks" and self.function != "segments":
             raise SpecError("data.sampling", self.sampling, "grid or uniform for function " + self.function)
         if self.resolved_task == "classification" and self.y_scaling != "none":
             raise SpecError("data.y_scaling", self.y_scaling, "none (class labels 0/1 are not scaled)")
-        if self.resolved_task == "classification" and self.noise != 0:
+        if self.function in PLANE_FUNCTIONS:
+            if self.noise > MAX_PLANE_NOISE:
+                raise SpecError("data.noise", self.noise, f"0 to {MAX_PLANE_NOISE:g} for a Playground dataset (its slider's 0 to 50%)")
+        elif self.resolved_task == "classification" and self.noise != 0:
             raise SpecError("data.noise", self.noise, "0 for class labels")
+
+    def _check_features(self) -> None:
+        if not self.features:
+            return
+        if self.n_inputs != 2:
+            raise SpecError("data.features", ",".join(self.features), "empty for one input (features are made from two inputs, x1 and x2)")
+        if len(set(self.features)) != len(self.features):
+            raise SpecError("data.features", ",".join(self.features), "each feature once: " + ", ".join(FEATURES))
 
 
 @dataclass(frozen=True)
 class ModelSpec(_Spec):
-    """A stack of Dense layers on one input: hidden widths, activations, bias and initializers."""
+    """A stack of Dense layers: its inputs (set from the data), hidden widths, activations, bias and initializers."""
 
     section = "model"
+    inputs: int = _f(1, Rule("int", "inputs of the first layer: set from the data (1, 2, or one per feature of data.features)",
+                             1, len(FEATURES)))
     units: tuple[int, ...] = _f((4,), Rule("units", "widths of the hidden layers, e.g. 32,32 (empty: no hidden layer)", 1, MAX_UNITS))
     activation: tuple[str, ...] = _f(("relu",), Rule("names", "activation of each hidden layer (one name applies to all)", choices=ACTIVATIONS))
     output_activation: str = _f("linear", Rule("choice", "activation of the output layer (softmax: over its units, one per class)",
@@ -401,6 +455,8 @@ class RunSpec:
         for name, cls in (("data", DataSpec), ("model", ModelSpec), ("train", TrainSpec)):
             if isinstance(getattr(self, name), dict):
                 object.__setattr__(self, name, cls.from_dict(getattr(self, name)))
+        if self.model.inputs != self.data.input_width:  # the first layer takes what the data gives it
+            object.__setattr__(self, "model", self.model.replace(inputs=self.data.input_width))
         task, loss, outputs = self.data.resolved_task, self.train.loss, self.model.output_units
         if task == "regression" and loss in ("binary_crossentropy", *CLASS_LOSSES):
             raise SpecError("train.loss", loss, "mse, mae or sse for a regression target")

@@ -46,7 +46,7 @@ from core.callbacks import (
     StopOnFlag,
     WeightRecorder,
 )
-from core.data import FINE_GRID, REPLAY_STRIDE, Dataset, make_dataset
+from core.data import FINE_GRID, PLANE_GRID, PLANE_STRIDE, REPLAY_STRIDE, Dataset, make_dataset
 from core.ensemble import FlatEnsemble, member_loss
 from core.models import build_model, initial_weights
 from core.network import count_params, forward, predicted_class, weight_names
@@ -101,7 +101,7 @@ class _Outcome(NamedTuple):
 def resolve_record_every(spec: RunSpec) -> int:
     if spec.record_every:
         return spec.record_every
-    replay_points = len(range(0, FINE_GRID, REPLAY_STRIDE))
+    replay_points = len(range(0, FINE_GRID, REPLAY_STRIDE)) if spec.data.n_inputs == 1 else len(range(0, PLANE_GRID, PLANE_STRIDE)) ** 2
     values = (count_params(spec.model) + replay_points) * spec.train.epochs
     return max(1, math.ceil(values / RECORD_BUDGET))
 
@@ -118,10 +118,11 @@ class _Context:
         self.batch = spec.train.resolved_batch_size(self.n)
         self.steps_per_epoch = spec.train.steps_per_epoch(self.n)
         self.grid = self.data.grid()
-        self.grid_scaled = self.data.x_scaler.transform(self.grid).astype(np.float32).reshape(-1, 1)
+        self.grid_scaled = self.data.encode(self.grid)
         self.grid_target = self.data.target(self.grid)
-        self.replay_x = self.grid[::REPLAY_STRIDE]
-        self.replay_scaled = self.grid_scaled[::REPLAY_STRIDE]
+        self.replay_index = self.data.replay_index()
+        self.replay_x = self.grid[self.replay_index]
+        self.replay_scaled = self.grid_scaled[self.replay_index]
         self.metric = metric_name(spec.data.resolved_task, spec.data.function)
         self.classes = spec.model.output_units  # > 1: one output per class, the prediction is the likeliest class
 
@@ -159,8 +160,8 @@ class _SingleNet:
         self.optimizer = self.model.optimizer
         self.optimizer.build(self.model.trainable_variables)
         # Building the compiled loss eagerly keeps any lazily created state out of the loop.
-        probe = np.zeros((1, 1), np.float32)
-        self.model.compute_loss(x=probe, y=probe, y_pred=self.model(probe), training=True)
+        probe = np.zeros((1, spec.model.inputs), np.float32)
+        self.model.compute_loss(x=probe, y=probe[:, :1], y_pred=self.model(probe), training=True)
         self.weights = self.model.weights
 
     def assign(self, starts: list[list[np.ndarray]]) -> None:
@@ -269,15 +270,22 @@ class CompiledLoop:
         return self.net.member_weights()
 
     def run(self, ctx: _Context, orders: np.ndarray, n_epochs: int) -> _Chunk:
-        out = self._chunk(ctx.x, ctx.y, orders, np.int32(n_epochs), ctx.grid_scaled, ctx.grid_target.astype(np.float32),
+        # Only a regression's max |fit - target| needs the whole grid each epoch; otherwise the replay points do.
+        if self.metric == "max_abs_error":
+            grid, index = ctx.grid_scaled, ctx.replay_index
+        else:
+            grid, index = ctx.replay_scaled, np.arange(len(ctx.replay_index))
+        out = self._chunk(ctx.x, ctx.y, orders, np.int32(n_epochs), grid, index.astype(np.int32),
+                          np.nan_to_num(ctx.grid_target).astype(np.float32) if self.metric == "max_abs_error" else np.zeros(1, np.float32),
                           np.float32(ctx.data.y_scaler.shift), np.float32(ctx.data.y_scaler.scale))
         self.compiled = True
         ran, bad, losses, metrics, predictions, snapshots = tf.nest.map_structure(lambda t: t.numpy(), out)
         return _Chunk(int(ran), int(bad), losses, metrics, predictions if self.record else None,
                       snapshots if self.record else None)
 
-    def _chunk_fn(self, x, y, perms, n_epochs, grid_x, grid_target, y_shift, y_scale):
+    def _chunk_fn(self, x, y, perms, n_epochs, grid_x, replay_index, grid_target, y_shift, y_scale):
         net, members = self.net, self.members
+        width = x.shape[1]  # the first layer's inputs
         n, batch, steps = self.n, self.batch, self.steps
         rest = n - (steps - 1) * batch  # samples in the last step
         padding = steps * batch - n
@@ -290,7 +298,7 @@ class CompiledLoop:
             weights[n - rest : n] = batch / rest if self.mean_loss else 1.0
             weights[n:] = 0.0
         grid = tf.broadcast_to(grid_x[None], [members, *grid_x.shape])
-        inputs = tf.broadcast_to(x[None], [members, n, 1])
+        inputs = tf.broadcast_to(x[None], [members, n, width])
 
         def epoch(e, last_loss, _bad, losses, metrics, *records):
             order = perms[e]  # (members, n)
@@ -299,7 +307,7 @@ class CompiledLoop:
             xs, ys = tf.gather(x, order), tf.gather(y, order)  # (members, n + padding, 1)
 
             def step(i, total):
-                xb = tf.slice(xs, [0, i * batch, 0], [members, batch, 1])
+                xb = tf.slice(xs, [0, i * batch, 0], [members, batch, width])
                 yb = tf.slice(ys, [0, i * batch, 0], [members, batch, 1])
                 wb = tf.slice(weights, [i * batch], [batch]) if padding else None
                 # Keras's loss tracker: a mean over batches weighted by their real sizes.
@@ -329,7 +337,7 @@ class CompiledLoop:
                 metric = tf.reduce_max(tf.abs(fit - grid_target[None, :]), axis=1)
             if self.record:  # the replayed fit, then every weight
                 replay, *snapshots = records
-                records = [replay.write(e, fit[:, ::REPLAY_STRIDE]),
+                records = [replay.write(e, tf.gather(fit, replay_index, axis=1)),
                            *(ta.write(e, v.value[None]) for ta, v in zip(snapshots, net.weights))]
             return (e + 1, loss, bad, losses.write(e, loss), metrics.write(e, metric), *records)
 
@@ -339,7 +347,7 @@ class CompiledLoop:
         arrays = [tf.TensorArray(tf.float32, size=capacity, element_shape=[members]) for _ in range(2)]
         records = []
         if self.record:
-            points = len(range(0, grid_x.shape[0], REPLAY_STRIDE))
+            points = replay_index.shape[0]
             records = [tf.TensorArray(tf.float32, size=capacity, element_shape=[members, points]),
                        *(tf.TensorArray(tf.float32, size=capacity, element_shape=[1, *v.shape]) for v in net.weights)]
         done, _, bad, losses, metrics, *records = tf.while_loop(
@@ -361,7 +369,7 @@ class _LoopPool:
     @staticmethod
     def key(spec: RunSpec, members: int, n: int, batch: int, record: bool) -> tuple:
         m, t = spec.model, spec.train
-        return (m.units, m.activation, m.output_activation, m.output_units, m.use_bias, t.optimizer, t.momentum, t.nesterov,
+        return (m.inputs, m.units, m.activation, m.output_activation, m.output_units, m.use_bias, t.optimizer, t.momentum, t.nesterov,
                 (t.decay, t.learning_rate) if t.decay else None, t.clipnorm, t.global_clipnorm,
                 t.loss, n, batch, spec.data.resolved_task, spec.data.function == "file", members, record)
 
@@ -642,7 +650,7 @@ def _assemble(ctx: _Context, path: str, outcome: _Outcome, history: HistoryRecor
     grid_prediction = ctx.y_inverse(forward(spec.model, final_weights, ctx.grid_scaled))
     test_prediction = None
     if data.x_test is not None:
-        x_test_scaled = data.x_scaler.transform(data.x_test).astype(np.float32)
+        x_test_scaled = data.encode(data.x_test)
         test_prediction = ctx.y_inverse(forward(spec.model, final_weights, x_test_scaled))
     final = {"loss": float(hist["loss"][-1]), ctx.metric: float(hist[ctx.metric][-1])} if keep else {}
     return RunResult(
@@ -662,10 +670,10 @@ def _assemble(ctx: _Context, path: str, outcome: _Outcome, history: HistoryRecor
         grid_x=ctx.grid,
         grid_target=ctx.grid_target,
         grid_prediction=grid_prediction,
-        x=data.x.ravel(),
+        x=data.x.ravel() if data.inputs == 1 else data.x,
         y=data.y.ravel(),
         prediction=ctx.y_inverse(forward(spec.model, final_weights, ctx.x)),
-        x_test=None if data.x_test is None else data.x_test.ravel(),
+        x_test=None if data.x_test is None else (data.x_test.ravel() if data.inputs == 1 else data.x_test),
         y_test=None if data.y_test is None else data.y_test.ravel(),
         test_prediction=test_prediction,
         scalers={"x": data.x_scaler.to_dict(), "y": data.y_scaler.to_dict()},
