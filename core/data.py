@@ -80,17 +80,19 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-# The Playground's features of the scaled inputs (columns x1, x2): what its input nodes feed the first layer.
-FEATURE_FUNCTIONS = {
-    "x": lambda x: x[:, 0],
-    "x1": lambda x: x[:, 0],
-    "x2": lambda x: x[:, 1],
-    "x1^2": lambda x: x[:, 0] ** 2,
-    "x2^2": lambda x: x[:, 1] ** 2,
-    "x1*x2": lambda x: x[:, 0] * x[:, 1],
-    "sin(x1)": lambda x: np.sin(x[:, 0]),
-    "sin(x2)": lambda x: np.sin(x[:, 1]),
+# The Playground's features of the scaled inputs (columns x1, x2): what its input nodes feed the first layer,
+# as numpy source (the exported script writes the same expressions).
+FEATURE_SOURCE = {
+    "x": "x[:, 0]",
+    "x1": "x[:, 0]",
+    "x2": "x[:, 1]",
+    "x1^2": "x[:, 0] ** 2",
+    "x2^2": "x[:, 1] ** 2",
+    "x1*x2": "x[:, 0] * x[:, 1]",
+    "sin(x1)": "np.sin(x[:, 0])",
+    "sin(x2)": "np.sin(x[:, 1])",
 }
+FEATURE_FUNCTIONS = {name: eval(f"lambda x: {source}", {"np": np}) for name, source in FEATURE_SOURCE.items()}
 
 
 def features(names: tuple[str, ...], scaled: np.ndarray) -> np.ndarray:

@@ -914,6 +914,7 @@ def candidates(result: RunResult, found: list[Finding]) -> list[Change]:
             else:
                 add("wider4", "4× as wide", "width", _units(4), why)
                 add("deeper", "one more hidden layer", "depth", _deeper, why)
+            add("lr*10", "learning rate ×10", "learning_rate", _lr(10), why)  # a larger net may need larger steps to use it
         if why == "unit_boundaries":
             if d.x_scaling != "standard":
                 add("xstd", "standardise x", "x_scaling", lambda s: {"data.x_scaling": "standard"}, why)

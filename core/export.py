@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from core import recipes
-from core.data import FINE_GRID, SCALERS, SEGMENT_BLOCKS, SEGMENT_EDGES, SEGMENT_LINE
+from core import data as lab_data
+from core.data import FEATURE_SOURCE, FINE_GRID, PLANE_GRID, PLANE_SPAN, SCALERS, SEGMENT_BLOCKS, SEGMENT_EDGES, SEGMENT_LINE
+from core.specs import PLANE_FUNCTIONS
 from core.expression import numpy_source
 from core.network import layer_shapes
 from core.results import RunResult
@@ -44,7 +46,8 @@ def history_csv(history: dict) -> str:
 
 # The download button's help text for the .keras file (one line; the page shows it as is).
 MODEL_NOTE = ("Takes x in the data's own units and returns y in its own units (for a classifier, the probability): "
-              "the lab's scaling is built in as its first and last layers, scale_x and unscale_y.")
+              "the lab's scaling is built in as its first and last layers, scale_x and unscale_y. With features "
+              "(x1², sin x1, ...) it takes the features of the scaled inputs, as the script computes them.")
 
 
 def model_bytes(spec: RunSpec, weights, scalers: dict | None = None) -> bytes:
@@ -70,19 +73,23 @@ def model_bytes(spec: RunSpec, weights, scalers: dict | None = None) -> bytes:
 
         data = make_dataset(spec.data)
         scalers = {"x": data.x_scaler.to_dict(), "y": data.y_scaler.to_dict()}
-    x_shift, x_scale = float(scalers["x"]["shift"]), float(scalers["x"]["scale"])
+    x_shift, x_scale = np.atleast_1d(scalers["x"]["shift"]).astype(float), np.atleast_1d(scalers["x"]["scale"]).astype(float)
     y_shift, y_scale = float(scalers["y"]["shift"]), float(scalers["y"]["scale"])
     trained = model_with_weights(spec.model, weights)
+    fed = spec.data.input_features
+    plain = fed in (("x",), ("x1", "x2"))  # the inputs themselves: the scaling can be built in
 
     def rescaling(scale: float, offset: float, name: str):
         # In float64, as the lab scales (float64, then float32 for the network), so that x far from 0
         # (say 1000 +- 1) keeps its digits. One-element arrays, because Keras turns a plain float into
         # a float32 tensor first (and writes a 0-d array back as a plain float).
-        return keras.layers.Rescaling(np.array([scale]), offset=np.array([offset]), dtype="float64", name=name)
+        return keras.layers.Rescaling(np.atleast_1d(scale), offset=np.atleast_1d(offset), dtype="float64", name=name)
 
+    front = ([keras.Input(shape=(len(fed),), name="x", dtype="float64"),
+              rescaling(1.0 / x_scale, -x_shift / x_scale, "scale_x")]  # (x - shift) / scale
+             if plain else [keras.Input(shape=(len(fed),), name="features")])  # features are no built-in layer
     model = keras.Sequential([
-        keras.Input(shape=(1,), name="x", dtype="float64"),
-        rescaling(1.0 / x_scale, -x_shift / x_scale, "scale_x"),  # (x - shift) / scale
+        *front,
         *trained.layers,
         rescaling(y_scale, y_shift, "unscale_y"),  # y = output * scale + shift; (1, 0) for a classifier
     ], name="tiny_net")
@@ -172,8 +179,10 @@ def _network_lines(spec: RunSpec) -> list[str]:
     lines = []
     if "square" in (shape.activation for shape in layer_shapes(m)):
         lines += ["", inspect.getsource(recipes.CUSTOM_ACTIVATIONS["square"]), ""]
-    lines += [f"# The network: Dense layers on one input; each initializer has its own seed, derived from the run seed {spec.seed}.",
-              "model = keras.Sequential([", '    keras.Input(shape=(1,), name="x"),']
+    fed = spec.data.input_features
+    inputs = "one input" if len(fed) == 1 and fed == ("x",) else "the inputs " + ", ".join(fed)
+    lines += [f"# The network: Dense layers on {inputs}; each initializer has its own seed, derived from the run seed {spec.seed}.",
+              "model = keras.Sequential([", f'    keras.Input(shape=({len(fed)},), name="x"),']
     for index, shape in enumerate(layer_shapes(m)):
         act = shape.activation if shape.activation in recipes.CUSTOM_ACTIVATIONS else _text(shape.activation)
         kernel = _initializer_call(m.initializer_of(index), recipes.derived_seed(spec.seed, index, "kernel"), m.kernel_init_scale)
@@ -258,6 +267,13 @@ def _report_lines(spec: RunSpec, expected_final_loss: float | None, expected_fir
             "r2 = 1 - np.sum((fit - y_train) ** 2) / np.sum((y_train - y_train.mean()) ** 2)",
             'print(f"R² of the fit on the {len(x_train)} training rows: {r2:.6g}")',
         ]
+    elif d.n_inputs > 1:
+        lines += [
+            f"side = np.linspace(x_min, x_max, {PLANE_GRID})",
+            "grid = np.stack([a.ravel() for a in np.meshgrid(side, side)], axis=1)  # the square, x1 fastest",
+            "fit = model.predict(scaled(grid, np.zeros((len(grid), 1)))[0], verbose=0).astype(np.float64)[:, 0] * y_scale + y_shift",
+            'print(f"max |fit - target| on {len(grid)} points of the square: {np.max(np.abs(fit - target(grid))):.6g}")',
+        ]
     else:
         lines += [
             f"grid = np.linspace(x_min, x_max, {FINE_GRID}).reshape(-1, 1)",
@@ -289,14 +305,15 @@ def _file_lines(spec: RunSpec) -> list[str]:
     d = spec.data
     table, chosen = d.table, d.chosen
     names = list(table.names)
-    x_col, y_col = names.index(chosen.x_names[0]), names.index(chosen.y_name)
+    x_cols, y_col = [names.index(name) for name in chosen.x_names], names.index(chosen.y_name)
     delimiter = "" if table.delimiter is None else f"delimiter={table.delimiter!r}, "
     lines = [
         f"# The data: your file, read as the lab read it (sha256 {table.digest[:16]}..., {table.rows} rows); put it beside this script.",
         f"DATA_FILE = {(table.name or 'data.csv')!r}",
         f"table = np.loadtxt(DATA_FILE, {delimiter}skiprows={1 if table.header else 0}, comments=\"#\", quotechar='\"', "
         "ndmin=2, encoding=\"utf-8-sig\")",
-        f"x_all, y_all = table[:, [{x_col}]], table[:, [{y_col}]]  # input {chosen.x_names[0]!r}, target {chosen.y_name!r}",
+        f"x_all, y_all = table[:, {x_cols}], table[:, [{y_col}]]  # input{'s' if len(x_cols) > 1 else ''} "
+        f"{', '.join(map(repr, chosen.x_names))}, target {chosen.y_name!r}",
     ]
     if chosen.task == "classification":
         lines.append(f"y_all = np.searchsorted({list(chosen.classes)!r}, y_all).astype(np.float64)  # class i of the sorted labels is i")
@@ -314,6 +331,8 @@ def data_source(spec: RunSpec) -> str:
     d = spec.data
     if d.function == "file":
         return _file_data_source(spec)
+    if d.function in PLANE_FUNCTIONS:
+        return _plane_data_source(spec)
     random = d.sampling == "uniform" or bool(d.noise)
     signature = "n, seed" if random else "n"
     lines = [f"# The data: {d.n_samples} samples on [{d.x_min!r}, {d.x_max!r}], drawn and scaled as the lab draws them.",
@@ -356,6 +375,48 @@ def data_source(spec: RunSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
+# core/data.py's Playground code the script copies, in this order (each needs only the ones before it).
+PLANE_SOURCE = ("_circle_label", "_xor_label", "_gauss_label", "SPIRAL_TURNS", "_spiral_arms", "_spiral_label", "_plane_value",
+                "GAUSSIANS", "_multi_gauss_value", "PLANE_LABELS", "playground_points")
+
+
+def _plane_data_source(spec: RunSpec) -> str:
+    """A Playground dataset as core/data.py draws it: its functions copied, then all points drawn, shuffled and split."""
+    d = spec.data
+    lines = [f"# The data: the TensorFlow Playground's {d.function!r} dataset (its src/dataset.ts), {d.n_samples} training and "
+             f"{d.test_samples} test points, as the lab draws them.",
+             f"x_min, x_max = {d.x_min!r}, {d.x_max!r}  # the Playground's square [-{PLANE_SPAN:g}, {PLANE_SPAN:g}] maps onto this range"]
+    for name in PLANE_SOURCE:
+        value = getattr(lab_data, name)
+        source = inspect.getsource(value).rstrip("\n") if callable(value) and not isinstance(value, dict) else f"{name} = {_constant(value)}"
+        lines += ["", "", source]
+    lines += [
+        "", "",
+        "def target(x):",
+        '    """The label (or value) without noise at x in the data\'s units: the Playground\'s function of the square."""',
+        f"    p = (x - x_min) / (x_max - x_min) * {2 * PLANE_SPAN!r} - {PLANE_SPAN!r}",
+        f"    return PLANE_LABELS[{d.function!r}](p[:, 0], p[:, 1])",
+        "", "",
+        f"rs = np.random.RandomState({d.data_seed})",
+        f"points, labels = playground_points({d.function!r}, {d.n_samples + d.test_samples}, {d.noise!r}, rs)",
+        f"order = rs.permutation({d.n_samples + d.test_samples})  # the Playground shuffles, then splits",
+        f"x_all = x_min + (points[order] + {PLANE_SPAN!r}) / {2 * PLANE_SPAN!r} * (x_max - x_min)",
+        "y_all = labels[order].reshape(-1, 1)",
+        f"x, y = x_all[:{d.n_samples}], y_all[:{d.n_samples}]",
+    ]
+    lines += _scaling_lines(d)
+    if d.test_samples:
+        lines.append(f"x_test, y_test = x_all[{d.n_samples}:], y_all[{d.n_samples}:]  # test points, scaled with the training scalers")
+    lines += _one_hot_lines(spec)
+    return "\n".join(lines) + "\n"
+
+
+def _constant(value) -> str:
+    if isinstance(value, dict):  # the table of label functions, by name
+        return "{" + ", ".join(f"{k!r}: {v.__name__}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
 def _file_data_source(spec: RunSpec) -> str:
     d = spec.data
     lines = _file_lines(spec) + _scaling_lines(d)
@@ -370,15 +431,34 @@ def _scaling_lines(d, data_line: str | None = None) -> list[str]:
     lines = []
     for kind in dict.fromkeys((d.x_scaling, d.y_scaling)):
         lines += ["", "", inspect.getsource(SCALERS[kind]).rstrip("\n")]
-    lines += ["", ""] + ([data_line] if data_line else []) + [
-        f"x_shift, x_scale = {SCALERS[d.x_scaling].__name__}(x)",
-        f"y_shift, y_scale = {SCALERS[d.y_scaling].__name__}(y)",
-        "x_scale, y_scale = (s if s > 0 else 1.0 for s in (x_scale, y_scale))  # constant values are left unscaled",
+    lines += ["", ""] + ([data_line] if data_line else [])
+    if d.n_inputs == 1:
+        lines += [
+            f"x_shift, x_scale = {SCALERS[d.x_scaling].__name__}(x)",
+            f"y_shift, y_scale = {SCALERS[d.y_scaling].__name__}(y)",
+            "x_scale, y_scale = (s if s > 0 else 1.0 for s in (x_scale, y_scale))  # constant values are left unscaled",
+        ]
+    else:  # each input its own scaler
+        lines += [
+            f"x_shift, x_scale = (np.array(v) for v in zip(*({SCALERS[d.x_scaling].__name__}(column) for column in x.T)))",
+            "x_scale = np.where(x_scale > 0, x_scale, 1.0)  # a constant input is left unscaled",
+            f"y_shift, y_scale = {SCALERS[d.y_scaling].__name__}(y)",
+            "y_scale = y_scale if y_scale > 0 else 1.0",
+        ]
+    fed = d.input_features
+    if fed in (("x",), ("x1", "x2")):
+        network_x = "((x - x_shift) / x_scale).astype(np.float32)"
+    else:
+        lines += ["", "", "def features(x):",
+                  f'    """What the first layer is fed: {", ".join(fed)} of the scaled inputs (columns x1, x2)."""',
+                  "    return np.stack([" + ", ".join(FEATURE_SOURCE[name] for name in fed) + "], axis=1)"]
+        network_x = "features((x - x_shift) / x_scale).astype(np.float32)"
+    lines += [
         "",
         "",
         "def scaled(x, y):",
         '    """x and y in the network\'s units, float32 as the lab trains on them."""',
-        "    return ((x - x_shift) / x_scale).astype(np.float32), ((y - y_shift) / y_scale).astype(np.float32)",
+        f"    return {network_x}, ((y - y_shift) / y_scale).astype(np.float32)",
         "",
         "",
         "x_train, y_train = scaled(x, y)",

@@ -444,6 +444,7 @@ class RunSpec:
     preset: str | None = None
 
     SECTIONS = ("data", "model", "train")
+    DERIVED = ("model.inputs",)  # set from other fields (the data's features), so never a difference of its own
     TOP_RULES = {
         "seed": Rule("int", "seed of the initializers and the shuffles", 0, 2**31 - 1),
         "record_every": Rule("int", "record weights and predictions every N epochs (0: every epoch unless that is too much)", 0, MAX_EPOCHS),
@@ -537,7 +538,8 @@ class RunSpec:
     def differences(self, other: RunSpec) -> dict[str, tuple[Any, Any]]:
         """Dotted field name -> (this value, other value) for every field that differs."""
         mine, theirs = _flatten(self.to_dict()), _flatten(other.to_dict())
-        return {k: (mine.get(k), theirs.get(k)) for k in mine if mine.get(k) != theirs.get(k) and k not in ("scenario", "preset")}
+        return {k: (mine.get(k), theirs.get(k)) for k in mine
+                if mine.get(k) != theirs.get(k) and k not in ("scenario", "preset", *self.DERIVED)}
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
