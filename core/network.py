@@ -122,6 +122,29 @@ def forward(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray) -> np.nda
     return out.ravel() if spec.output_units == 1 else out
 
 
+EPSILON = 1e-7  # Keras's backend epsilon: cross-entropies clip probabilities to [eps, 1 - eps]
+
+
+def loss_value(loss: str, out: np.ndarray, y: np.ndarray) -> float:
+    """The training loss `loss` of network outputs `out` against scaled targets `y` (class numbers for several outputs),
+    over all the rows at once (sse: summed over them, as one batch)."""
+    out = np.asarray(out, np.float64)
+    y = np.asarray(y, np.float64).reshape(len(y), -1)
+    with np.errstate(all="ignore"):
+        if loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
+            p = np.clip(out.reshape(len(y), -1), EPSILON, 1 - EPSILON)
+            p = p / p.sum(axis=1, keepdims=True)
+            return float(np.mean(-np.log(p[np.arange(len(y)), y[:, 0].astype(int)])))
+        out = out.reshape(y.shape)
+        if loss == "binary_crossentropy":
+            p = np.clip(out, EPSILON, 1 - EPSILON)
+            return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+        if loss == "mae":
+            return float(np.mean(np.abs(out - y)))
+        squared = (out - y) ** 2
+        return float(np.sum(squared) if loss == "sse" else np.mean(squared))
+
+
 def predicted_class(probabilities: np.ndarray) -> np.ndarray:
     """The class of the largest output of each row (float, as the lab's labels are), for several output units."""
     return np.argmax(np.asarray(probabilities), axis=-1).astype(np.float64)

@@ -49,7 +49,7 @@ from core.callbacks import (
 from core.data import FINE_GRID, PLANE_GRID, PLANE_STRIDE, REPLAY_STRIDE, Dataset, make_dataset
 from core.ensemble import FlatEnsemble, member_loss
 from core.models import build_model, initial_weights
-from core.network import count_params, forward, predicted_class, weight_names
+from core.network import count_params, forward, loss_value, predicted_class, weight_names
 from core.recipes import make_loss, make_optimizer, shuffle_generator, shuffle_orders
 from core.restarts import check as check_restarts
 from core.restarts import seeds_for
@@ -653,6 +653,14 @@ def _assemble(ctx: _Context, path: str, outcome: _Outcome, history: HistoryRecor
         x_test_scaled = data.encode(data.x_test)
         test_prediction = ctx.y_inverse(forward(spec.model, final_weights, x_test_scaled))
     final = {"loss": float(hist["loss"][-1]), ctx.metric: float(hist[ctx.metric][-1])} if keep else {}
+    if data.x_test is not None and keep:  # the test loss at the end of every recorded epoch (NaN between them)
+        x_held, y_held = data.encode(data.x_test), data.y_scaler.transform(data.y_test)
+        test_loss = np.full(keep, np.nan)
+        for i in finite_w:
+            epoch = int(weights.epochs[i])
+            if 1 <= epoch <= keep:
+                test_loss[epoch - 1] = loss_value(spec.train.loss, forward(spec.model, weights.values[i], x_held), y_held)
+        hist["test_loss"] = test_loss
     return RunResult(
         spec=spec,
         path=path,

@@ -19,7 +19,7 @@ from core.restarts import seed_record
 from core.results import RunResult, metric_name
 from core.scenarios import Scenario
 from core.specs import RunSpec, SpecError
-from ui import charts, controls, datasource, doctor, errors, restarts, run
+from ui import charts, controls, datasource, doctor, errors, plane, restarts, run
 from ui.display import md, show_chart
 
 LIVE_INTERVAL = 0.25  # seconds between live redraws while training
@@ -164,7 +164,12 @@ def _compare_buttons(scenario: Scenario, busy: bool) -> None:
 
 def compare_label(scenario: Scenario) -> str:
     """The compare button, named by the two presets it trains ("Compare as asked with as answered")."""
-    return f"Compare {scenario.preset('question').label.lower()} with {scenario.preset('answer').label.lower()}"
+    return f"Compare {_lower(scenario.preset('question').label)} with {_lower(scenario.preset('answer').label)}"
+
+
+def _lower(label: str) -> str:
+    """'As asked' -> 'as asked'; an acronym keeps its capitals ('XOR, 4 tanh units')."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
 def _typed_seed(scenario: Scenario) -> int:
@@ -247,9 +252,10 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
     history.setdefault(metric, [])
     with live_chart.container():
         _history(history, metric)
-    if extras.live is not None:
+    draw_extra = extras.live or (plane.live if plane.two_inputs(spec) else None)
+    if draw_extra is not None:
         with live_extra.container():
-            extras.live(job)
+            draw_extra(job)
 
 
 def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
@@ -283,6 +289,9 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     found = doctor.findings_block(scenario, result, rule)
     job = run.active(scenario.id)
     doctor.fix_panel(scenario, result, rule, found, busy=job is not None and job.running)
+    if plane.two_inputs(result.spec):
+        _plane_results(scenario, result, extras)
+        return
     names = [t for t, _ in extras.tabs] + ["Fit", "Loss & metric", "Weights", "Hidden units", "Replay", "Compare"]
     tabs = st.tabs(names, key=f"{scenario.id}.tabs")
     for tab, (_, draw) in zip(tabs, extras.tabs):
@@ -298,6 +307,29 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
         show_chart(charts.weights_chart(result))
     with tabs[offset + 3]:
         show_chart(charts.units_chart(result))
+    with tabs[offset + 4]:
+        _replay(scenario, result)
+    with tabs[offset + 5]:
+        _compare(scenario, result)
+    _downloads(scenario, result)
+
+
+def _plane_results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
+    """Two inputs: the Playground's views (the output over the square, a map per unit, the network) in the same tabs."""
+    names = [t for t, _ in extras.tabs] + ["Surface", "Loss & metric", "Hidden units", "Network", "Replay", "Compare"]
+    tabs = st.tabs(names, key=f"{scenario.id}.tabs")
+    for tab, (_, draw) in zip(tabs, extras.tabs):
+        with tab:
+            draw(result)
+    offset = len(extras.tabs)
+    with tabs[offset]:
+        plane.surface_tab(result)
+    with tabs[offset + 1]:
+        _history(result.history, result.metric)
+    with tabs[offset + 2]:
+        plane.units_tab(result)
+    with tabs[offset + 3]:
+        plane.network_tab(result)
     with tabs[offset + 4]:
         _replay(scenario, result)
     with tabs[offset + 5]:
@@ -345,7 +377,10 @@ def _replay(scenario: Scenario, result: RunResult) -> None:
         st.info("Only one recorded epoch: nothing to replay.")
         return
     epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1], key=f"{scenario.id}.replay")
-    show_chart(charts.replay_chart(result, epochs.index(epoch)))
+    if plane.two_inputs(result.spec):
+        plane.replay(result, epochs.index(epoch))
+    else:
+        show_chart(charts.replay_chart(result, epochs.index(epoch)))
 
 
 def _compare(scenario: Scenario, result: RunResult) -> None:
@@ -354,8 +389,12 @@ def _compare(scenario: Scenario, result: RunResult) -> None:
         also = f", or press **{compare_label(scenario)}**" if "answer" in scenario.preset_names() else ""
         st.info(f"Press **Keep this run as A**, change something and train again{also}.")
         return
-    for chart in charts.compare_charts(kept, result, "A", "B (current)"):
-        show_chart(chart)
+    if plane.two_inputs(result.spec) or plane.two_inputs(kept.spec):
+        plane.compare(kept, result)
+        show_chart(charts.compare_loss_chart(kept, result, "A", "B (current)"))
+    else:
+        for chart in charts.compare_charts(kept, result, "A", "B (current)"):
+            show_chart(chart)
     differences = kept.spec.differences(result.spec)
     # One activation name for every layer is one setting, however many layers it covers (relu = relu,relu).
     act = differences.get("model.activation")

@@ -386,14 +386,20 @@ def history_charts(history: Mapping[str, Any], metric: str) -> tuple[alt.Chart, 
     """The loss (log scale) and the metric over epochs: two charts, each as wide as its column; fine with 0 or 1 epochs."""
     palette = {"run": FIT_ORANGE}
     loss = _history_frame(history, "loss").assign(run="run")
+    held = _history_frame(history, "test_loss") if "test_loss" in history else None
+    with_test = held is not None and held["value"].notna().any()
+    if with_test:  # the held-out points' loss beside the training loss, as the Playground shows both
+        palette = {"training": FIT_ORANGE, "test": COMPARE_BLUE}
+        loss = pd.concat([loss.assign(run="training"), held.assign(run="test")], ignore_index=True)
     values = _history_frame(history, metric).assign(run="run")
     metric_title = METRIC_TITLES.get(metric, metric.replace("_", " "))
-    epochs = max(len(loss), len(values))
+    epochs = max(len(_history_frame(history, "loss")), len(values))
     count = f"{epochs:,} epoch{'s' if epochs != 1 else ''}"
     last = lambda frame: f" · last {frame['value'].iloc[-1]:.4g}" if len(frame) and np.isfinite(frame["value"].iloc[-1]) else ""
     return (
-        _curve_panel(loss, "loss (log scale)", log=True, palette=palette, title="Loss", name="loss", subtitle=count + last(loss)),
-        _curve_panel(values, metric_title, log=False, palette=palette, title=metric.replace("_", " ").capitalize(),
+        _curve_panel(loss, "loss (log scale)", log=True, palette=palette, title="Loss", name="loss", legend=with_test,
+                     subtitle=count + (last(loss[loss["run"] == "training"]) + " · test" + last(held) if with_test else last(loss))),
+        _curve_panel(values, metric_title, log=False, palette={"run": FIT_ORANGE}, title=metric.replace("_", " ").capitalize(),
                      name="metric", subtitle=count + last(values)),
     )
 
@@ -623,6 +629,13 @@ def compare_charts(a: RunResult, b: RunResult, label_a: str = "A", label_b: str 
     subtitle = [f"{label_a}: {_run_label(a)}, {a.epochs_run} epochs · {label_b}: {_run_label(b)}, {b.epochs_run} epochs"]
     fits = alt.layer(*layers).properties(
         width="container", height=HEIGHT, title=_title(f"Fits: {label_a} against {label_b}", subtitle)).interactive()
+    return fits, compare_loss_chart(a, b, label_a, label_b)
+
+
+def compare_loss_chart(a: RunResult, b: RunResult, label_a: str = "A", label_b: str = "B") -> alt.Chart:
+    """Both runs' loss curves on one log scale."""
+    if label_b == label_a:
+        label_b = f"{label_b} (2)"
     loss = pd.concat([
         _history_frame(a.history, "loss").assign(run=label_a),
         _history_frame(b.history, "loss").assign(run=label_b),
@@ -630,9 +643,8 @@ def compare_charts(a: RunResult, b: RunResult, label_a: str = "A", label_b: str 
     note = None
     if a.spec.train.loss != b.spec.train.loss:
         note = f"different losses ({a.spec.train.loss} vs {b.spec.train.loss}): compare the shapes, not the levels"
-    losses = _curve_panel(loss, "loss (log scale)", log=True, palette={label_a: FIT_ORANGE, label_b: COMPARE_BLUE},
-                          title=f"Loss: {label_a} against {label_b}", name="loss", legend=True, subtitle=note)
-    return fits, losses
+    return _curve_panel(loss, "loss (log scale)", log=True, palette={label_a: FIT_ORANGE, label_b: COMPARE_BLUE},
+                        title=f"Loss: {label_a} against {label_b}", name="loss", legend=True, subtitle=note)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from core.scenarios import Scenario
-from core.specs import FUNCTIONS, DataSpec, ModelSpec, RunSpec, SpecError, all_rules
+from core.specs import FUNCTIONS, PLANE_FUNCTIONS, PLANE_REGRESSIONS, DataSpec, ModelSpec, RunSpec, SpecError, all_rules
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,14 @@ class Control:
     functions: tuple[str, ...] = ()  # only for these data functions (empty: all)
     wide: bool = False  # the form's full width (a formula), not one of its two columns
     placeholder: str | None = None  # shown in an empty text box (what empty means)
+    choices: tuple[str, ...] = ()  # a choice offered from these only (empty: all the rule's)
 
 
 DRAWN = tuple(f for f in FUNCTIONS if f != "file")  # the functions whose data the lab draws (not a file)
+LINE = tuple(f for f in DRAWN if f not in PLANE_FUNCTIONS)  # ... over one input
 CONTROLS = (
+    Control("data.function", "dataset", "Dataset", "data", PLANE_FUNCTIONS, choices=PLANE_FUNCTIONS),
+    Control("data.features", "features", "Features", "data", PLANE_FUNCTIONS, placeholder="x1, x2"),
     Control("data.expression", "f", "Target f(x)", "data", ("custom",), wide=True),
     Control("data.x_columns", "xcol", "Input column", "data", ("file",), placeholder="all but the target"),
     Control("data.y_column", "ycol", "Target column", "data", ("file",), placeholder="the last"),
@@ -38,14 +42,16 @@ CONTROLS = (
     Control("data.x_max", "xmax", "x to", "data", DRAWN),
     Control("data.n_samples", "n", "Samples", "data", DRAWN),
     Control("data.noise", "noise", "Noise (sd of y)", "data", ("sine", "parabola", "custom")),
+    Control("data.noise", "noise", "Noise (0 to 0.5)", "data", PLANE_FUNCTIONS),
+    Control("data.test_samples", "ntest", "Test points", "data", PLANE_FUNCTIONS),
     Control("data.classify_above", "above", "Classify above", "data", ("custom",)),
-    Control("data.sampling", "sampling", "Sampling", "data", DRAWN),
+    Control("data.sampling", "sampling", "Sampling", "data", LINE),
     Control("data.amplitude", "amp", "Amplitude", "data", ("sine",)),
     Control("data.coef_a", "a", "Target A (x²)", "data", ("parabola",)),
     Control("data.coef_b", "b", "Target B (x)", "data", ("parabola",)),
     Control("data.coef_c", "c", "Target C", "data", ("parabola",)),
     Control("data.x_scaling", "xscale", "x scaling", "data"),
-    Control("data.y_scaling", "yscale", "y scaling", "data", ("sine", "parabola", "custom", "file")),
+    Control("data.y_scaling", "yscale", "y scaling", "data", ("sine", "parabola", "custom", "file", *PLANE_REGRESSIONS)),
     Control("data.data_seed", "dseed", "Data seed", "data", DRAWN),
     Control("data.test_seed", "tseed", "Test seed", "data", ("file",)),
     Control("model.units", "units", "Hidden layer widths", "network"),
@@ -243,7 +249,7 @@ def _widget(scenario: Scenario, control: Control) -> None:
     if rule.kind == "bool":
         st.checkbox(control.label, key=k, help=help_text)
     elif rule.kind == "choice":
-        st.selectbox(control.label, rule.choices, key=k, help=help_text)
+        st.selectbox(control.label, control.choices or rule.choices, key=k, help=help_text)
     else:
         st.text_input(control.label, key=k, help=help_text, placeholder=control.placeholder)
 
@@ -300,6 +306,6 @@ def write_url(scenario: Scenario, spec: RunSpec) -> None:
 
 def architecture(spec: ModelSpec) -> str:
     """e.g. '1-4-1 relu/linear'."""
-    widths = "-".join(str(w) for w in (1, *spec.units, spec.output_units))
+    widths = "-".join(str(w) for w in (spec.inputs, *spec.units, spec.output_units))
     acts = "/".join([*dict.fromkeys(spec.activation), spec.output_activation])
     return f"{widths} {acts}"

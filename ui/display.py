@@ -21,7 +21,7 @@ def md(text: str) -> str:
 _DIRECTIVE = re.compile(r":(?=[\w+\-/]+(?::|\\?\[))")
 
 
-def show_chart(chart) -> None:
+def show_chart(chart, stretch: bool = True) -> None:
     """An Altair chart with its title drawn by Streamlit: Vega titles with subtitles get clipped in
     Streamlit's container-width layout, so the title and subtitle become markdown above the chart."""
     title = getattr(chart, "title", alt.Undefined)
@@ -36,4 +36,6 @@ def show_chart(chart) -> None:
     if text or subtitle:
         chart = chart.copy()
         chart.title = alt.Undefined
-    st.altair_chart(chart, width="stretch")
+    if not stretch:  # drawn at the chart's own size (Streamlit's theme would fit it into a smaller box)
+        chart = chart.properties(autosize=alt.AutoSizeParams(type="pad"))
+    st.altair_chart(chart, width="stretch" if stretch else "content")

@@ -20,6 +20,7 @@ PAGES = (
     ("pages/segments.py", "Stuck at 2/3", ":material/linear_scale:", "segments"),
     ("pages/custom.py", "Your function", ":material/edit_note:", "custom"),
     ("pages/data.py", "Your data", ":material/table_chart:", "data"),
+    ("pages/playground.py", "Playground 2-D", ":material/grid_on:", "playground"),
 )
 SCRIPTS = {url: script for script, _, _, url in PAGES}
 
