@@ -40,7 +40,7 @@ from load import (
     maps_tensorflow,
 )
 
-PAGES = (*CASE_PAGES, "data")  # every case page; the load test cycles through the first five
+PAGES = (*CASE_PAGES, "data", "playground")  # every case page; the load test cycles through the first five
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -646,3 +646,45 @@ def keras_file(folder: Path) -> Path:
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
                    timeout=120)
     return path
+
+
+# The Playground page in the browser: every dataset trains from a link and draws its surface and unit maps.
+PLANE_LINKS = {
+    "circle": "dataset=circle", "xor": "dataset=xor", "gauss": "dataset=gauss", "spiral": "dataset=spiral&units=8,8",
+    "plane": "dataset=plane&out=linear&loss=mse", "multi_gauss": "dataset=multi_gauss&out=linear&loss=mse&units=8",
+}
+
+
+@pytest.mark.parametrize("dataset", PLANE_LINKS)
+def test_every_playground_dataset_trains_from_a_link_and_draws_its_surface_and_unit_maps(browser, server, dataset):
+    path = f"playground?preset=answer&{PLANE_LINKS[dataset]}&epochs=30"
+    with visit(browser, server, path, f"playground-{dataset}") as page:
+        assert_on_page(page, "playground")
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        page.get_by_text("The output over the square").first.wait_for(state="visible")
+        assert draw_visible_charts(page)["drawn"] >= 1
+        results = '[data-testid="stMain"] .st-key-playground-tabs'
+        tabs_of(page, results).filter(has_text="Hidden units").first.click()
+        page.get_by_text("What each hidden unit computes").first.wait_for(state="visible")
+        assert draw_visible_charts(page)["drawn"] >= 1
+        screenshot(page, f"playground-{dataset}")
+        assert_no_exception(page)
+
+
+def test_the_playground_draws_the_unit_maps_live_while_it_trains(browser, server):
+    with visit(browser, server, "playground?preset=spiral&epochs=20000", "playground-live") as page:
+        assert_on_page(page, "playground")
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        live = page.get_by_text(re.compile(r"Hidden units at epoch [1-9][\d,]*"))
+        live.first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        first = live.first.inner_text()
+        page.get_by_text(re.compile(r"The output at epoch [1-9]")).first.wait_for(state="visible")
+        time.sleep(1.5)
+        assert page.get_by_text(re.compile(r"Hidden units at epoch [1-9][\d,]*")).first.inner_text() != first  # redrawn
+        screenshot(page, "playground-live")
+        page.get_by_role("button", name="Stop training").click()
+        page.get_by_text(re.compile(r"Trained in \d.*stopped on request")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        assert_no_exception(page)

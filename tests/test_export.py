@@ -244,15 +244,17 @@ def test_the_scripts_data_is_the_labs_bit_for_bit(spec):
     for key in ("x", "y", "x_train", "y_train"):
         np.testing.assert_array_equal(names[key], getattr(lab, key), err_msg=key)
         assert names[key].dtype == getattr(lab, key).dtype
-    assert (names["x_shift"], names["x_scale"], names["y_shift"], names["y_scale"]) == (
-        lab.x_scaler.shift, lab.x_scaler.scale, lab.y_scaler.shift, lab.y_scaler.scale)
+    for mine, theirs in zip((names["x_shift"], names["x_scale"], names["y_shift"], names["y_scale"]),
+                            (lab.x_scaler.shift, lab.x_scaler.scale, lab.y_scaler.shift, lab.y_scaler.scale)):
+        np.testing.assert_array_equal(np.asarray(mine, np.float64), np.asarray(theirs, np.float64))  # per input for two
     if spec.data.test_samples:
         np.testing.assert_array_equal(names["x_test"], lab.x_test)
         np.testing.assert_array_equal(names["y_test"], lab.y_test)
     if "target" in names:  # every sampling but blocks (which carry their own labels)
         grid = lab.grid()
         np.testing.assert_array_equal(names["target"](grid), lab.target(grid))
-        np.testing.assert_array_equal(names["target"](grid.reshape(-1, 1)), clean_target(spec.data, grid.reshape(-1, 1)))
+        column = grid.reshape(len(grid), -1)  # (points, inputs), as the script's x
+        np.testing.assert_array_equal(names["target"](column), clean_target(spec.data, column))
 
 
 def test_the_custom_target_is_written_as_plain_numpy():

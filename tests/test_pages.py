@@ -1,12 +1,13 @@
 """Every page under Streamlit's AppTest: presets fill controls, Train draws results, bad input is answered."""
 
+import json
 import re
 import threading
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGES = {name: f"../pages/{name}.py" for name in ("sine-relu", "noisy-sine", "parabola", "segments", "custom", "data")}
+PAGES = {name: f"../pages/{name}.py" for name in ("sine-relu", "noisy-sine", "parabola", "segments", "custom", "data", "playground")}
 TIMEOUT = 180
 
 
@@ -589,3 +590,48 @@ def test_your_data_with_three_classes_trains_one_softmax_unit_per_class():
     at = at.button(key="data.train").click().run()  # three classes on one unit: refused, naming what to set
     assert any("Output units (model.output_units): 1 is not allowed; allowed: 3 (one per class" in e for e in errors(at)), errors(at)
     assert trained in successes(at)
+
+
+# The Playground page: every dataset trains and draws its surface, its unit maps and its network.
+PLANE_SETTINGS = {
+    "circle": {}, "xor": {}, "gauss": {}, "spiral": {},
+    "plane": {"out": "linear", "loss": "mse"}, "multi_gauss": {"out": "linear", "loss": "mse"},
+}
+
+
+@pytest.mark.parametrize("dataset", PLANE_SETTINGS)
+def test_the_playground_trains_every_dataset_and_draws_its_surface_and_units(dataset):
+    at = page("playground", preset="answer")
+    at.selectbox(key="playground.dataset").set_value(dataset)
+    for name, value in PLANE_SETTINGS[dataset].items():
+        at.selectbox(key=f"playground.{name}").set_value(value)
+    at = train(at, "playground", epochs="20")
+    assert not at.exception, at.exception
+    assert any(s.startswith("Trained in") and "2-4-1 tanh" in s for s in successes(at)), successes(at)
+    text = "\n".join(c.spec for c in charts(at))
+    assert '"description": "surface"' in text and '"description": "units of hidden_1"' in text and '"description": "weights"' in text
+    assert '"description": "test points"' in text  # the held-out points on the surface
+    assert any(m.value.startswith("**The output over the square**") for m in at.markdown)
+    assert at.dataframe  # the weights as a table
+    task = "accuracy" if dataset in ("circle", "xor", "gauss", "spiral") else "max abs error"
+    assert any(task in s for s in successes(at))
+
+
+def test_the_playground_no_hidden_layer_xor_is_a_proved_capacity_cause_with_a_measured_fix():
+    at = train(page("playground"), "playground")
+    assert not at.exception
+    causes = [m.value for m in at.markdown if "cannot separate these classes" in m.value]
+    assert causes and "straight line" in causes[0]
+    at = at.button(key="playground.find_fix").click().run()
+    assert not at.exception
+    verdicts = [s.value for s in at.success if "What fixes it" in s.value]
+    # A measured fix that changes the architecture's reach: features it can draw curves with, or a hidden layer.
+    assert verdicts and "16 of 16 seeds" in verdicts[0] and ("features" in verdicts[0] or "hidden layer" in verdicts[0]), verdicts
+
+
+def test_the_playground_url_carries_the_dataset_and_features_and_a_bad_feature_is_named():
+    at = page("playground", dataset="circle", features="x1^2,x2^2")
+    assert at.selectbox(key="playground.dataset").value == "circle"
+    assert at.text_input(key="playground.features").value == "x1^2,x2^2"
+    at = page("playground", features="cos(x1)")
+    assert any("features=" in w and "cos(x1)" in w and "sin(x1)" in w for w in warnings(at)), warnings(at)
