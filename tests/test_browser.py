@@ -663,25 +663,26 @@ def test_every_playground_dataset_trains_from_a_link_and_draws_its_surface_and_u
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
         page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
         wait_until_idle(page, TRAIN_TIMEOUT_S)
-        page.get_by_text("The output over the square").first.wait_for(state="visible")
+        page.get_by_text("The output over the square", exact=True).first.wait_for(state="visible")
         assert draw_visible_charts(page)["drawn"] >= 1
         results = '[data-testid="stMain"] .st-key-playground-tabs'
         tabs_of(page, results).filter(has_text="Hidden units").first.click()
-        page.get_by_text("What each hidden unit computes").first.wait_for(state="visible")
+        page.get_by_text("What each hidden unit computes", exact=True).first.wait_for(state="visible")
         assert draw_visible_charts(page)["drawn"] >= 1
         screenshot(page, f"playground-{dataset}")
         assert_no_exception(page)
 
 
 def test_the_playground_draws_the_unit_maps_live_while_it_trains(browser, server):
-    with visit(browser, server, "playground?preset=spiral&epochs=20000", "playground-live") as page:
+    # 100,000 epochs of the spiral's 8-8 tanh net with Adam: long enough to watch (about a minute) and to stop.
+    with visit(browser, server, "playground?preset=spiral-big&epochs=100000", "playground-live") as page:
         assert_on_page(page, "playground")
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
         live = page.get_by_text(re.compile(r"Hidden units at epoch [1-9][\d,]*"))
         live.first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
         first = live.first.inner_text()
         page.get_by_text(re.compile(r"The output at epoch [1-9]")).first.wait_for(state="visible")
-        time.sleep(1.5)
+        time.sleep(1.0)
         assert page.get_by_text(re.compile(r"Hidden units at epoch [1-9][\d,]*")).first.inner_text() != first  # redrawn
         screenshot(page, "playground-live")
         page.get_by_role("button", name="Stop training").click()

@@ -375,7 +375,7 @@ def _curve_panel(frame: pd.DataFrame, y_title: str, *, log: bool, palette: Mappi
     ).encode(
         x=alt.X("epoch:Q", title="epoch", axis=_epoch_axis(frame["epoch"])),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(type="log") if log else alt.Scale(zero=False)),
-        color=_colour("run", palette, legend=legend and alt.Legend(title=None, orient="right")),
+        color=_colour("run", palette, legend=legend and alt.Legend(title=None, orient="bottom")),
         tooltip=[alt.Tooltip("run:N", title="run"), alt.Tooltip("epoch:Q", title="epoch", format="d"),
                  _number("value", y_title.split(" (")[0])],
     ).properties(width="container", height=240, title=_title(title, subtitle))
@@ -398,7 +398,8 @@ def history_charts(history: Mapping[str, Any], metric: str) -> tuple[alt.Chart, 
     last = lambda frame: f" · last {frame['value'].iloc[-1]:.4g}" if len(frame) and np.isfinite(frame["value"].iloc[-1]) else ""
     return (
         _curve_panel(loss, "loss (log scale)", log=True, palette=palette, title="Loss", name="loss", legend=with_test,
-                     subtitle=count + (last(loss[loss["run"] == "training"]) + " · test" + last(held) if with_test else last(loss))),
+                     subtitle=count + (f" · training{last(loss[loss['run'] == 'training'])[2:]} · test{last(held)[2:]}" if with_test
+                                       else last(loss))),
         _curve_panel(values, metric_title, log=False, palette={"run": FIT_ORANGE}, title=metric.replace("_", " ").capitalize(),
                      name="metric", subtitle=count + last(values)),
     )

@@ -55,7 +55,7 @@ def live(job) -> None:
                                               f"The output at epoch {state.epoch:,}", side=230,
                                               value_title="probability of class 1" if classify else "output"), stretch=False)
     with right:
-        maps = plane_charts.unit_maps(spec, weights, grid, encoded, title=f"Hidden units at epoch {state.epoch:,}")
+        maps = plane_charts.unit_maps(spec, weights, grid, encoded, title=f"Hidden units at epoch {state.epoch:,}", side=50, columns=4)
         if maps is None:
             st.caption("No hidden layer: the output is the only unit.")
         else:

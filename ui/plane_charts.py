@@ -153,7 +153,7 @@ def unit_values(spec, weights, encoded_grid: np.ndarray) -> list[tuple[str, str,
 
 
 def unit_maps(spec, weights, grid: np.ndarray, encoded_grid: np.ndarray, title: str = "What each hidden unit computes",
-              subtitle: str | None = None) -> alt.VConcatChart | None:
+              subtitle: str | None = None, side: int = UNIT_SIDE, columns: int = 4) -> alt.VConcatChart | None:
     """One small heatmap per hidden unit (the Playground's signature view): the unit's output over the square, a row
     per layer, white where it is 0, blue above, orange below (each layer on its own symmetric scale). None: no hidden layer."""
     layers = unit_values(spec, weights, encoded_grid)
@@ -175,12 +175,13 @@ def unit_maps(spec, weights, grid: np.ndarray, encoded_grid: np.ndarray, title: 
         chart = alt.Chart(data, description=f"units of {name}").mark_rect(stroke=None).encode(
             x=alt.X("a1:Q", axis=None, scale=alt.Scale(nice=False, zero=False)), x2="b1:Q",
             y=alt.Y("a2:Q", axis=None, scale=alt.Scale(nice=False, zero=False)), y2="b2:Q",
-            color=alt.Color("value:Q", scale=scale, title=f"{name} ({activation})", legend=alt.Legend(orient="right", gradientLength=80)),
+            color=alt.Color("value:Q", scale=scale, title=f"{name} output", legend=alt.Legend(orient="bottom", gradientLength=120,
+                                                                                                      direction="horizontal")),
             tooltip=[alt.Tooltip("unit:N"), alt.Tooltip("x1:Q", format=".3g"), alt.Tooltip("x2:Q", format=".3g"),
                      alt.Tooltip("value:Q", title="output", format=".3f")],
-        ).properties(width=UNIT_SIDE, height=UNIT_SIDE).facet(
+        ).properties(width=side, height=side).facet(
             facet=alt.Facet("unit:N", sort=order, title=None, header=alt.Header(labelFontSize=11)),
-            columns=min(8, values.shape[1]), title=f"{name}: {values.shape[1]} {activation} units")
+            columns=min(columns, values.shape[1]), spacing=10, title=f"{name}: {values.shape[1]} {activation} units")
         rows.append(chart)
     return alt.vconcat(*rows).resolve_scale(color="independent").properties(
         title=alt.TitleParams(title, subtitle=subtitle or alt.Undefined))
