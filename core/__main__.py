@@ -258,7 +258,12 @@ def _resolved_spec(scenario, args):
         table = _read_data(path) if path is not None else None
         # The file, the model's settings and --set together: a 3-class file is valid only with the 3 outputs set beside it.
         try:
-            return spec.with_values({**model, **changes}, table=table) if (model or changes or table is not None) else spec
+            built = spec.with_values({**model, **changes}, table=table) if (model or changes or table is not None) else spec
+            if model:
+                from core import kerasfile
+
+                kerasfile.check_inputs(model, built)
+            return built
         except SpecError as err:
             if err.field in model and err.field not in changes:
                 raise UsageError(f"--model: {args.model!r} gives {err.field} {err.value!r}, which is not allowed here; "

@@ -20,14 +20,13 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-from core import recipes
 from core import data as lab_data
+from core import recipes
 from core.data import FEATURE_SOURCE, FINE_GRID, PLANE_GRID, PLANE_SPAN, SCALERS, SEGMENT_BLOCKS, SEGMENT_EDGES, SEGMENT_LINE
-from core.specs import PLANE_FUNCTIONS
 from core.expression import numpy_source
 from core.network import layer_shapes
 from core.results import RunResult
-from core.specs import RunSpec
+from core.specs import PLANE_FUNCTIONS, RunSpec
 
 
 def history_frame(history: dict) -> pd.DataFrame:

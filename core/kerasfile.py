@@ -29,7 +29,8 @@ from core.specs import ACTIVATIONS, MAX_LAYERS, MAX_OUTPUTS
 
 FIELD = "model.file"
 MAX_BYTES = 20 * 1024 * 1024
-ALLOWED_LAYERS = "an InputLayer of shape (1,), then Dense layers only"
+ALLOWED_LAYERS = "an InputLayer of shape (1,) or (2,), then Dense layers only"
+INPUT_SHAPES = ("one input of shape (1,): a single x, or (2,): x1, x2")
 
 # Keras class names -> the lab's names
 INITIALIZERS = {
@@ -49,6 +50,16 @@ LOSSES = {
 }
 
 
+def check_inputs(settings: dict[str, str], spec) -> None:
+    """A model file's input width against what the data feeds the first layer (its columns or features)."""
+    wanted = int(settings.get("model.inputs", "1"))
+    if wanted != spec.data.input_width:
+        width = spec.data.input_width
+        raise SpecError(FIELD, f"a model of input shape ({wanted},)",
+                        f"input shape ({width},): this data feeds the first layer {width} input{'s' if width != 1 else ''} "
+                        f"({', '.join(spec.data.input_features)})")
+
+
 def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str], list[str]]:
     """The settings a .keras file describes, as dotted names -> text values, and notes on what was not taken over."""
     if len(content) > MAX_BYTES:
@@ -64,6 +75,7 @@ def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str
         raise SpecError(FIELD, f"a model of class {kind!r}", "a Sequential or Functional model of " + ALLOWED_LAYERS)
     layers = (config.get("config") or {}).get("layers") or []
     notes: list[str] = []
+    inputs = 1
     dense = []
     for index, layer in enumerate(layers):
         cls = layer.get("class_name")
@@ -72,9 +84,10 @@ def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str
         if cls == "InputLayer":
             shape = inner.get("batch_shape") or inner.get("batch_input_shape")
             if index != 0:
-                raise SpecError(FIELD, f"{label}, a second input", "one input of shape (1,): a single x")
-            if list(shape or [])[1:] != [1]:
-                raise SpecError(FIELD, f"{label} of shape {tuple(shape or [])[1:]}", "one input of shape (1,): a single x")
+                raise SpecError(FIELD, f"{label}, a second input", INPUT_SHAPES)
+            if list(shape or [])[1:] not in ([1], [2]):
+                raise SpecError(FIELD, f"{label} of shape {tuple(shape or [])[1:]}", INPUT_SHAPES)
+            inputs = int(list(shape)[1])
             continue
         if cls != "Dense":
             raise SpecError(FIELD, label, ALLOWED_LAYERS + " (the lab rebuilds exactly what it can train; no convolutions, "
@@ -105,6 +118,7 @@ def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str
     if len(bias_inits) != 1:
         raise SpecError(FIELD, "bias initializers " + ", ".join(sorted(bias_inits)), "one bias initializer for every layer")
     settings = {
+        "model.inputs": str(inputs),
         "model.units": ",".join(str(int(inner["units"])) for _, inner in dense[:-1]),
         "model.activation": ",".join(activations[:-1]),
         "model.output_activation": activations[-1],

@@ -1,6 +1,5 @@
 """Every page under Streamlit's AppTest: presets fill controls, Train draws results, bad input is answered."""
 
-import json
 import re
 import threading
 
@@ -635,3 +634,22 @@ def test_the_playground_url_carries_the_dataset_and_features_and_a_bad_feature_i
     assert at.text_input(key="playground.features").value == "x1^2,x2^2"
     at = page("playground", features="cos(x1)")
     assert any("features=" in w and "cos(x1)" in w and "sin(x1)" in w for w in warnings(at)), warnings(at)
+
+
+def test_your_data_with_two_input_columns_trains_and_draws_the_playground_views():
+    rs = __import__("numpy").random.RandomState(4)
+    x = rs.uniform(-3, 3, (160, 2))
+    rows = "x1,x2,label\n" + "\n".join(f"{a:.4f},{b:.4f},{int(a * b > 0)}" for a, b in x)
+    at = page("data")
+    at.text_area(key="data.paste").set_value(rows)
+    at.button(key="data.use_paste").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    caption = shown(next(c.value for c in at.caption if "Training on" in c.value))
+    assert "Inputs **x1**, **x2**, target **label** (classification of 2 classes)" in caption, caption
+    for name, value in (("out", "sigmoid"), ("loss", "binary_crossentropy"), ("xscale", "standard")):
+        at.selectbox(key=f"data.{name}").set_value(value)
+    at = train(at, "data", units="8", act="tanh", lr="0.01", epochs="100")
+    assert not at.exception
+    assert any(s.startswith("Trained in") and "2-8-1 tanh" in s for s in successes(at)), successes(at)
+    text = "\n".join(c.spec for c in charts(at))
+    assert '"description": "surface"' in text and '"description": "units of hidden_1"' in text

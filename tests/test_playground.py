@@ -229,3 +229,22 @@ def test_every_playground_dataset_is_a_function_with_its_task():
         assert spec.n_inputs == 2 and spec.input_features == ("x1", "x2")
         assert spec.resolved_task == ("regression" if function in ("plane", "multi_gauss") else "classification")
     assert RunSpec().model.inputs == 1
+
+
+def test_a_keras_file_with_two_inputs_is_read_and_refused_on_one_input_data(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(3, activation="tanh"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    path = tmp_path / "two.keras"
+    model.save(path)
+    out = cli("run", "data", "--model", str(path))  # the example has one input
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "model.file" in out.stderr and "(2,)" in out.stderr and "input shape (1,)" in out.stderr
+    rs = np.random.RandomState(5)
+    x = rs.uniform(-1, 1, (80, 2))
+    data = tmp_path / "plane.csv"
+    np.savetxt(data, np.column_stack([x, x.sum(axis=1)]), delimiter=",", header="a,b,y", comments="")
+    out = cli("run", "data", "--data", str(data), "--model", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["config"]["model"]["units"] == [3]

@@ -88,7 +88,8 @@ def _chosen(scenario: Scenario) -> str:
     chosen = spec.data.chosen
     task = chosen.task + (f" of {len(chosen.classes)} classes" if chosen.classes else "")
     held = f"; {spec.data.test_samples} rows held out for testing" if spec.data.test_samples else ""
-    return f"Input **{md(chosen.x_names[0])}**, target **{md(chosen.y_name)}** ({task}){held}."
+    inputs = ", ".join(f"**{md(name)}**" for name in chosen.x_names)
+    return f"Input{'s' if len(chosen.x_names) > 1 else ''} {inputs}, target **{md(chosen.y_name)}** ({task}){held}."
 
 
 def _uploaded(scenario: Scenario) -> None:
@@ -128,6 +129,7 @@ def _model_uploaded(scenario: Scenario) -> None:
     try:
         settings, notes = kerasfile.read_model(upload.getvalue(), upload.name)
         spec = controls.session_spec(scenario, controls.current_preset(scenario)).with_values(settings)
+        kerasfile.check_inputs(settings, spec)
     except SpecError as err:
         st.session_state[f"{sid}.model_error"] = (f"The model {upload.name!r} was not used: {err.value} is not allowed; "
                                                  f"allowed: {err.allowed}. The settings before it are kept.")
