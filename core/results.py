@@ -428,7 +428,11 @@ def _plain(obj) -> dict[str, Any]:
 
 
 def _floats(values) -> list:
-    return [None if not math.isfinite(v) else float(v) for v in np.asarray(values, dtype=float).ravel()]
+    """Numbers as JSON: a flat list, or one [x1, x2] pair per row for points over two inputs."""
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 2 and array.shape[1] > 1:
+        return [_floats(row) for row in array]
+    return [None if not math.isfinite(v) else float(v) for v in array.ravel()]
 
 
 def _jsonable(value):

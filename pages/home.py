@@ -8,7 +8,7 @@ from core import claims, fixes
 from core.scenarios import POSTED, SCENARIOS
 from core.workers import WorkerDied
 from ui import charts, errors, run
-from ui.layout import SCRIPTS, keep_router
+from ui.layout import PAGES, SCRIPTS, keep_router
 
 keep_router()
 
@@ -24,6 +24,11 @@ def home() -> None:
     st.caption("Every number on a page is computed from the run you see, and the URL reproduces its settings. "
                "The same engine runs from a terminal: `python -m core run parabola --preset answer`, "
                "`python -m core doctor segments`.")
+    # The pages for a case of one's own (narrow windows fold them into the header's "more" menu).
+    with st.container(horizontal=True, gap="small", key="home.own"):
+        for script, title, icon, url in PAGES:
+            if url in SCENARIOS and not SCENARIOS[url].posted:
+                st.page_link(script, label=title, icon=icon, width="content")
     # Cards first, charts after: the posted runs train one by one (cached after the first visit). A cold
     # start loads TensorFlow in the training process first; the status box says so instead of four spinners.
     began = time.perf_counter()

@@ -88,7 +88,8 @@ def test_home_page_shows_every_case_with_its_posted_failure():
     assert len(charts(at)) == 4
     captions = " ".join(c.value for c in at.caption)
     assert "accuracy 0.667" in captions  # segments as posted, trained here
-    assert len(at.get("page_link")) == 4
+    links = [link.label for link in at.get("page_link")]
+    assert len(links) == 7 and links[:3] == ["Your function", "Your data", "Playground 2-D"], links  # a case of one's own, then the four
     assert "What the lab found works" in [h.value for h in at.subheader]
     found = next(m.value for m in at.markdown if "the lab's best fix" in m.value)
     assert "`unscaled_input`" in found and "`no_bias`" in found and "`data.x_scaling=standard`" in found

@@ -100,17 +100,22 @@ def test_xor_without_a_hidden_layer_stays_near_chance_and_four_tanh_units_separa
 
 @pytest.mark.parametrize("preset, least", [("circle", 0.95), ("spiral-big", 0.95), ("xor-feature", 0.95)])
 def test_circle_spiral_and_the_xor_feature_train(preset, least):
-    assert run_json("--preset", preset)["final"]["accuracy"] >= least
+    from core.training import train
+
+    assert train(PLAYGROUND.spec(preset)).final["accuracy"] >= least
 
 
 def test_gauss_and_the_regressions_train():
-    assert run_json("--set", "data.function=gauss")["final"]["accuracy"] >= 0.99
-    plane = run_json("--set", "data.function=plane", "--set", "model.output_activation=linear", "--set", "train.loss=mse")
-    assert plane["final"]["max_abs_error"] < 0.05
-    bumps = run_json("--set", "data.function=multi_gauss", "--set", "model.output_activation=linear", "--set", "train.loss=mse",
-                     "--set", "model.units=8,8", "--set", "model.activation=tanh", "--set", "train.optimizer=adam",
-                     "--set", "train.learning_rate=0.01", "--set", "train.epochs=300", "--set", "data.n_samples=600")
-    assert bumps["final"]["loss"] < 0.02
+    from core.training import train
+
+    assert train(PLAYGROUND.spec().with_value("data.function", "gauss")).final["accuracy"] >= 0.99
+    regression = {"model.output_activation": "linear", "train.loss": "mse"}
+    plane = train(PLAYGROUND.spec().with_values({"data.function": "plane", **regression}))
+    assert plane.final["max_abs_error"] < 0.05
+    bumps = train(PLAYGROUND.spec().with_values({"data.function": "multi_gauss", **regression, "model.units": "8,8",
+                                                  "model.activation": "tanh", "train.optimizer": "adam", "train.learning_rate": 0.01,
+                                                  "train.epochs": 150}))
+    assert bumps.final["loss"] < 0.03 and bumps.readout.units.positive_share is not None
 
 
 def test_two_inputs_train_the_same_on_the_fast_path_model_fit_and_restarts():
@@ -248,3 +253,20 @@ def test_a_keras_file_with_two_inputs_is_read_and_refused_on_one_input_data(tmp_
     out = cli("run", "data", "--data", str(data), "--model", str(path), "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["config"]["model"]["units"] == [3]
+
+
+def test_two_input_diagnostics_dead_units_the_majority_plateau_and_saturated_units():
+    from core.training import train
+
+    criterion = PLAYGROUND.criterion
+    base = {"data.function": "circle", "model.units": "4"}
+    dead = findings(train(PLAYGROUND.spec().with_values({**base, "model.activation": "relu", "model.kernel_initializer": "zeros"})),
+                    criterion)
+    roles = {f.id: f.role for f in dead}
+    assert roles["dead_units"] == "cause" and roles["majority_class"] == "symptom" and roles["plateau"] == "symptom"
+    boundaries = next(f for f in dead if f.id == "unit_boundaries")
+    assert boundaries.role == "cause" and boundaries.evidence["crossing"] == [] and "none crosses the data" in boundaries.text
+    hot = train(PLAYGROUND.spec().with_values({**base, "model.activation": "tanh", "model.kernel_initializer": "random_normal",
+                                               "model.kernel_init_scale": "20"}))
+    saturated = next(f for f in findings(hot, criterion) if f.id == "saturated_units")
+    assert saturated.role == "cause" and saturated.evidence["hidden_1"]["saturated"] >= 3

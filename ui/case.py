@@ -20,7 +20,7 @@ from core.results import RunResult, metric_name
 from core.scenarios import Scenario
 from core.specs import RunSpec, SpecError
 from ui import charts, controls, datasource, doctor, errors, plane, restarts, run
-from ui.display import md, show_chart
+from ui.display import lower_label, md, show_chart
 
 LIVE_INTERVAL = 0.25  # seconds between live redraws while training
 
@@ -164,12 +164,7 @@ def _compare_buttons(scenario: Scenario, busy: bool) -> None:
 
 def compare_label(scenario: Scenario) -> str:
     """The compare button, named by the two presets it trains ("Compare as asked with as answered")."""
-    return f"Compare {_lower(scenario.preset('question').label)} with {_lower(scenario.preset('answer').label)}"
-
-
-def _lower(label: str) -> str:
-    """'As asked' -> 'as asked'; an acronym keeps its capitals ('XOR, 4 tanh units')."""
-    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+    return f"Compare {lower_label(scenario.preset('question').label)} with {lower_label(scenario.preset('answer').label)}"
 
 
 def _typed_seed(scenario: Scenario) -> int:

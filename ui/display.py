@@ -21,6 +21,11 @@ def md(text: str) -> str:
 _DIRECTIVE = re.compile(r":(?=[\w+\-/]+(?::|\\?\[))")
 
 
+def lower_label(label: str) -> str:
+    """A preset's label inside a sentence: 'As asked' -> 'as asked'; an acronym keeps its capitals ('XOR, 4 tanh units')."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
 def show_chart(chart, stretch: bool = True) -> None:
     """An Altair chart with its title drawn by Streamlit: Vega titles with subtitles get clipped in
     Streamlit's container-width layout, so the title and subtitle become markdown above the chart."""

@@ -15,7 +15,7 @@ from core.results import RestartsResult, RunResult
 from core.scenarios import Criterion, Scenario
 from core.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
 from ui import charts, controls, run
-from ui.display import md, show_chart
+from ui.display import lower_label, md, show_chart
 
 
 def _threshold_key(scenario: Scenario, base: Criterion) -> str:
@@ -77,7 +77,7 @@ def panel(scenario: Scenario, busy: bool) -> None:
             both = [controls.session_spec(scenario, "question", seed=first), controls.session_spec(scenario, "answer", seed=first)]
         except SpecError:  # a data file whose columns are still to be chosen: the form's errors say which
             both = None
-        asked, answered = scenario.preset("question").label, scenario.preset("answer").label.lower()
+        asked, answered = scenario.preset("question").label, lower_label(scenario.preset("answer").label)
         if both is not None and row.button(f"{asked} and {answered}, {seeds} seeds each", key=f"{scenario.id}.restart_compare", disabled=busy,
                       width="content", icon=":material/compare_arrows:",
                       help=f"The posted setup and the posted fix, {seeds} seeds each, from seed {first}."):
