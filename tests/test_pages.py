@@ -654,3 +654,13 @@ def test_your_data_with_two_input_columns_trains_and_draws_the_playground_views(
     assert any(s.startswith("Trained in") and "2-8-1 tanh" in s for s in successes(at)), successes(at)
     text = "\n".join(c.spec for c in charts(at))
     assert '"description": "surface"' in text and '"description": "units of hidden_1"' in text
+
+
+def test_the_playground_compares_xor_without_and_with_a_hidden_layer_side_by_side():
+    at = page("playground")
+    at = at.button(key="playground.asked_vs_answered").click().run()
+    assert not at.exception
+    text = "\n".join(c.spec for c in charts(at))
+    assert text.count('"description": "surface"') >= 3  # the result's surface, and A's and B's in Compare
+    assert any(m.value == "**Loss: A against B (current)**" for m in at.markdown)
+    assert "model.units" in at.dataframe[-1].value["setting"].tolist()
