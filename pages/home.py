@@ -8,6 +8,7 @@ from core import claims, fixes
 from core.scenarios import POSTED, SCENARIOS
 from core.workers import WorkerDied
 from ui import charts, errors, run
+from ui.display import draw_chart
 from ui.layout import PAGES, SCRIPTS, keep_router
 
 keep_router()
@@ -56,7 +57,7 @@ def home() -> None:
             except WorkerDied as err:
                 chart_box.warning(f"The training process stopped ({err.how}); reload the page to train this card again.")
                 continue
-        chart_box.altair_chart(charts.mini_chart(result), width="stretch")
+        draw_chart(charts.mini_chart(result), chart_box)
         final = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in result.final.items())
         caption_box.caption(f"The posted setup, trained here (seed {result.spec.seed}): {final}.")
         status.write(f"{scenario_id}: trained ({final}).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import altair as alt
 import streamlit as st
@@ -19,6 +20,19 @@ def md(text: str) -> str:
 
 
 _DIRECTIVE = re.compile(r":(?=[\w+\-/]+(?::|\\?\[))")
+
+
+# Streamlit converts an Altair chart under its own lock, but moves the chart's datasets onto the page
+# after releasing it; with several sessions drawing live at once that step once met a datasets dict
+# still being filled ("dictionary changed size during iteration", the load test; streamlit#8409).
+# Every chart of this server is drawn through `draw_chart`, one at a time: a few milliseconds each.
+_CHART_LOCK = threading.Lock()
+
+
+def draw_chart(chart, target=None, width: str = "stretch") -> None:
+    """st.altair_chart (or `target.altair_chart`, a placeholder's) under the server's one chart lock."""
+    with _CHART_LOCK:
+        (target or st).altair_chart(chart, width=width)
 
 
 def lower_label(label: str) -> str:
@@ -43,4 +57,4 @@ def show_chart(chart, stretch: bool = True) -> None:
         chart.title = alt.Undefined
     if not stretch:  # drawn at the chart's own size (Streamlit's theme would fit it into a smaller box)
         chart = chart.properties(autosize=alt.AutoSizeParams(type="pad"))
-    st.altair_chart(chart, width="stretch" if stretch else "content")
+    draw_chart(chart, width="stretch" if stretch else "content")
