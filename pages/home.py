@@ -4,9 +4,9 @@ import time
 
 import streamlit as st
 
-from core import claims, fixes
-from core.scenarios import POSTED, SCENARIOS
-from core.workers import WorkerDied
+from core.cases import claims, fixes
+from core.cases.scenarios import POSTED, SCENARIOS
+from core.runner.workers import WorkerDied
 from ui import charts, errors, run
 from ui.display import draw_chart
 from ui.layout import PAGES, SCRIPTS, keep_router
@@ -68,7 +68,7 @@ def home() -> None:
     st.subheader("What the answers claimed, and how often they hold")
     table = claims.load()
     if table is None:
-        st.info("No measured claims yet: run `python -m core claims --write core/claims.json`.")
+        st.info("No measured claims yet: run `python -m core claims --write core/cases/claims.json`.")
     else:
         def rate(r: dict) -> str:
             low, high = r["interval"]
@@ -81,17 +81,17 @@ def home() -> None:
                          f"**{rate(row['answered'])}** |")
         st.markdown("\n".join(lines))
         st.caption(f"Measured by the lab itself: {table['seeds']} seeds per preset, each trained at its full posted length "
-                   f"(`python -m core claims --write core/claims.json`, Keras {table['keras']}); a test regenerates the table "
+                   f"(`python -m core claims --write core/cases/claims.json`, Keras {table['keras']}); a test regenerates the table "
                    "and checks it matches. Each case page's Restarts panel measures any other setting the same way.")
     found_works()
 
 
 def found_works() -> None:
-    """The doctor's best measured fix for each case beside the posted fix, on the same seeds (core/fixes.json)."""
+    """The doctor's best measured fix for each case beside the posted fix, on the same seeds (core/cases/fixes.json)."""
     st.subheader("What the lab found works")
     table = fixes.load()
     if table is None:
-        st.info("No measured fixes yet: run `python -m core fixes --write core/fixes.json`.")
+        st.info("No measured fixes yet: run `python -m core fixes --write core/cases/fixes.json`.")
         return
 
     def rate(m: dict | None) -> str:
@@ -113,7 +113,7 @@ def found_works() -> None:
     st.caption("Successes over the seeds, with the 95% Wilson interval of the rate. "
                "Measured by the lab's doctor on each case as asked: the setup, the posted fix and every candidate change on "
                "the same seeds (16, or 8 for the heaviest case), then pairs and triples of the best single changes "
-               "(`python -m core fixes --write core/fixes.json`); a test checks the table against a fresh measurement. "
+               "(`python -m core fixes --write core/cases/fixes.json`); a test checks the table against a fresh measurement. "
                "Each case page's Find a fix does the same for any setting.")
 
 

@@ -6,8 +6,8 @@ What it does, in order:
 
 1. Starts its own `streamlit run dashboard.py` on a free port (log: artifacts/load-server.log).
 2. Reference runs, in this process, while the server starts and before any browser exists (so they
-   distort no timing): for each session, `core.scenarios.get(page).spec("question", seed=k)` trained
-   by `core.training.train`. Their final numbers are what each page must show. Once the server
+   distort no timing): for each session, `core.cases.scenarios.get(page).spec("question", seed=k)` trained
+   by `core.engine.training.train`. Their final numbers are what each page must show. Once the server
    answers /_stcore/health, the VmRSS of its whole process tree (the server and its worker processes)
    is sampled from /proc every 0.2 s, and the server's own maps are checked for TensorFlow.
 3. One headless Chromium, N browser contexts (N Streamlit sessions). Session i opens the case page
@@ -163,7 +163,8 @@ def plan(n: int, seed_base: int) -> list[Session]:
 
 
 def reference_runs(sessions: list[Session]) -> None:
-    from core import scenarios, training
+    from core.cases import scenarios
+    from core.engine import training
 
     for s in sessions:
         began = time.perf_counter()
@@ -512,7 +513,7 @@ def check_result(session: Session, state: dict) -> None:
         wrong.append(f"no reference to compare with (the in-process run failed: {session.reference_error})")
     if session.page_seed != session.seed:
         wrong.append(f"seed {session.page_seed} on the page, {session.seed} asked for")
-    from core import scenarios
+    from core.cases import scenarios
 
     asked = scenarios.get(session.page).preset("question").label  # the page names a preset by its button's label
     if session.page_preset != asked:

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from core import scenarios
-from core.budget import LIMITS, Budget, BudgetError, cost
-from core.specs import DEFAULT_SEEDS, SpecError
+from core.cases import scenarios
+from core.runner.budget import LIMITS, Budget, BudgetError, cost
+from core.settings.specs import DEFAULT_SEEDS, SpecError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,7 +51,7 @@ def test_the_worker_settings_come_from_the_environment_or_secrets_and_are_checke
 
 
 def test_params_match_keras():
-    from core.models import build_model
+    from core.engine.models import build_model
 
     for scenario in scenarios.SCENARIOS.values():
         for preset in scenario.preset_names():

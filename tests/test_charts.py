@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import scenarios
-from core.data import Scaler
-from core.readout import parabola_coefficients, to_original_units
-from core.training import train
+from core.cases import scenarios
+from core.data.datasets import Scaler
+from core.engine.training import train
+from core.outcomes.readout import parabola_coefficients, to_original_units
 from ui import charts
 
 ALTAIR_MAX_ROWS = 5000

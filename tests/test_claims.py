@@ -7,7 +7,7 @@ posted setup and fix over 64 seeds at full length, with which seeds succeeded; t
 
 import pytest
 
-from core import claims, scenarios
+from core.cases import claims, scenarios
 
 # Seeds whose final metric sits within float32 rounding of the threshold may flip between CPUs
 # (XLA's kernels differ with the instruction set); on the machine that wrote the file they match exactly.
@@ -16,7 +16,7 @@ TOLERANCE = 2
 
 def test_the_shipped_table_covers_every_posted_case():
     shipped = claims.load()
-    assert shipped is not None, "core/claims.json is missing: python -m core claims --write core/claims.json"
+    assert shipped is not None, "core/cases/claims.json is missing: python -m core claims --write core/cases/claims.json"
     assert [c["scenario"] for c in shipped["cases"]] == scenarios.POSTED
 
 
@@ -28,7 +28,7 @@ FRESH_SEEDS = 16
 @pytest.mark.parametrize("scenario", scenarios.POSTED)
 def test_shipped_claims_match_a_fresh_measurement(scenario):
     shipped = claims.load()
-    assert shipped is not None, "core/claims.json is missing: python -m core claims --write core/claims.json"
+    assert shipped is not None, "core/cases/claims.json is missing: python -m core claims --write core/cases/claims.json"
     fresh = claims.measure(FRESH_SEEDS, ids=[scenario])
     (mine,) = fresh["cases"]
     theirs = next(c for c in shipped["cases"] if c["scenario"] == scenario)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from core import scenarios
-from core.data import Scaler, make_dataset
-from core.specs import DataSpec
+from core.cases import scenarios
+from core.data.datasets import Scaler, make_dataset
+from core.settings.specs import DataSpec
 
 
 def data_of(scenario, preset="question"):

@@ -5,9 +5,9 @@ import doctest
 import numpy as np
 import pytest
 
-from core import datafile
-from core.datafile import read_table
-from core.errors import SpecError
+from core.data import datafile
+from core.data.datafile import read_table
+from core.settings.errors import SpecError
 
 
 def test_the_docstring_example_runs():

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from core import doctor, scenarios
-from core.stopping import StopFlag
-from core.training import train, train_restarts
+from core import doctor
+from core.cases import scenarios
+from core.engine.training import train, train_restarts
+from core.runner.stopping import StopFlag
 
 
 def measure(spec, seeds, progress=None, stop=None):
@@ -140,7 +141,7 @@ def test_stop_keeps_what_was_measured():
 
 
 def test_a_candidate_the_budget_refuses_is_skipped_and_said_so():
-    from core.budget import Budget, BudgetError
+    from core.runner.budget import Budget, BudgetError
 
     result, criterion, found = diagnosed("segments")
 
@@ -163,7 +164,7 @@ def test_a_setup_that_works_is_told_there_is_nothing_to_fix():
 
 
 def test_restarts_of_the_same_settings_add_seed_dependent():
-    from core.restarts import summarize_sweep
+    from core.outcomes.restarts import summarize_sweep
 
     result, criterion, _ = diagnosed("segments", "answer")
     report = summarize_sweep(train_restarts(result.spec, 16), criterion)

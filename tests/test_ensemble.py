@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from core import scenarios
-from core.restarts import summarize_sweep, wilson_interval
-from core.results import ParabolaReadout, Readout
-from core.scenarios import Criterion
-from core.specs import SpecError
-from core.training import train, train_restarts
+from core.cases import scenarios
+from core.cases.scenarios import Criterion
+from core.engine.training import train, train_restarts
+from core.outcomes.restarts import summarize_sweep, wilson_interval
+from core.outcomes.results import ParabolaReadout, Readout
+from core.settings.specs import SpecError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -22,12 +22,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import export, recipes, scenarios
-from core.data import clean_target, make_dataset
-from core.datafile import example_csv
-from core.expression import FUNCTIONS, TWO_ARGUMENTS, evaluate, numpy_source
-from core.network import layer_shapes
-from core.specs import INITIALIZERS, LOSSES, OPTIMIZERS, RunSpec, TrainSpec
+from core.cases import scenarios
+from core.data.datafile import example_csv
+from core.data.datasets import clean_target, make_dataset
+from core.data.expression import FUNCTIONS, TWO_ARGUMENTS, evaluate, numpy_source
+from core.io import export
+from core.settings import recipes
+from core.settings.network import layer_shapes
+from core.settings.specs import INITIALIZERS, LOSSES, OPTIMIZERS, RunSpec, TrainSpec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
@@ -77,7 +79,7 @@ def relative(a: float, b: float) -> float:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_the_script_trains_to_the_labs_final_loss(name, tmp_path):
-    from core.training import train
+    from core.engine.training import train
 
     spec = case_spec(name)
     fit = train(spec, path="fit")
@@ -103,7 +105,7 @@ def test_the_script_trains_to_the_labs_final_loss(name, tmp_path):
 
 
 def test_a_script_that_ends_elsewhere_than_the_lab_says_why(tmp_path):
-    from core.training import train
+    from core.engine.training import train
 
     spec = case_spec("segments")
     lab = train(spec)
@@ -124,7 +126,7 @@ def test_a_script_that_ends_elsewhere_than_the_lab_says_why(tmp_path):
 
 
 # Cases for the .keras file: minmax x and y, no scaling without biases, a classifier on standardised
-# x, the x^2 activation (registered by core.models), and standardised x with symmetric y.
+# x, the x^2 activation (registered by core.engine.models), and standardised x with symmetric y.
 MODEL_CASES = {
     "sine-relu": ("sine-relu", "question", {"train.epochs": 3}),
     "noisy-sine": ("noisy-sine", "question", {"train.epochs": 5}),
@@ -138,7 +140,7 @@ MODEL_CASES = {
 def test_the_keras_file_takes_and_returns_the_datas_own_units(name, tmp_path):
     import keras
 
-    from core.training import train
+    from core.engine.training import train
 
     scenario, preset, changes = MODEL_CASES[name]
     result = train(scenarios.get(scenario).spec(preset).with_values(changes))
@@ -160,7 +162,7 @@ def test_the_keras_file_takes_and_returns_the_datas_own_units(name, tmp_path):
 
 
 def test_the_keras_file_loads_outside_the_lab(tmp_path):
-    from core.training import train
+    from core.engine.training import train
 
     runs = {name: train(scenarios.get(scenario).spec(preset).with_values(changes))
             for name, (scenario, preset, changes) in MODEL_CASES.items() if name in ("sine-relu", "parabola")}
@@ -205,7 +207,7 @@ FILE_TEXTS = {}
 
 
 def _file_spec(text: str, name: str, **changes) -> RunSpec:
-    from core.datafile import parse
+    from core.data.datafile import parse
 
     table = parse(text, name=name)
     FILE_TEXTS[table.digest] = text
@@ -303,7 +305,7 @@ def test_every_whitelisted_function_maps_to_the_labs_own():
 def test_the_engine_builds_from_the_recipes_the_script_writes():
     import keras
 
-    from core import models, training
+    from core.engine import models, training
 
     # One home: the engine's builders are the recipes' own, so the script cannot drift from the engine.
     assert models.initializer is recipes.initializer and models.square is recipes.square

@@ -5,11 +5,11 @@ import time
 import numpy as np
 import pytest
 
-from core import scenarios
-from core.data import make_dataset
-from core.expression import ExpressionError, check_on_range, evaluate, parse
-from core.specs import DataSpec, SpecError
-from core.training import train
+from core.cases import scenarios
+from core.data.datasets import make_dataset
+from core.data.expression import ExpressionError, check_on_range, evaluate, parse
+from core.engine.training import train
+from core.settings.specs import DataSpec, SpecError
 
 
 @pytest.mark.parametrize("text, expected", [

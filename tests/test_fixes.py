@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from core import doctor, fixes, scenarios
-from core.restarts import summarize_sweep
-from core.training import train_restarts
+from core import doctor
+from core.cases import fixes, scenarios
+from core.engine.training import train_restarts
+from core.outcomes.restarts import summarize_sweep
 
 TOLERANCE = 2  # seeds within float32 rounding of the threshold may flip between CPUs (as in test_claims)
 REGENERATE_S = 90
@@ -22,7 +23,7 @@ SHIPPED = fixes.load()
 
 
 def test_the_shipped_table_covers_every_posted_case():
-    assert SHIPPED is not None, "core/fixes.json is missing: python -m core fixes --write core/fixes.json"
+    assert SHIPPED is not None, "core/cases/fixes.json is missing: python -m core fixes --write core/cases/fixes.json"
     assert [c["scenario"] for c in SHIPPED["cases"]] == scenarios.POSTED
 
 

@@ -82,7 +82,7 @@ def test_sessions_train_at_the_same_time_and_get_their_own_right_results(chromiu
     assert len(set(pages)) == min(sessions, len(CASE_PAGES)), f"the sessions did not cover distinct pages: {pages}"
     seeds = [s["seed"] for s in per_session]
     assert len(set(seeds)) == sessions, f"the sessions did not ask for distinct seeds: {seeds}"
-    from core import scenarios
+    from core.cases import scenarios
 
     for s in per_session:  # each page names the "question" preset by its button's label (As asked, Your function)
         asked = scenarios.get(s["page"]).preset("question").label

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from core.models import build_model, initial_weights, model_with_weights
-from core.network import count_params, forward, weight_names
-from core.specs import ModelSpec
+from core.engine.models import build_model, initial_weights, model_with_weights
+from core.settings.network import count_params, forward, weight_names
+from core.settings.specs import ModelSpec
 
 
 def test_same_seed_same_weights_other_seed_other_weights():

@@ -56,7 +56,7 @@ def test_page_loads_with_the_posted_setup_and_no_exception(scenario):
 
 @pytest.mark.parametrize("scenario", PAGES)
 def test_every_preset_fills_the_controls_with_its_own_values(scenario):
-    from core import scenarios
+    from core.cases import scenarios
     from ui.controls import controls_for, key, value_of, widget_value
 
     case = scenarios.get(scenario)
@@ -300,7 +300,7 @@ def test_your_function_page_takes_a_formula_and_refuses_code():
 
 
 def test_a_failed_training_is_reported_after_the_rerun_and_the_result_stays():
-    from core import scenarios
+    from core.cases import scenarios
     from ui.run import Job
 
     at = train(page("segments"), "segments", epochs="3")
@@ -314,8 +314,8 @@ def test_a_failed_training_is_reported_after_the_rerun_and_the_result_stays():
 
 def test_a_crashing_training_shows_its_settings_and_logs_the_traceback(monkeypatch, caplog):
     import ui.run
-    from core.workers import Job as WorkerJob
-    from core.workers import TrainingError
+    from core.runner.workers import Job as WorkerJob
+    from core.runner.workers import TrainingError
 
     class BrokenEngine:  # the worker's answer when the engine raises: a TrainingError with the worker's traceback
         def submit(self, spec, **_):
@@ -412,7 +412,7 @@ def test_trainings_beyond_the_server_slots_wait_their_turn_and_can_be_cancelled(
     import threading
     import time
 
-    from core.budget import Budget
+    from core.runner.budget import Budget
     from ui import run
 
     budget = Budget(max_trainings=1, max_seconds=30)

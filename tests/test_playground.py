@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import scenarios
-from core.data import FEATURE_FUNCTIONS, make_dataset, playground_points
+from core.cases import scenarios
+from core.data.datasets import FEATURE_FUNCTIONS, make_dataset, playground_points
 from core.doctor import best_line_accuracy, findings
-from core.specs import FEATURES, PLANE_FUNCTIONS, DataSpec, RunSpec, SpecError
+from core.settings.specs import FEATURES, PLANE_FUNCTIONS, DataSpec, RunSpec, SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -100,13 +100,13 @@ def test_xor_without_a_hidden_layer_stays_near_chance_and_four_tanh_units_separa
 
 @pytest.mark.parametrize("preset, least", [("circle", 0.95), ("spiral-big", 0.95), ("xor-feature", 0.95)])
 def test_circle_spiral_and_the_xor_feature_train(preset, least):
-    from core.training import train
+    from core.engine.training import train
 
     assert train(PLAYGROUND.spec(preset)).final["accuracy"] >= least
 
 
 def test_gauss_and_the_regressions_train():
-    from core.training import train
+    from core.engine.training import train
 
     assert train(PLAYGROUND.spec().with_value("data.function", "gauss")).final["accuracy"] >= 0.99
     regression = {"model.output_activation": "linear", "train.loss": "mse"}
@@ -119,7 +119,7 @@ def test_gauss_and_the_regressions_train():
 
 
 def test_two_inputs_train_the_same_on_the_fast_path_model_fit_and_restarts():
-    from core.training import train, train_restarts
+    from core.engine.training import train, train_restarts
 
     spec = PLAYGROUND.spec("answer").with_values({"train.epochs": 15, "data.features": "x1,x2,x1*x2"})
     fast, fit = train(spec), train(spec, path="fit")
@@ -152,7 +152,7 @@ def test_best_line_accuracy_is_the_best_straight_boundary():
 
 
 def test_the_doctor_proves_capacity_for_xor_without_a_hidden_layer_and_not_with_one():
-    from core.training import train
+    from core.engine.training import train
 
     criterion = PLAYGROUND.criterion
     alone = findings(train(PLAYGROUND.spec("question")), criterion)
@@ -197,8 +197,8 @@ def test_a_file_with_two_input_columns_runs_and_a_third_is_refused(tmp_path):
 
 
 def test_the_script_of_a_playground_run_trains_the_same(tmp_path):
-    from core.export import run_script
-    from core.training import train
+    from core.engine.training import train
+    from core.io.export import run_script
 
     spec = PLAYGROUND.spec("circle").with_values({"train.epochs": 10, "data.x_scaling": "standard"})
     result = train(spec)
@@ -214,8 +214,8 @@ def test_the_script_of_a_playground_run_trains_the_same(tmp_path):
 def test_the_keras_file_of_a_playground_run_predicts_the_lab_output():
     import keras
 
-    from core.export import model_bytes
-    from core.training import train
+    from core.engine.training import train
+    from core.io.export import model_bytes
 
     for preset in ("answer", "circle"):
         result = train(PLAYGROUND.spec(preset).with_values({"train.epochs": 5}))
@@ -256,7 +256,7 @@ def test_a_keras_file_with_two_inputs_is_read_and_refused_on_one_input_data(tmp_
 
 
 def test_two_input_diagnostics_dead_units_the_majority_plateau_and_saturated_units():
-    from core.training import train
+    from core.engine.training import train
 
     criterion = PLAYGROUND.criterion
     base = {"data.function": "circle", "model.units": "4"}

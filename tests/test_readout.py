@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from core.data import Scaler, make_dataset
-from core.readout import (
+from core.data.datasets import Scaler, make_dataset
+from core.outcomes.readout import (
     _units_readout,
     best_in_square_family,
     count_extrema,
@@ -14,7 +14,7 @@ from core.readout import (
     square_family_gap,
     to_original_units,
 )
-from core.specs import DataSpec, ModelSpec
+from core.settings.specs import DataSpec, ModelSpec
 
 
 def test_the_posts_weights_give_the_posts_coefficients():

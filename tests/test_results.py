@@ -10,16 +10,26 @@ import sys
 import numpy as np
 import pytest
 
-from core import scenarios
-from core.restarts import seed_record
-from core.results import JSON_MAX_EPOCHS, JSON_VALUE_BUDGET, Readout, RestartsResult, float32_values, json_epoch_limit, thinned_epochs, thinning_note
-from core.training import train, train_restarts
+from core.cases import scenarios
+from core.engine.training import train, train_restarts
+from core.outcomes.restarts import seed_record
+from core.outcomes.results import (
+    JSON_MAX_EPOCHS,
+    JSON_VALUE_BUDGET,
+    Readout,
+    RestartsResult,
+    float32_values,
+    json_epoch_limit,
+    thinned_epochs,
+    thinning_note,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_readouts_results_and_charts_import_without_tensorflow():
-    code = ("import sys, core.readout, core.results, core.restarts, core.network, core.budget, core.workers, ui.charts; "
+    code = ("import sys, core.outcomes.readout, core.outcomes.results, core.outcomes.restarts, core.settings.network, "
+            "core.runner.budget, core.runner.workers, core.doctor, core.io.kerasfile, ui.charts; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

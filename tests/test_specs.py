@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from core.specs import DataSpec, ModelSpec, RunSpec, SpecError, TrainSpec, all_rules
+from core.settings.specs import DataSpec, ModelSpec, RunSpec, SpecError, TrainSpec, all_rules
 
 
 def test_defaults_round_trip_through_dicts():

@@ -6,10 +6,11 @@ import pickle
 import numpy as np
 import pytest
 
-from core import scenarios, training
-from core.callbacks import HistoryRecorder, WeightRecorder
-from core.stopping import StopFlag
-from core.training import resolve_record_every, train
+from core.cases import scenarios
+from core.engine import training
+from core.engine.callbacks import HistoryRecorder, WeightRecorder
+from core.engine.training import resolve_record_every, train
+from core.runner.stopping import StopFlag
 
 # Short runs: model.fit needs about 1.4 ms per parabola step, so the parabola gets 2 epochs.
 SHORT = [
@@ -332,11 +333,11 @@ def test_compiled_loops_are_pooled_within_a_bound():
 
 
 # ---------------------------------------------------------------------------------------------
-# XLA's CPU settings (core/xla.py): small loops run as one kernel; every activation still compiles.
+# XLA's CPU settings (core/engine/xla.py): small loops run as one kernel; every activation still compiles.
 
 
 def test_xla_tuning_adds_its_flags_keeps_the_users_and_can_be_turned_off():
-    from core import xla
+    from core.engine import xla
 
     env = {}
     assert "xla_cpu_small_while_loop_byte_threshold=65536" in xla.tune(env)
@@ -352,7 +353,7 @@ def test_xla_tuning_adds_its_flags_keeps_the_users_and_can_be_turned_off():
 @pytest.mark.parametrize("act", ["linear", "relu", "leaky_relu", "elu", "selu", "gelu", "swish", "softplus", "sigmoid",
                                  "tanh", "square"])
 def test_every_activation_trains_alone_and_as_restarts_on_the_tuned_compiler(act):
-    from core.training import train_restarts
+    from core.engine.training import train_restarts
 
     spec = scenarios.get("sine-relu").spec("question").with_values(
         {"model.units": "3,2", "model.activation": act, "data.n_samples": 64, "train.epochs": 3})

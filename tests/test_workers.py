@@ -9,8 +9,8 @@ import threading
 import numpy as np
 import pytest
 
-from core import scenarios
-from core.workers import WorkerDied, WorkerPool
+from core.cases import scenarios
+from core.runner.workers import WorkerDied, WorkerPool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LONG = {"train.epochs": 20000}  # segments at 20,000 epochs: long enough to stop or kill mid-run
@@ -24,7 +24,7 @@ def pool():
 
 
 def test_a_worker_trains_exactly_what_the_process_itself_would(pool):
-    from core.training import train
+    from core.engine.training import train
 
     spec = scenarios.get("sine-relu").spec("question").with_value("train.epochs", 20)
     seen = []
@@ -132,7 +132,7 @@ def test_the_keras_file_is_made_in_a_worker(pool, tmp_path):
 
 
 def test_a_worker_ends_when_its_asker_is_killed():
-    code = ("import os, sys; from core.workers import WorkerPool; pool = WorkerPool(); w = pool.warm(); w.ready.wait(300); "
+    code = ("import os, sys; from core.runner.workers import WorkerPool; pool = WorkerPool(); w = pool.warm(); w.ready.wait(300); "
             "print(w.pid, flush=True); os.kill(os.getpid(), 9)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
                          capture_output=True, text=True, timeout=300)
@@ -158,7 +158,7 @@ def _wait_for(condition, seconds: float = 60.0) -> None:
 
 
 def test_the_asking_process_never_imports_tensorflow():
-    code = ("import sys; from core import scenarios; from core.workers import WorkerPool; pool = WorkerPool(); "
+    code = ("import sys; from core import scenarios; from core.runner.workers import WorkerPool; pool = WorkerPool(); "
             "r = pool.submit(scenarios.get('parabola').spec('answer').with_value('train.epochs', 2)).wait(300); "
             "pool.shutdown(); print(r.epochs_run, r.readout.parabola is not None, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

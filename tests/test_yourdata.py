@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from core import scenarios
-from core.data import make_dataset
-from core.datafile import parse
-from core.errors import SpecError
+from core.cases import scenarios
+from core.data.datafile import parse
+from core.data.datasets import make_dataset
+from core.settings.errors import SpecError
 from tests.test_cli import cli
 
 
@@ -106,7 +106,7 @@ def test_the_example_fails_raw_and_trains_scaled():
     raw = scenarios.get("data").spec()
     assert raw.data.table is not None and raw.data.resolved_task == "regression"
     assert raw.data.x_max > 3000 and raw.data.n_samples + raw.data.test_samples == 120
-    from core.training import train
+    from core.engine.training import train
 
     asked, answered = train(raw), train(scenarios.get("data").spec("answer"))
     assert asked.final["r2"] < 0 and answered.final["r2"] > 0.9
@@ -132,7 +132,7 @@ def test_columns_by_name_the_test_share_and_a_copy_keep_the_table():
 
 
 def test_a_file_spec_read_back_from_json_without_its_table_says_what_is_missing():
-    from core.specs import RunSpec
+    from core.settings.specs import RunSpec
 
     spec = RunSpec.from_dict(json.loads(json.dumps(scenarios.get("data").spec().to_dict())))
     with pytest.raises(SpecError, match="data.file: 'none loaded'"):
@@ -182,7 +182,7 @@ def models(tmp_path_factory):
 
 
 def test_a_keras_file_becomes_the_settings_and_trains(files, models):
-    from core.kerasfile import read_model
+    from core.io.kerasfile import read_model
 
     settings, notes = read_model((models / "mine.keras").read_bytes())
     assert settings["model.units"] == "6,3" and settings["model.activation"] == "tanh,relu"
@@ -278,7 +278,7 @@ def test_a_keras_file_with_a_softmax_per_class_is_read(tmp_path):
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.save(tmp_path / "three.keras")
-    from core.kerasfile import read_model
+    from core.io.kerasfile import read_model
 
     settings, _ = read_model((tmp_path / "three.keras").read_bytes())
     assert (settings["model.output_units"], settings["model.output_activation"], settings["train.loss"]) == \

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core import export, scenarios
-from core.restarts import seed_record
-from core.results import RunResult, metric_name
-from core.scenarios import Scenario
-from core.specs import RunSpec, SpecError
+from core.cases import scenarios
+from core.cases.scenarios import Scenario
+from core.io import export
+from core.outcomes.restarts import seed_record
+from core.outcomes.results import RunResult, metric_name
+from core.settings.specs import RunSpec, SpecError
 from ui import charts, controls, datasource, doctor, errors, plane, restarts, run
 from ui.display import lower_label, md, show_chart
 

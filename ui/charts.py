@@ -10,7 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.results import RunResult  # plain data: no TensorFlow
+from core.outcomes.results import RunResult  # plain data: no TensorFlow
 
 DATA_GREY = "#868e96"
 TEST_GREY = "#495057"

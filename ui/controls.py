@@ -12,8 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from core.scenarios import Scenario
-from core.specs import FUNCTIONS, PLANE_FUNCTIONS, PLANE_REGRESSIONS, DataSpec, ModelSpec, RunSpec, SpecError, all_rules
+from core.cases.scenarios import Scenario
+from core.settings.specs import FUNCTIONS, PLANE_FUNCTIONS, PLANE_REGRESSIONS, DataSpec, ModelSpec, RunSpec, SpecError, all_rules
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def controls_for(scenario: Scenario) -> list[Control]:
 
 
 def session_table(scenario: Scenario):
-    """The data file this session gave the page (a core.datafile.Table), or None: the example is shown then."""
+    """The data file this session gave the page (a core.data.datafile.Table), or None: the example is shown then."""
     return st.session_state.get(f"{scenario.id}.table")
 
 

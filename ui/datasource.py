@@ -1,6 +1,6 @@
 """The data file of a case that trains on one ("Your data"): an upload or pasted rows, kept in this session only.
 
-A file is read from its bytes in memory (core/datafile.py) and kept in `st.session_state`, never on disk
+A file is read from its bytes in memory (core/data/datafile.py) and kept in `st.session_state`, never on disk
 and never in a cache that another session could hit. A bad file is answered with one message naming
 its line, its column and what is allowed; the data and results from before stay.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import datafile, kerasfile
-from core.errors import SpecError
-from core.scenarios import Scenario
+from core.cases.scenarios import Scenario
+from core.data import datafile
+from core.io import kerasfile
+from core.settings.errors import SpecError
 from ui import controls
 from ui.display import md
 

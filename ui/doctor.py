@@ -15,11 +15,11 @@ import pandas as pd
 import streamlit as st
 
 from core import doctor
-from core.restarts import check as check_restarts
-from core.restarts import summarize_sweep
-from core.results import Finding, RunResult
-from core.scenarios import Criterion, Scenario
-from core.specs import MAX_SEEDS, SpecError
+from core.cases.scenarios import Criterion, Scenario
+from core.outcomes.restarts import check as check_restarts
+from core.outcomes.restarts import summarize_sweep
+from core.outcomes.results import Finding, RunResult
+from core.settings.specs import MAX_SEEDS, SpecError
 from ui import charts, controls, run
 from ui.display import md, show_chart
 

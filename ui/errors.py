@@ -15,7 +15,7 @@ import sys
 
 import streamlit as st
 
-from core.specs import RunSpec
+from core.settings.specs import RunSpec
 from ui.controls import architecture
 from ui.display import md
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import readout
-from core.data import make_dataset
-from core.results import RunResult
+from core.data.datasets import make_dataset
+from core.outcomes import readout
+from core.outcomes.results import RunResult
 from ui import charts
 from ui.case import Extras
 from ui.display import show_chart

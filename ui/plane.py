@@ -8,9 +8,9 @@ import functools
 import numpy as np
 import streamlit as st
 
-from core.data import Dataset, make_dataset
-from core.results import RunResult
-from core.specs import DataSpec
+from core.data.datasets import Dataset, make_dataset
+from core.outcomes.results import RunResult
+from core.settings.specs import DataSpec
 from ui import plane_charts
 from ui.display import show_chart
 
@@ -37,7 +37,7 @@ def live(job) -> None:
     weights = state.weights if state is not None else None
     if weights is None or not two_inputs(spec):
         return
-    from core.network import forward
+    from core.settings.network import forward
 
     grid, encoded = _grids(spec.data)
     dataset = _dataset(spec.data)

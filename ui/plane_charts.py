@@ -12,8 +12,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.network import layer_outputs, layer_shapes, split_layers
-from core.results import RunResult
+from core.outcomes.results import RunResult
+from core.settings.network import layer_outputs, layer_shapes, split_layers
 
 # The Playground's colours: orange for its -1 (class 0 here), blue for +1 (class 1), near-white between.
 CLASS0 = "#f59322"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.restarts import summarize_sweep
-from core.results import RestartsResult, RunResult
-from core.scenarios import Criterion, Scenario
-from core.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
+from core.cases.scenarios import Criterion, Scenario
+from core.outcomes.restarts import summarize_sweep
+from core.outcomes.results import RestartsResult, RunResult
+from core.settings.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
 from ui import charts, controls, run
 from ui.display import lower_label, md, show_chart
 
@@ -137,7 +137,7 @@ def panel(scenario: Scenario, busy: bool) -> None:
 
 def _label(outcome: RestartsResult) -> str:
     """The setup by its preset button ("As asked", "Scaled"), or "Your settings" when the form matched none."""
-    from core import scenarios
+    from core.cases import scenarios
 
     spec = outcome.spec
     try:

@@ -1,6 +1,6 @@
 """Training from a page: a job in a worker process, live progress, a clean stop, and a result cache.
 
-The Streamlit server never imports TensorFlow: each run goes to a worker process (core/workers.py)
+The Streamlit server never imports TensorFlow: each run goes to a worker process (core/runner/workers.py)
 through the server's one WorkerPool, which streams its progress back, so the page can redraw several
 times a second while a background thread of the session waits for the result. A Stop click (which
 reruns the page) reaches the run through the job's StopFlag, which this thread passes on to the
@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from core.budget import Budget, BudgetError, predicted_seconds
-from core.results import RestartsResult, RunResult
-from core.specs import RunSpec, SpecError
-from core.stopping import StopFlag
-from core.workers import Job as WorkerJob
-from core.workers import WorkerDied, WorkerPool
+from core.outcomes.results import RestartsResult, RunResult
+from core.runner.budget import Budget, BudgetError, predicted_seconds
+from core.runner.stopping import StopFlag
+from core.runner.workers import Job as WorkerJob
+from core.runner.workers import WorkerDied, WorkerPool
+from core.settings.specs import RunSpec, SpecError
 from ui import errors
 
 CACHE_ENTRIES = 16  # finished runs kept per server; a run holds up to about 6 MB (noisy-sine), so at most ~100 MB
@@ -123,7 +123,7 @@ class Job:
 
     def work_doctor(self) -> None:
         """The fix search: every candidate is a restarts request in the worker, one training slot at a time."""
-        from core.restarts import check as check_restarts
+        from core.outcomes.restarts import check as check_restarts
 
         cfg = self.doctor
 
@@ -328,7 +328,7 @@ def finish(scenario: str) -> Job | None:
 @st.cache_data(max_entries=8, show_spinner=False)
 def posted_result(scenario_id: str) -> RunResult:
     """The posted setup ("question" preset) of a case at full length, for the home page's cards."""
-    from core import scenarios
+    from core.cases import scenarios
 
     return pool().submit(scenarios.get(scenario_id).spec("question"), seconds=budget()[0].seconds_for()).wait()
 

@@ -4,7 +4,7 @@ The fast path (the default) runs many epochs of minibatch steps inside ONE XLA-c
 function: an outer while loop over epochs and an inner one over minibatches. The same function
 trains M >= 1 members: a single run is one Keras model whose step is exactly Keras's own
 `train_step` (the model, `model.compute_loss`, `model.optimizer.apply`); restarts are M members
-whose weights are the rows of one (members, params) variable (core/ensemble.py) and whose step sums
+whose weights are the rows of one (members, params) variable (core/engine/ensemble.py) and whose step sums
 the members' own mean losses. Per-epoch shuffles come from each member's own numpy Generator and are
 passed in, so every path sees the same order. The function runs in chunks of epochs: between chunks
 the callbacks replay what happened, progress is reported and a stop request honoured. Compiled loops
@@ -36,8 +36,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core import readout
-from core.callbacks import (
+from core.data.datasets import FINE_GRID, PLANE_GRID, PLANE_STRIDE, REPLAY_STRIDE, Dataset, make_dataset
+from core.engine.callbacks import (
     HistoryRecorder,
     LabCallback,
     LiveProbe,
@@ -46,16 +46,16 @@ from core.callbacks import (
     StopOnFlag,
     WeightRecorder,
 )
-from core.data import FINE_GRID, PLANE_GRID, PLANE_STRIDE, REPLAY_STRIDE, Dataset, make_dataset
-from core.ensemble import FlatEnsemble, member_loss
-from core.models import build_model, initial_weights
-from core.network import count_params, forward, loss_value, predicted_class, weight_names
-from core.recipes import make_loss, make_optimizer, shuffle_generator, shuffle_orders
-from core.restarts import check as check_restarts
-from core.restarts import seeds_for
-from core.results import MemberResult, Readout, RestartsResult, RunResult, metric_name
-from core.specs import RunSpec, SpecError
-from core.stopping import StopFlag
+from core.engine.ensemble import FlatEnsemble, member_loss
+from core.engine.models import build_model, initial_weights
+from core.outcomes import readout
+from core.outcomes.restarts import check as check_restarts
+from core.outcomes.restarts import seeds_for
+from core.outcomes.results import MemberResult, Readout, RestartsResult, RunResult, metric_name
+from core.runner.stopping import StopFlag
+from core.settings.network import count_params, forward, loss_value, predicted_class, weight_names
+from core.settings.recipes import make_loss, make_optimizer, shuffle_generator, shuffle_orders
+from core.settings.specs import RunSpec, SpecError
 
 Progress = Callable[[int, dict], None]
 

@@ -5,7 +5,7 @@ layer's kernel, flattened, then its bias); every Dense layer is a slice of it wi
 axis (kernel (members, in, out)). The loss is the SUM over members of each member's own mean loss,
 so the gradient a member's weights get is exactly its own loss's gradient, and with element-wise
 optimizers (sgd, momentum, adam, rmsprop, adagrad) each member follows the trajectory it would follow
-alone: same initial weights (its seed), same shuffle order (its seed), same steps. core/training.py
+alone: same initial weights (its seed), same shuffle order (its seed), same steps. core/engine/training.py
 drives it with the same compiled loop as a single run; a test checks members against single runs.
 
 One tensor rather than one variable per layer and role matters for speed: the optimizer then updates
@@ -24,8 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.models import activation
-from core.network import layer_shapes
+from core.engine.models import activation
+from core.settings.network import layer_shapes
 
 SMALL_LAYER = 64  # fan_in * units up to which a layer is a fused product-and-sum
 

@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.results import Readout
-from core.specs import RunSpec, SpecError
+from core.outcomes.results import Readout
+from core.settings.specs import RunSpec, SpecError
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ SCENARIOS: dict[str, Scenario] = {}
 
 
 def _example_table():
-    from core.datafile import EXAMPLE_NAME, example_csv, parse
+    from core.data.datafile import EXAMPLE_NAME, example_csv, parse
 
     return parse(example_csv(), name=EXAMPLE_NAME)
 

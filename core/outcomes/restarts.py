@@ -1,6 +1,6 @@
 """Restarts read as plain data: success rates with Wilson intervals, the best seed, and one seed's record.
 
-Training M seeds at once is core.training.train_restarts; this module reads its RestartsResult
+Training M seeds at once is core.engine.training.train_restarts; this module reads its RestartsResult
 and imports no TensorFlow, so pages and the command line can summarise without the engine.
 
 Example:
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import SpecError
-from core.results import MemberResult, RestartsResult, RunResult
-from core.specs import MAX_SEEDS, RunSpec
+from core.outcomes.results import MemberResult, RestartsResult, RunResult
+from core.settings.errors import SpecError
+from core.settings.specs import MAX_SEEDS, RunSpec
 
 MAX_MEMBERS = MAX_SEEDS
 

@@ -4,7 +4,7 @@ The process that asks (the Streamlit server, the command line) never imports Ten
 is a fresh Python interpreter (started like multiprocessing's spawn, so safe next to the asker's
 threads, and talking over a socket pair) that imports the engine, trains
 each job in a thread of its own and sends back progress (the epoch, its logs, every epoch's history
-and the latest weights) and the typed result (core/results.py), which pickles.
+and the latest weights) and the typed result (core/outcomes/results.py), which pickles.
 
 Why processes: XLA keeps every compiled training loop until its process ends (about 10-20 MB per
 new architecture), so a long-lived server that trains in-process grows without bound. A worker whose
@@ -38,10 +38,10 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from core.errors import SpecError
-from core.specs import RunSpec
+from core.settings.errors import SpecError
+from core.settings.specs import RunSpec
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder that holds the `core` package
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the folder that holds the `core` package
 PROGRESS_INTERVAL = 0.1  # seconds between progress messages of one job (the live charts redraw at 4 per second)
 POLL_SECONDS = 0.2  # how often a worker's reader looks whether its process is still alive
 PARENT_POLL_SECONDS = 1.0  # how often an idle worker looks whether its asker is still there
@@ -130,7 +130,7 @@ _NOTHING = object()
 
 
 def serve(fd: int) -> None:
-    """The worker process's entry point (`python -c "from core.workers import serve; serve(FD)"`)."""
+    """The worker process's entry point (`python -c "from core.runner.workers import serve; serve(FD)"`)."""
     _worker_main(_Channel(fd))
 
 
@@ -154,10 +154,10 @@ def _worker_main(channel: _Channel) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with quiet_native_stderr():
         import core  # noqa: F401  (XLA's flags before TensorFlow)
-        from core import export
-        from core.callbacks import LabCallback
-        from core.stopping import StopFlag
-        from core.training import train, train_restarts
+        from core.engine.callbacks import LabCallback
+        from core.engine.training import train, train_restarts
+        from core.io import export
+        from core.runner.stopping import StopFlag
 
     class Stream(LabCallback):
         """Sends a single run's progress: the latest epoch and weights, and every epoch's logs since the last message."""
@@ -410,14 +410,14 @@ class _Process:
     """A worker's process: a fresh Python interpreter (like multiprocessing's spawn, safe next to threads) that serves `fd`.
 
     Not multiprocessing.Process: under Streamlit, `__main__` is the page script, which a spawned child
-    would run again; here the child runs nothing but `core.workers.serve`.
+    would run again; here the child runs nothing but `core.runner.workers.serve`.
     """
 
     def __init__(self, fd: int):
         path = os.environ.get("PYTHONPATH", "")
         env = {**os.environ, "PYTHONPATH": ROOT + (os.pathsep + path if path else "")}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        self._popen = subprocess.Popen([sys.executable, "-c", f"from core.workers import serve; serve({fd})"], pass_fds=(fd,),
+        self._popen = subprocess.Popen([sys.executable, "-c", f"from core.runner.workers import serve; serve({fd})"], pass_fds=(fd,),
                                        env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
         self.pid = self._popen.pid
 

@@ -23,9 +23,9 @@ import math
 import zipfile
 from typing import Any
 
-from core.errors import SpecError
-from core.recipes import DEFAULT_INIT_SCALE
-from core.specs import ACTIVATIONS, MAX_LAYERS, MAX_OUTPUTS
+from core.settings.errors import SpecError
+from core.settings.recipes import DEFAULT_INIT_SCALE
+from core.settings.specs import ACTIVATIONS, MAX_LAYERS, MAX_OUTPUTS
 
 FIELD = "model.file"
 MAX_BYTES = 20 * 1024 * 1024

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.expression import evaluate
-from core.specs import PLANE_FUNCTIONS, DataSpec
+from core.data.expression import evaluate
+from core.settings.specs import PLANE_FUNCTIONS, DataSpec
 
 FINE_GRID = 1001  # points on which the clean target and the fit are compared
 REPLAY_STRIDE = 5  # every 5th fine-grid point (201 in all) is recorded per epoch for replay
@@ -29,7 +29,7 @@ SEGMENT_EDGES = (10.5, 20.5)  # class boundaries halfway across the gaps, on the
 
 
 # The scalers: (shift, scale) fitted on training values v, for scaled = (v - shift) / scale. They are
-# plain functions of a numpy array so that core/export.py can copy them into its script as they are.
+# plain functions of a numpy array so that core/io/export.py can copy them into its script as they are.
 def scale_none(v):
     return 0.0, 1.0
 
@@ -341,7 +341,7 @@ def binned_trend(x: np.ndarray, y: np.ndarray, x_min: float, x_max: float, mode:
 
 def file_dataset(spec: DataSpec) -> Dataset:
     """A data file's rows split into training and test rows (the test share drawn with test_seed), labels as 0/1."""
-    from core.errors import SpecError
+    from core.settings.errors import SpecError
 
     chosen = spec.chosen
     if chosen is None:

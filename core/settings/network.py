@@ -5,8 +5,8 @@ only this module, so none of it imports TensorFlow. The activations compute what
 constants, float32), so a forward pass here agrees with the Keras model to float32 rounding.
 
 Example:
-    >>> from core.recipes import square
-from core.specs import ModelSpec
+    >>> from core.settings.recipes import square
+from core.settings.specs import ModelSpec
     >>> [shape.units for shape in layer_shapes(ModelSpec(units=(4,)))]
     [4, 1]
 """
@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from core.recipes import square
-from core.specs import ModelSpec
+from core.settings.recipes import square
+from core.settings.specs import ModelSpec
 
 # Keras's SELU constants (keras.activations.selu) and leaky ReLU's default slope.
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805

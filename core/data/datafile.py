@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import SpecError
+from core.settings.errors import SpecError
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000

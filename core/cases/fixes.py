@@ -1,6 +1,6 @@
 """What the lab found works: for each posted case, the doctor's best measured fix beside the posted fix.
 
-`python -m core fixes --write core/fixes.json` runs the doctor on every posted case's setup as asked
+`python -m core fixes --write core/cases/fixes.json` runs the doctor on every posted case's setup as asked
 (its findings, then the candidates over the same seeds) and writes the file the home page shows. A
 test checks the shipped file against a fresh measurement. Reading it (`load`) needs no TensorFlow.
 
@@ -15,14 +15,14 @@ import os
 import time
 from collections.abc import Callable
 
-from core import scenarios
+from core.cases import scenarios
 from core.doctor import default_seeds
 
 FIXES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixes.json")
 
 
 def in_process_measure(spec, seeds, progress=None, stop=None):
-    from core.training import train_restarts
+    from core.engine.training import train_restarts
 
     return train_restarts(spec, len(seeds), seeds=list(seeds), stop=stop)
 
@@ -30,7 +30,7 @@ def in_process_measure(spec, seeds, progress=None, stop=None):
 def measure_case(scenario_id: str, seeds: int | None = None) -> dict:
     """The doctor on one posted case as asked: findings, control, posted fix and best fix (JSON-ready)."""
     from core import doctor
-    from core.training import train
+    from core.engine.training import train
 
     case = scenarios.get(scenario_id)
     spec = case.spec("question")

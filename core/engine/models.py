@@ -9,9 +9,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from core.network import layer_shapes
-from core.recipes import derived_seed, initializer, square
-from core.specs import ModelSpec
+from core.settings.network import layer_shapes
+from core.settings.recipes import derived_seed, initializer, square
+from core.settings.specs import ModelSpec
 
 # The x^2 activation of the parabola post, registered so a saved model loads again.
 keras.saving.register_keras_serializable(package="tinynet", name="square")(square)

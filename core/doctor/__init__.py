@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from core.data import Scaler, features
-from core.network import layer_outputs, layer_shapes, split_layers
-from core.restarts import seeds_for, summarize_sweep, wilson_interval
-from core.results import Finding, RestartsResult, RunResult
-from core.scenarios import Criterion
-from core.specs import FEATURES, MAX_EPOCHS, MAX_UNITS, RunSpec, SpecError
+from core.cases.scenarios import Criterion
+from core.data.datasets import Scaler, features
+from core.outcomes.restarts import seeds_for, summarize_sweep, wilson_interval
+from core.outcomes.results import Finding, RestartsResult, RunResult
+from core.settings.network import layer_outputs, layer_shapes, split_layers
+from core.settings.specs import FEATURES, MAX_EPOCHS, MAX_UNITS, RunSpec, SpecError
 
 DEFAULT_SEEDS = 16  # seeds per candidate (paired: every candidate trains on the same ones)
 HEAVY_SEEDS = 8  # ... for a setup whose one run costs more than HEAVY_WORK samples seen x parameters
@@ -57,7 +57,7 @@ ROLE_ORDER = {"cause": 0, "symptom": 1, "note": 2}
 
 def default_seeds(spec: RunSpec) -> int:
     """16 seeds per candidate, or 8 for a heavy setup (noisy-sine's 3000 full-batch epochs), so a search takes minutes."""
-    from core.budget import cost
+    from core.runner.budget import cost
 
     return HEAVY_SEEDS if cost(spec).sample_params > HEAVY_WORK else DEFAULT_SEEDS
 
@@ -234,7 +234,7 @@ def _step_too_large(f: _Facts) -> Finding | None:
 
 def _coefficient_jumps(f: _Facts, window: int) -> dict | None:
     """For an x^2 model: how far A, B, C jump from epoch to epoch at the end, and how close the run came to the target."""
-    from core.readout import coefficient_trajectory
+    from core.outcomes.readout import coefficient_trajectory
 
     trajectory = coefficient_trajectory(f.result)
     if trajectory is None or len(trajectory["epoch"]) < 6:
@@ -510,7 +510,7 @@ def _too_few_bends(f: _Facts) -> Finding | None:
     """One ReLU layer: the fit is straight between kinks; a straight stretch over which the target turns cannot follow it."""
     if f.met or len(f.shapes) != 2 or f.shapes[0].activation != "relu" or f.result.task != "regression" or f.inputs > 1:
         return None
-    from core.readout import count_extrema
+    from core.outcomes.readout import count_extrema
 
     final = f.boundaries(f.final_weights)
     working = ~f.dead_first_layer(f.final_weights) & ~f.at_edge(final)
@@ -550,7 +550,7 @@ def _capacity(f: _Facts) -> Finding | None:
         turns = len(_crossings(f.result.grid_x, target))
         need = "two or more class boundaries" if turns >= 2 else None
     else:
-        from core.readout import count_extrema
+        from core.outcomes.readout import count_extrema
 
         turns = count_extrema(target)
         need = f"{turns} turning point{'s' if turns != 1 else ''}" if turns else None
@@ -682,7 +682,7 @@ def _lines_outside_data(f: _Facts) -> Finding | None:
 
 
 def _crossings(x: np.ndarray, values: np.ndarray) -> list[float]:
-    from core.readout import probability_crossings
+    from core.outcomes.readout import probability_crossings
 
     return probability_crossings(np.asarray(x, float), np.asarray(values, float))
 
@@ -705,7 +705,7 @@ def _crossings_note(f: _Facts) -> Finding | None:
         return None
     fit = list(c.crossings)
     if f.spec.model.output_units > 1 or f.spec.data.n_classes > 2:  # classes, not a probability
-        from core.readout import class_changes
+        from core.outcomes.readout import class_changes
 
         target = class_changes(np.asarray(f.result.grid_x, float), np.rint(np.asarray(f.result.grid_target, float)))
         what = "The predicted class changes"
@@ -1110,8 +1110,8 @@ def find_fixes(
     raises for a candidate over the budget (it is skipped and said so). `stop` (a StopFlag) ends the
     search after the candidate in progress; what was measured is kept.
     """
-    if seconds is None:  # the budget's default (core/budget.py is its one home)
-        from core.budget import LIMITS
+    if seconds is None:  # the budget's default (core/runner/budget.py is its one home)
+        from core.runner.budget import LIMITS
 
         seconds = LIMITS["max_doctor_seconds"].default
     began = time.perf_counter()
@@ -1123,7 +1123,7 @@ def find_fixes(
     rate_per_work: list[float] = []  # seconds per unit of work measured so far, for the estimates
 
     def work(s: RunSpec) -> float:
-        from core.budget import cost
+        from core.runner.budget import cost
 
         c = cost(s, seeds)
         return float(c.sample_params + c.step_params * 0.02)
@@ -1261,7 +1261,7 @@ def _stopped(stop) -> bool:
 
 
 def measure_with(pool, seconds: float | None = None) -> Measure:
-    """A `measure` that trains in a WorkerPool's worker (core/workers.py), passing Stop on; `seconds` per candidate."""
+    """A `measure` that trains in a WorkerPool's worker (core/runner/workers.py), passing Stop on; `seconds` per candidate."""
 
     def measure(spec: RunSpec, seeds: list[int], progress=None, stop=None) -> RestartsResult:
         epochs = spec.train.epochs

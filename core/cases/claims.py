@@ -1,7 +1,7 @@
 """The claims table: for each case, what the post's answer claimed, and how often the posted setup
 and the posted fix actually succeed over many seeds, measured by the lab itself.
 
-`python -m core claims --write core/claims.json` regenerates the file the home page shows; a test
+`python -m core claims --write core/cases/claims.json` regenerates the file the home page shows; a test
 regenerates it and checks that it matches. Reading the table (`load`) needs no TensorFlow: the home
 page reads it in the server, which never imports TensorFlow; only `measure` trains.
 """
@@ -13,9 +13,9 @@ import os
 import time
 from collections.abc import Callable
 
-from core import scenarios
-from core.restarts import summarize_sweep
-from core.specs import DEFAULT_SEEDS
+from core.cases import scenarios
+from core.outcomes.restarts import summarize_sweep
+from core.settings.specs import DEFAULT_SEEDS
 
 CLAIMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "claims.json")
 SEEDS = DEFAULT_SEEDS
@@ -32,7 +32,7 @@ def measure(seeds: int = SEEDS, ids: list[str] | None = None, report: Callable[[
     """Success rates of "question" and "answer" for every case, `seeds` seeds each (from each preset's seed)."""
     import keras
 
-    from core.training import train_restarts
+    from core.engine.training import train_restarts
 
     rows = []
     began = time.perf_counter()

@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from core.data import Dataset, Scaler
-from core.network import layer_outputs, layer_shapes, split_layers
-from core.results import (
+from core.data.datasets import Dataset, Scaler
+from core.outcomes.results import (
     ClassifierReadout,
     Contributions,
     Divergence,
@@ -29,7 +28,8 @@ from core.results import (
     SquareFamily,
     UnitsReadout,
 )
-from core.specs import ModelSpec, RunSpec
+from core.settings.network import layer_outputs, layer_shapes, split_layers
+from core.settings.specs import ModelSpec, RunSpec
 
 # A sigmoid/tanh unit counts as saturated where its derivative is below this share of its maximum
 # (sigmoid: s(1-s) < 0.05 * 0.25; tanh: 1 - t^2 < 0.05).

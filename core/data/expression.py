@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.errors import SpecError
+from core.settings.errors import SpecError
 
 MAX_LENGTH = 200
 MAX_NODES = 80

@@ -2,11 +2,11 @@
 
 Every class here is a frozen dataclass of numpy arrays and Python values: picklable (across
 processes and into Streamlit's cache), with one JSON form (`to_json`), and importable without
-TensorFlow. The readout is computed once, before a result is built (core/readout.py), and nothing
+TensorFlow. The readout is computed once, before a result is built (core/outcomes/readout.py), and nothing
 changes a result afterwards.
 
 Example:
-    >>> r = train(spec)                              # core.training, which does import TensorFlow
+    >>> r = train(spec)                              # core.engine.training, which does import TensorFlow
     >>> r.readout.parabola.coefficients              # (A, B, C) in original units, or r.readout.parabola is None
     >>> json.dumps(r.to_json())
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from core.specs import RunSpec
+from core.settings.specs import RunSpec
 
 
 def metric_name(task: str, function: str = "") -> str:

@@ -27,12 +27,12 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from core import scenarios
-from core.data import make_dataset
-from core.models import build_model
-from core.network import layer_shapes
-from core.recipes import make_loss, make_optimizer
-from core.training import train, train_restarts
+from core.cases import scenarios
+from core.data.datasets import make_dataset
+from core.engine.models import build_model
+from core.engine.training import train, train_restarts
+from core.settings.network import layer_shapes
+from core.settings.recipes import make_loss, make_optimizer
 
 WARMUP_STEPS = 5  # model.fit's first steps include tracing and compilation
 # Setups whose cost is arithmetic (samples x widths), not per-step overhead: their GFLOP/s is reported.
@@ -64,7 +64,7 @@ def matmul_gflops(size: int = 512, seconds: float = 1.0) -> float:
 
 def cold_seconds(args: list[str]) -> float:
     """Wall-clock seconds of `python -m core ARGS` in a fresh process (import and compilation included)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     began = time.perf_counter()
     subprocess.run([sys.executable, "-m", "core", *args], cwd=root, env=env, check=True, capture_output=True, timeout=1800)

@@ -1,11 +1,11 @@
 """The recipes the engine trains with, as tables: initializers, the square activation, optimizers, losses, shuffles.
 
 Each recipe is a Keras class name and its arguments, so the engine builds its objects from the table
-(`initializer`, `make_optimizer`, `make_loss`) and core/export.py writes the very same calls into its
+(`initializer`, `make_optimizer`, `make_loss`) and core/io/export.py writes the very same calls into its
 standalone script. Plain Python and numpy: Keras is imported inside the functions that build objects.
 
 Example:
-    >>> from core.specs import TrainSpec
+    >>> from core.settings.specs import TrainSpec
     >>> OPTIMIZERS["sgd"].cls, optimizer_args(TrainSpec(optimizer="sgd", learning_rate=0.01))
     ('SGD', {'learning_rate': 0.01, 'momentum': 0.0, 'clipnorm': None, 'global_clipnorm': None})
 """
@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from core.specs import RunSpec, TrainSpec
+from core.settings.specs import RunSpec, TrainSpec
 
 DEFAULT_INIT_SCALE = 0.05  # Keras's default limit of RandomUniform and stddev of RandomNormal / TruncatedNormal
 # Keras initializer class of each name the spec allows; `uniform` is Keras's RandomUniform (-0.05, 0.05).

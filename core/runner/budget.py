@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from core.network import count_params
-from core.specs import RunSpec, SpecError
+from core.settings.network import count_params
+from core.settings.specs import RunSpec, SpecError
 
 
 class Limit(NamedTuple):
@@ -42,7 +42,7 @@ LIMITS = {
     "max_sweep_seconds": Limit("TINYNET_MAX_SWEEP_SECONDS", 300.0, 1.0, "wall-clock seconds per restarts request", " s"),
     "max_doctor_seconds": Limit("TINYNET_MAX_DOCTOR_SECONDS", 300.0, 1.0, "wall-clock seconds of one fix search (the doctor)", " s"),
     "max_trainings": Limit("TINYNET_MAX_TRAININGS", 4, 1, "trainings at once on the server (the dashboard; others wait)", ""),
-    # The processes that train (core/workers.py): how many, and the resident memory after which one is
+    # The processes that train (core/runner/workers.py): how many, and the resident memory after which one is
     # replaced once its jobs are done. XLA never frees a compiled loop, so a worker grows by roughly
     # 10-20 MB per new architecture from about 700 MB after its first run; 850 MB recycles it every
     # ten or so architectures and keeps server + worker near 1.1 GB on a 2.7 GB Community Cloud box.
@@ -83,7 +83,7 @@ class Cost:
 
 
 # Seconds of one restarts run ~ a + b * steps + c * samples * parameters * seeds: least squares (on the
-# relative error) over the 8 timed runs of core/claims.json (64 seeds each, 2 cores); within a
+# relative error) over the 8 timed runs of core/cases/claims.json (64 seeds each, 2 cores); within a
 # factor of 2 of every one of them. A server that has timed its own runs scales it by what it saw.
 TIME_MODEL = (0.69, 3.3e-7, 4.5e-10)
 

@@ -20,13 +20,13 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-from core import data as lab_data
-from core import recipes
-from core.data import FEATURE_SOURCE, FINE_GRID, PLANE_GRID, PLANE_SPAN, SCALERS, SEGMENT_BLOCKS, SEGMENT_EDGES, SEGMENT_LINE
-from core.expression import numpy_source
-from core.network import layer_shapes
-from core.results import RunResult
-from core.specs import PLANE_FUNCTIONS, RunSpec
+from core.data import datasets as lab_data
+from core.data.datasets import FEATURE_SOURCE, FINE_GRID, PLANE_GRID, PLANE_SPAN, SCALERS, SEGMENT_BLOCKS, SEGMENT_EDGES, SEGMENT_LINE
+from core.data.expression import numpy_source
+from core.outcomes.results import RunResult
+from core.settings import recipes
+from core.settings.network import layer_shapes
+from core.settings.specs import PLANE_FUNCTIONS, RunSpec
 
 
 def history_frame(history: dict) -> pd.DataFrame:
@@ -52,23 +52,23 @@ MODEL_NOTE = ("Takes x in the data's own units and returns y in its own units (f
 def model_bytes(spec: RunSpec, weights, scalers: dict | None = None) -> bytes:
     """The trained model as the bytes of a .keras file that takes and returns the data's own units.
 
-    The lab scales x and y outside the network (core/data.py); the file carries that scaling as two
+    The lab scales x and y outside the network (core/data/datasets.py); the file carries that scaling as two
     built-in Rescaling layers around the trained Dense layers, so `keras.saving.load_model(path)`
     (safe_mode on) gives a model whose `predict(x)` is the lab's fit of x. `scalers` is a run's
     `result.scalers` ({"x": {"shift", "scale"}, "y": ...}); without it they are fitted on the spec's
     data again, as the lab fits them. Keras's predict hands the model float32 x; calling the model on
     float64 x keeps the scaling's float64 digits. The x^2 activation is the lab's registered
-    `tinynet>square` (core/models.py): outside the lab, load such a model with
+    `tinynet>square` (core/engine/models.py): outside the lab, load such a model with
     `custom_objects={"tinynet>square": lambda x: x * x}`.
 
-    This imports Keras: the dashboard asks a worker for it (core/workers.py) instead of calling it.
+    This imports Keras: the dashboard asks a worker for it (core/runner/workers.py) instead of calling it.
     """
     import keras
 
-    from core.models import model_with_weights  # also registers the x^2 activation for saving
+    from core.engine.models import model_with_weights  # also registers the x^2 activation for saving
 
     if scalers is None:
-        from core.data import make_dataset
+        from core.data.datasets import make_dataset
 
         data = make_dataset(spec.data)
         scalers = {"x": data.x_scaler.to_dict(), "y": data.y_scaler.to_dict()}
@@ -112,9 +112,9 @@ def keras_script(spec: RunSpec, expected_final_loss: float | None = None,
                  expected_first_losses: list[float] | None = None) -> str:
     """A short standalone numpy + Keras script that trains `spec` from scratch as the lab does.
 
-    Everything is written from the tables the engine reads: the data from core/data.py (samplings,
-    segment blocks, scalers) and core/expression.py (a custom formula as numpy source), the network,
-    initializers, optimizer, loss and shuffles from core/recipes.py. The script feeds model.fit each
+    Everything is written from the tables the engine reads: the data from core/data/datasets.py (samplings,
+    segment blocks, scalers) and core/data/expression.py (a custom formula as numpy source), the network,
+    initializers, optimizer, loss and shuffles from core/settings/recipes.py. The script feeds model.fit each
     epoch's samples in the lab's own order, so its losses agree with the lab's to float precision.
     `expected_final_loss`, when given, is the lab's final loss for this spec, printed beside the script's;
     when the two differ by more than float32 rounding (AGREEMENT) the script says why, and compares its
@@ -374,13 +374,13 @@ def data_source(spec: RunSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-# core/data.py's Playground code the script copies, in this order (each needs only the ones before it).
+# core/data/datasets.py's Playground code the script copies, in this order (each needs only the ones before it).
 PLANE_SOURCE = ("_circle_label", "_xor_label", "_gauss_label", "SPIRAL_TURNS", "_spiral_arms", "_spiral_label", "_plane_value",
                 "GAUSSIANS", "_multi_gauss_value", "PLANE_LABELS", "playground_points")
 
 
 def _plane_data_source(spec: RunSpec) -> str:
-    """A Playground dataset as core/data.py draws it: its functions copied, then all points drawn, shuffled and split."""
+    """A Playground dataset as core/data/datasets.py draws it: its functions copied, then all points drawn, shuffled and split."""
     d = spec.data
     lines = [f"# The data: the TensorFlow Playground's {d.function!r} dataset (its src/dataset.ts), {d.n_samples} training and "
              f"{d.test_samples} test points, as the lab draws them.",
@@ -474,7 +474,7 @@ def _one_hot_lines(spec: RunSpec) -> list[str]:
 
 
 def _target_lines(d) -> list[str]:
-    """The body of the script's `target(x)`: the clean target as core/data.py computes it."""
+    """The body of the script's `target(x)`: the clean target as core/data/datasets.py computes it."""
     if d.function == "sine":
         return [f"return {d.amplitude!r} * np.sin(x)"]
     if d.function == "parabola":

@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.datafile import MIN_ROWS, select
-from core.errors import SpecError
-from core.expression import check_on_range
+from core.data.datafile import MIN_ROWS, select
+from core.data.expression import check_on_range
+from core.settings.errors import SpecError
 
 SCALINGS = ("none", "minmax", "symmetric", "standard")
 # The TensorFlow Playground's datasets, two inputs each: four classifications and two regressions.
@@ -225,7 +225,7 @@ class DataSpec(_Spec):
     file_digest: str = _f("", Rule("text", "data file: sha256 of its bytes (set when a file is read)", 0, 64))
     features: tuple[str, ...] = _f((), Rule("names", "two inputs: the features fed to the first layer, from the scaled inputs, as "
                                                    "the Playground's (empty: x1, x2)", choices=FEATURES))
-    table: Any = field(default=None, compare=False, repr=False)  # a data file's core.datafile.Table, never in to_dict
+    table: Any = field(default=None, compare=False, repr=False)  # a data file's core.data.datafile.Table, never in to_dict
 
     ATTACHED = ("table",)
 
@@ -268,7 +268,7 @@ class DataSpec(_Spec):
 
     @property
     def chosen(self):
-        """A data file's chosen columns (core.datafile.DataTable), or None."""
+        """A data file's chosen columns (core.data.datafile.DataTable), or None."""
         return select(self.table, self.x_columns, self.y_column, self.task) if self.table is not None else None
 
     @property
@@ -505,7 +505,7 @@ class RunSpec:
         )
 
     def with_table(self, table: Any) -> RunSpec:
-        """A copy that trains on `table` (a core.datafile.Table), chosen by this spec's data.x_columns, y_column and task."""
+        """A copy that trains on `table` (a core.data.datafile.Table), chosen by this spec's data.x_columns, y_column and task."""
         return self.with_values({}, table=table)
 
     def with_value(self, path: str, value: Any) -> RunSpec:
@@ -514,7 +514,7 @@ class RunSpec:
 
     def with_values(self, changes: dict[str, Any], table: Any = None) -> RunSpec:
         """A copy with several fields changed at once (so cross-field rules see them together); with `table` (a
-        core.datafile.Table) it trains on that file, the changes choosing its columns."""
+        core.data.datafile.Table) it trains on that file, the changes choosing its columns."""
         tree = self.to_dict()
         for path, value in changes.items():
             section, _, name = path.partition(".")
