@@ -88,3 +88,20 @@ def test_every_field_has_a_rule_with_help():
     rules = all_rules()
     assert "train.learning_rate" in rules and "seed" in rules
     assert all(rule.help for rule in rules.values())
+
+
+def test_key_is_one_identity_of_the_settings_labels_aside_and_a_file_by_its_content():
+    from core.cases import scenarios
+    from core.data.datafile import parse
+
+    spec = scenarios.get("segments").spec("answer")
+    assert spec.key() == RunSpec.from_dict(spec.to_dict()).key()  # stable through a round trip
+    assert spec.key() == dataclasses.replace(spec, scenario="custom", preset="custom").key()  # labels train nothing
+    assert spec.with_value("train.learning_rate", 0.05).key() != spec.key()
+    assert spec.with_value("seed", 1).key() != spec.key()
+    assert spec.with_value("data.x_min", -0.0).key() == spec.with_value("data.x_min", 0.0).key()  # equal numbers, one key
+    data = scenarios.get("data").spec()
+    rows = "x,y\n1,2\n2,3\n3,5\n4,4\n5,6\n6,8\n"
+    one, other, again = (parse(text.encode(), name="same.csv") for text in (rows, rows.replace("6,8", "6,9"), rows))
+    assert data.with_table(one).key() != data.with_table(other).key()  # same name and shape, other bytes
+    assert data.with_table(one).key() == data.with_table(again).key()  # the same bytes read again

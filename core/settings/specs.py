@@ -8,6 +8,7 @@ with one message that names the field, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -535,11 +536,28 @@ class RunSpec:
             tree["data"]["table"] = self.data.table
         return RunSpec.from_dict(tree)
 
+    def key(self) -> str:
+        """The one identity of this run's settings (cache keys, the doctor's "seen", "same settings?"): canonical JSON of
+        every field but the labels (scenario, preset), which train nothing. A data file is in it by its content
+        (data.file_digest, the sha256 of its bytes) and its chosen columns, never by the table object."""
+        tree = self.to_dict()
+        del tree["scenario"], tree["preset"]
+        return json.dumps(_zeroed(tree), sort_keys=True)
+
     def differences(self, other: RunSpec) -> dict[str, tuple[Any, Any]]:
         """Dotted field name -> (this value, other value) for every field that differs."""
         mine, theirs = _flatten(self.to_dict()), _flatten(other.to_dict())
         return {k: (mine.get(k), theirs.get(k)) for k in mine
                 if mine.get(k) != theirs.get(k) and k not in ("scenario", "preset", *self.DERIVED)}
+
+
+def _zeroed(value: Any) -> Any:
+    """-0.0 as 0.0 (equal numbers, one identity), through dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _zeroed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_zeroed(v) for v in value]
+    return 0.0 if isinstance(value, float) and value == 0 else value
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
