@@ -7,7 +7,8 @@ import streamlit as st
 from core.cases import claims, fixes
 from core.cases.scenarios import POSTED, SCENARIOS
 from core.runner.workers import WorkerDied
-from ui import charts, errors, run
+from ui import errors, run
+from ui.charts.fit import mini_chart
 from ui.display import draw_chart
 from ui.layout import PAGES, SCRIPTS, keep_router
 
@@ -57,7 +58,7 @@ def home() -> None:
             except WorkerDied as err:
                 chart_box.warning(f"The training process stopped ({err.how}); reload the page to train this card again.")
                 continue
-        draw_chart(charts.mini_chart(result), chart_box)
+        draw_chart(mini_chart(result), chart_box)
         final = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in result.final.items())
         caption_box.caption(f"The posted setup, trained here (seed {result.spec.seed}): {final}.")
         status.write(f"{scenario_id}: trained ({final}).")

@@ -1,4 +1,4 @@
-"""ui/charts.py: the specs the builders emit, checked against real short training runs."""
+"""ui/charts/: the specs the builders emit, checked against real short training runs."""
 
 import ast
 import dataclasses
@@ -9,11 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import ui.charts
 from core.cases import scenarios
 from core.data.datasets import Scaler
 from core.engine.training import train
 from core.outcomes.readout import parabola_coefficients, to_original_units
-from ui import charts
+from ui.charts.common import COMPARE_BLUE, DATA_GREY, HISTORY_POINTS, TARGET_DASH, thin
+from ui.charts.doctor import fixes_chart
+from ui.charts.fit import MINI_POINTS, compare_charts, fit_chart, mini_chart, replay_chart, residual_chart, segments_chart
+from ui.charts.history import WEIGHT_EPOCHS, coefficients_chart, history_charts, weights_chart
+from ui.charts.restarts import restarts_histogram, success_rates_chart
+from ui.charts.units import COLOURED_UNITS, UNIT_POINTS, units_chart
 
 ALTAIR_MAX_ROWS = 5000
 
@@ -112,21 +118,25 @@ def assert_drawable(chart, zoomable: bool = True) -> dict:
 
 def test_thin_keeps_first_and_last_and_spacing():
     frame = pd.DataFrame({"x": np.arange(10_000)})
-    thinned = charts.thin(frame, 4000)
+    thinned = thin(frame, 4000)
     assert len(thinned) == 4000
     assert thinned["x"].iloc[0] == 0 and thinned["x"].iloc[-1] == 9999
     steps = np.diff(thinned["x"].to_numpy())
     assert steps.min() >= 2 and steps.max() <= 3  # evenly spaced up to rounding
-    assert charts.thin(frame, 4000).equals(thinned)  # deterministic
+    assert thin(frame, 4000).equals(thinned)  # deterministic
     small = frame.head(10)
-    assert charts.thin(small, 4000) is small
+    assert thin(small, 4000) is small
 
 
-def test_charts_module_never_imports_streamlit():
-    tree = ast.parse(Path(charts.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    assert "streamlit" not in imported
+def test_chart_modules_never_import_streamlit():
+    package = Path(ui.charts.__file__).parent
+    modules = sorted(package.glob("*.py"))
+    assert {m.stem for m in modules} >= {"__init__", "common", "doctor", "fit", "history", "layers", "plane", "restarts", "units"}
+    for module in modules:
+        tree = ast.parse(module.read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert "streamlit" not in imported, module.name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,28 +145,28 @@ def test_charts_module_never_imports_streamlit():
 
 def test_fit_chart_thins_ten_thousand_grid_points_into_a_line(sine):
     assert len(sine.x) == 10_000
-    spec = assert_drawable(charts.fit_chart(sine))
+    spec = assert_drawable(fit_chart(sine))
     data = layer(spec, "training data")
     assert mark_type(data) == "line"  # a clean grid is drawn as a thin line, not 10,000 dots
     x = column(spec, "training data", "x")
     assert len(x) == 4000 and x[0] == sine.x.min() and x[-1] == sine.x.max()
     np.testing.assert_allclose(column(spec, "fit", "y"), sine.grid_prediction)
     np.testing.assert_allclose(column(spec, "clean target", "y"), sine.grid_target)
-    assert layer(spec, "clean target")["mark"]["strokeDash"] == charts.TARGET_DASH
+    assert layer(spec, "clean target")["mark"]["strokeDash"] == TARGET_DASH
     colours = dict(zip(data["encoding"]["color"]["scale"]["domain"], data["encoding"]["color"]["scale"]["range"]))
-    assert colours == {"training data": charts.DATA_GREY, "clean target": "#000000", "fit": "#d9480f"}
+    assert colours == {"training data": DATA_GREY, "clean target": "#000000", "fit": "#d9480f"}
     assert spec["width"] == "container"
 
 
 def test_fit_chart_scatters_noisy_samples(noisy):
-    spec = assert_drawable(charts.fit_chart(noisy, title="Noisy"))
+    spec = assert_drawable(fit_chart(noisy, title="Noisy"))
     assert mark_type(layer(spec, "training data")) == "circle"
     assert len(column(spec, "training data", "y")) == 4000
     assert spec["title"]["text"] == "Noisy"
 
 
 def test_fit_chart_shows_test_points_and_answers(parabola):
-    spec = assert_drawable(charts.fit_chart(parabola))
+    spec = assert_drawable(fit_chart(parabola))
     assert mark_type(layer(spec, "training data")) == "circle"  # uniform draws
     np.testing.assert_allclose(column(spec, "test answers", "answer"), parabola.test_prediction)
     np.testing.assert_allclose(column(spec, "test data", "truth"), parabola.y_test)
@@ -164,7 +174,7 @@ def test_fit_chart_shows_test_points_and_answers(parabola):
 
 
 def test_fit_chart_classification_has_probability_half_rule_and_crossings(segments):
-    spec = assert_drawable(charts.fit_chart(segments))
+    spec = assert_drawable(fit_chart(segments))
     np.testing.assert_allclose(column(spec, "predicted probability", "y"), segments.grid_prediction)
     assert column(spec, "decision level", "y").tolist() == [0.5]
     crossings = segments.readout.classifier.crossings
@@ -176,10 +186,10 @@ def test_fit_chart_classification_has_probability_half_rule_and_crossings(segmen
 
 
 def test_residual_chart_is_fit_minus_target(sine, segments):
-    spec = assert_drawable(charts.residual_chart(sine))
+    spec = assert_drawable(residual_chart(sine))
     np.testing.assert_allclose(column(spec, "residual", "residual"), sine.grid_prediction - sine.grid_target)
     assert column(spec, "zero error", "y").tolist() == [0.0]
-    spec = assert_drawable(charts.residual_chart(segments))
+    spec = assert_drawable(residual_chart(segments))
     np.testing.assert_allclose(column(spec, "residual", "residual"), segments.grid_prediction - segments.grid_target)
 
 
@@ -189,7 +199,7 @@ def test_residual_chart_is_fit_minus_target(sine, segments):
 
 def history(history, metric):
     """The two history charts' specs, each checked drawable and as wide as its column."""
-    specs = [assert_drawable(chart) for chart in charts.history_charts(history, metric)]
+    specs = [assert_drawable(chart) for chart in history_charts(history, metric)]
     assert all(spec["width"] == "container" for spec in specs)  # never wider than the column it is in
     return specs
 
@@ -210,7 +220,7 @@ def test_history_charts_loss_is_log(noisy):
     {"epoch": np.arange(1, 1), "loss": np.empty(0), "accuracy": np.empty(0)},
 ], ids=["no keys", "empty lists", "empty arrays"])
 def test_history_charts_with_no_epochs_are_empty_with_axes(history_):
-    loss, metric = (chart.to_dict() for chart in charts.history_charts(history_, "accuracy"))
+    loss, metric = (chart.to_dict() for chart in history_charts(history_, "accuracy"))
     json.dumps([loss, metric], allow_nan=False)
     assert rows(loss, loss) == [] and rows(metric, metric) == []
     assert loss["encoding"]["y"]["scale"]["type"] == "log"
@@ -235,7 +245,7 @@ def test_history_charts_thin_long_histories():
     loss, _ = history({"epoch": np.arange(1, epochs + 1), "loss": np.linspace(2, 1, epochs), "accuracy": np.linspace(0, 1, epochs)},
                       "accuracy")
     epochs_shown = column(loss, "loss", "epoch")
-    assert len(epochs_shown) == charts.HISTORY_POINTS
+    assert len(epochs_shown) == HISTORY_POINTS
     assert epochs_shown[0] == 1 and epochs_shown[-1] == epochs
 
 
@@ -251,7 +261,7 @@ def _weights(spec: dict) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
 
 
 def test_weights_chart_names_every_scalar(sine):
-    spec = assert_drawable(charts.weights_chart(sine))
+    spec = assert_drawable(weights_chart(sine))
     keys, wide, names = _weights(spec)
     assert len(keys) == 4 + 4 + 4 + 1  # kernel 1x4, bias 4, kernel 4x1, bias 1
     assert list(names["weight"]) == (
@@ -265,14 +275,14 @@ def test_weights_chart_names_every_scalar(sine):
 
 def test_weights_chart_keeps_the_largest_max_lines(noisy):
     total = 128 + 128
-    spec = assert_drawable(charts.weights_chart(noisy))
+    spec = assert_drawable(weights_chart(noisy))
     keys, wide, names = _weights(spec)
     assert len(keys) == 64 and len(names) == 64
     assert "64 of 256" in " ".join(spec["title"]["subtitle"])
     final = np.abs(np.concatenate([h[-1].ravel() for h in noisy.weight_history]))
     shown = np.abs(wide[keys].iloc[-1].to_numpy())
     assert shown.min() >= np.sort(final)[total - 64] - 1e-12
-    spec = charts.weights_chart(noisy, max_lines=5).to_dict()
+    spec = weights_chart(noisy, max_lines=5).to_dict()
     keys, _, names = _weights(spec)
     assert len(keys) == 5 and all(n.startswith(("hidden_1/kernel[0,", "output/kernel[")) for n in names["weight"])
 
@@ -284,14 +294,14 @@ def test_weights_chart_thins_epochs(sine):
         weight_epochs=np.arange(epochs),
         weight_history=[np.repeat(h[:1], epochs, axis=0) for h in sine.weight_history],
     )
-    spec = assert_drawable(charts.weights_chart(long))
+    spec = assert_drawable(weights_chart(long))
     _, wide, _ = _weights(spec)
-    assert len(wide) == charts.WEIGHT_EPOCHS
+    assert len(wide) == WEIGHT_EPOCHS
     assert wide["epoch"].iloc[0] == 0 and wide["epoch"].iloc[-1] == epochs - 1
 
 
 def test_units_chart_draws_kinks_where_the_readout_puts_them(sine):
-    spec = assert_drawable(charts.units_chart(sine))
+    spec = assert_drawable(units_chart(sine))
     fold = layer(spec, "units")["transform"][0]
     assert fold["fold"] == ["unit 1", "unit 2", "unit 3", "unit 4"]
     wide = pd.DataFrame(rows(spec, layer(spec, "units")))
@@ -308,36 +318,36 @@ def test_units_chart_draws_kinks_where_the_readout_puts_them(sine):
 
 
 def test_units_chart_colours_the_units_that_add_most_and_keeps_the_rest_faint(noisy):
-    spec = assert_drawable(charts.units_chart(noisy))
+    spec = assert_drawable(units_chart(noisy))
     assert spec["width"] == "container"
     coloured = layer(spec, "units")["transform"][0]["fold"]
     faint = layer(spec, "other units")["transform"][0]["fold"]
-    assert len(coloured) == charts.COLOURED_UNITS and len(coloured) + len(faint) == 128
+    assert len(coloured) == COLOURED_UNITS and len(coloured) + len(faint) == 128
     units_ = np.asarray(noisy.readout.units.contributions.units)
     x = np.asarray(noisy.readout.units.contributions.x)
     inside = (x >= noisy.spec.data.x_min) & (x <= noisy.spec.data.x_max)
     peaks = np.abs(units_[:, inside]).max(axis=1)
     shown = [int(n.split()[1]) - 1 for n in coloured]
-    assert peaks[shown].min() >= np.sort(peaks)[-charts.COLOURED_UNITS]
+    assert peaks[shown].min() >= np.sort(peaks)[-COLOURED_UNITS]
     # One compact legend below the plot (it takes no width from it): the coloured units and one grey entry.
     colour = layer(spec, "units")["encoding"]["color"]
     assert colour["legend"]["orient"] == "bottom"
     assert colour["scale"]["domain"] == coloured + ["the other 120 units"]
     assert layer(spec, "other units")["mark"]["opacity"] < 0.5
     assert "grey: the other 120 units" in " ".join(spec["title"]["subtitle"])
-    assert len(spec["datasets"][layer(spec, "units")["data"]["name"]]) <= charts.UNIT_POINTS
+    assert len(spec["datasets"][layer(spec, "units")["data"]["name"]]) <= UNIT_POINTS
     assert not any(u.get("description") == "kinks" for u in units(spec))  # tanh: no kinks
 
 
 def test_units_chart_with_few_units_colours_them_all(sine):
-    spec = assert_drawable(charts.units_chart(sine))
+    spec = assert_drawable(units_chart(sine))
     assert not any(u.get("description") == "other units" for u in units(spec))
     assert layer(spec, "units")["encoding"]["color"]["scale"]["domain"] == ["unit 1", "unit 2", "unit 3", "unit 4"]
 
 
 def test_units_chart_without_hidden_layer_says_so(parabola):
     readout = dataclasses.replace(parabola.readout, units=None)
-    spec = charts.units_chart(dataclasses.replace(parabola, readout=readout)).to_dict()
+    spec = units_chart(dataclasses.replace(parabola, readout=readout)).to_dict()
     assert mark_type(spec) == "text"
     assert "no hidden layer" in rows(spec, spec)[0]["message"].lower()
     assert "tooltip" in spec["encoding"]
@@ -348,13 +358,13 @@ def test_units_chart_without_hidden_layer_says_so(parabola):
 
 
 def test_replay_chart_shows_the_recorded_epoch_and_clamps(noisy):
-    spec = assert_drawable(charts.replay_chart(noisy, 5))
+    spec = assert_drawable(replay_chart(noisy, 5))
     assert spec["title"]["text"] == f"Fit at epoch {noisy.replay_epochs[5]}"
     np.testing.assert_allclose(column(spec, "fit", "y"), noisy.replay_predictions[5])
     np.testing.assert_allclose(column(spec, "fit", "x"), noisy.replay_x)
-    last = charts.replay_chart(noisy, 10_000).to_dict()
+    last = replay_chart(noisy, 10_000).to_dict()
     assert last["title"]["text"] == f"Fit at epoch {noisy.replay_epochs[-1]}"
-    first = charts.replay_chart(noisy, -3).to_dict()
+    first = replay_chart(noisy, -3).to_dict()
     assert first["title"]["text"] == "Fit at epoch 0"
     # The y axis stays put while a slider moves through the epochs.
     domain = lambda s: layer(s, "training data")["encoding"]["y"]["scale"]["domain"]
@@ -362,17 +372,17 @@ def test_replay_chart_shows_the_recorded_epoch_and_clamps(noisy):
 
 
 def test_replay_chart_classification(segments):
-    spec = assert_drawable(charts.replay_chart(segments, 3))
+    spec = assert_drawable(replay_chart(segments, 3))
     np.testing.assert_allclose(column(spec, "predicted probability", "y"), segments.replay_predictions[3])
 
 
 def test_compare_charts_run_with_different_epoch_counts(sine, noisy):
-    fits, losses = (assert_drawable(chart) for chart in charts.compare_charts(sine, noisy, "ReLU", "tanh"))
+    fits, losses = (assert_drawable(chart) for chart in compare_charts(sine, noisy, "ReLU", "tanh"))
     assert fits["width"] == losses["width"] == "container"
     np.testing.assert_allclose(column(fits, "fit ReLU", "y"), sine.grid_prediction)
     np.testing.assert_allclose(column(fits, "fit tanh", "y"), noisy.grid_prediction)
     colours = layer(fits, "fit ReLU")["encoding"]["color"]["scale"]
-    assert dict(zip(colours["domain"], colours["range"]))["fit tanh"] == charts.COMPARE_BLUE
+    assert dict(zip(colours["domain"], colours["range"]))["fit tanh"] == COMPARE_BLUE
     assert losses["encoding"]["y"]["scale"]["type"] == "log"
     loss = pd.DataFrame(rows(losses, losses))
     assert loss.groupby("run")["epoch"].max().to_dict() == {"ReLU": 3, "tanh": 20}
@@ -390,21 +400,21 @@ def test_coefficients_chart_lines_and_target_rules(parabola):
             parabola_coefficients(k1[i].item(), b1[i].item(), k2[i].item(), b2[i].item()), sx, sy)))}
         for i, e in enumerate(parabola.weight_epochs)
     ])
-    spec = assert_drawable(charts.coefficients_chart(trajectory, target=parabola.readout.parabola.target))
+    spec = assert_drawable(coefficients_chart(trajectory, target=parabola.readout.parabola.target))
     lines = pd.DataFrame(rows(spec, layer(spec, "coefficients")))
     assert sorted(lines["coefficient"].unique()) == ["A", "B", "C"]
     final = lines[lines["epoch"] == lines["epoch"].max()].set_index("coefficient")["value"]
     np.testing.assert_allclose(final[["A", "B", "C"]], parabola.readout.parabola.coefficients, rtol=1e-6)
     targets = pd.DataFrame(rows(spec, layer(spec, "targets")))
     assert dict(zip(targets["coefficient"], targets["value"])) == {"A": 1.0, "B": 2.0, "C": 2.0}
-    assert layer(spec, "targets")["mark"]["strokeDash"] == charts.TARGET_DASH
+    assert layer(spec, "targets")["mark"]["strokeDash"] == TARGET_DASH
     assert layer(spec, "targets")["encoding"]["color"] == layer(spec, "coefficients")["encoding"]["color"]
-    no_target = charts.coefficients_chart(trajectory).to_dict()
+    no_target = coefficients_chart(trajectory).to_dict()
     assert [u["description"] for u in units(no_target)] == ["coefficients"]
 
 
 def test_segments_chart_thresholds_and_crossings(segments):
-    spec = assert_drawable(charts.segments_chart(segments))
+    spec = assert_drawable(segments_chart(segments))
     thresholds = pd.DataFrame(rows(spec, layer(spec, "thresholds")))
     np.testing.assert_allclose(thresholds["x"], segments.readout.units.thresholds)
     assert thresholds["unit"].tolist() == ["unit 1", "unit 2"]
@@ -417,12 +427,12 @@ def test_segments_chart_thresholds_and_crossings(segments):
 
 
 def test_mini_chart_is_small_and_light(sine, segments):
-    spec = assert_drawable(charts.mini_chart(sine), zoomable=False)
+    spec = assert_drawable(mini_chart(sine), zoomable=False)
     assert spec["height"] == 140 and spec["width"] == "container"
     assert "title" not in spec
     assert all(u["encoding"]["x"]["axis"]["title"] is None for u in units(spec))
-    assert len(column(spec, "training data", "x")) <= charts.MINI_POINTS
-    spec = assert_drawable(charts.mini_chart(segments, height=100), zoomable=False)
+    assert len(column(spec, "training data", "x")) <= MINI_POINTS
+    spec = assert_drawable(mini_chart(segments, height=100), zoomable=False)
     assert spec["height"] == 100
 
 
@@ -431,16 +441,16 @@ def test_mini_chart_is_small_and_light(sine, segments):
 
 
 def test_every_chart_copes_with_a_run_that_diverged_at_once(diverged):
-    for chart in (charts.fit_chart(diverged), charts.residual_chart(diverged), charts.weights_chart(diverged),
-                  charts.units_chart(diverged), charts.replay_chart(diverged, 3), *charts.compare_charts(diverged, diverged)):
+    for chart in (fit_chart(diverged), residual_chart(diverged), weights_chart(diverged),
+                  units_chart(diverged), replay_chart(diverged, 3), *compare_charts(diverged, diverged)):
         assert_drawable(chart)
-    for spec in (chart.to_dict() for chart in charts.history_charts(diverged.history, "max_abs_error")):
+    for spec in (chart.to_dict() for chart in history_charts(diverged.history, "max_abs_error")):
         assert all(rows(spec, u) == [] for u in units(spec))
-    assert "diverged in epoch 1" in " ".join(charts.fit_chart(diverged).to_dict()["title"]["subtitle"])
+    assert "diverged in epoch 1" in " ".join(fit_chart(diverged).to_dict()["title"]["subtitle"])
 
 
 def test_restarts_histogram_bins_span_the_threshold_and_label_it():
-    spec = assert_drawable(charts.restarts_histogram([0.008, 0.01, 0.019, None], "max_abs_error", threshold=0.1), zoomable=False)
+    spec = assert_drawable(restarts_histogram([0.008, 0.01, 0.019, None], "max_abs_error", threshold=0.1), zoomable=False)
     bars = next(u for u in units(spec) if mark_type(u) == "bar")
     assert bars["encoding"]["x"]["bin"]["extent"] == [0.008, 0.1]  # no hairlines squeezed beside a far-off rule
     assert bars["encoding"]["y"]["axis"]["format"] == "d"  # whole seeds only
@@ -450,7 +460,7 @@ def test_restarts_histogram_bins_span_the_threshold_and_label_it():
 
 
 def test_success_rates_chart_shows_a_lone_setup_and_a_rate_of_zero():
-    lone = assert_drawable(charts.success_rates_chart([{"label": "As asked", "rate": 0.0, "low": 0.0, "high": 0.06,
+    lone = assert_drawable(success_rates_chart([{"label": "As asked", "rate": 0.0, "low": 0.0, "high": 0.06,
                                                          "successes": 0, "seeds": 64}]), zoomable=False)
     assert lone["height"] == {"step": 40}  # one row is as tall as each of several, never squeezed to nothing
     marks = [mark_type(u) for u in units(lone)]
@@ -464,7 +474,7 @@ def test_fixes_chart_names_every_setup_inside_the_plot_and_marks_the_goal():
             {"label": "the posted fix", "kind": "posted fix", "rate": 0.875, "low": 0.64, "high": 0.97, "successes": 14, "seeds": 16},
             {"label": "Adam + standardise x + learning rate ×10", "kind": "best", "rate": 1.0, "low": 0.81, "high": 1.0,
              "successes": 16, "seeds": 16, "changes": "x_scaling=standard"}]
-    spec = charts.fixes_chart(rows, target=0.9).to_dict()
+    spec = fixes_chart(rows, target=0.9).to_dict()
     layers = spec["layer"]
     names = next(layer for layer in layers if layer["encoding"].get("text", {}).get("field") == "setup")
     assert names["mark"]["type"] == "text" and spec["height"] == {"step": 34}

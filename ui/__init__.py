@@ -1,1 +1,1 @@
-"""Presentation: Altair chart builders (charts.py) and the Streamlit pieces pages share."""
+"""Presentation: Altair chart builders (charts/, one module per view) and the Streamlit pieces pages share."""

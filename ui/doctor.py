@@ -20,7 +20,8 @@ from core.outcomes.restarts import check as check_restarts
 from core.outcomes.restarts import summarize_sweep
 from core.outcomes.results import Finding, RunResult
 from core.settings.specs import MAX_SEEDS, SpecError
-from ui import charts, controls, run
+from ui import controls, run
+from ui.charts.doctor import fixes_chart
 from ui.display import md, show_chart
 
 ROLE_TITLES = {"cause": "Why it fails", "symptom": "What the failure looks like", "note": "Also true, but not the problem"}
@@ -171,7 +172,7 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
     if report.stopped:
         st.caption("Stopped on request: the table holds what was measured until then.")
     rows = rows_of(report, posted_label(scenario))
-    show_chart(charts.fixes_chart(rows, report.target))
+    show_chart(fixes_chart(rows, report.target))
     table = pd.DataFrame([{"setup": r["label"], "succeeded": f"{r['successes']}/{r['seeds']}", "changes": r["changes"],
                            "rate": f"{r['rate']:.0%}", "95% interval": f"{r['low']:.0%}–{r['high']:.0%}",
                            f"median {r['metric']}": r["median"], "seconds": round(r["wall_s"], 1)} for r in rows])

@@ -8,8 +8,9 @@ import streamlit as st
 from core.data.datasets import make_dataset
 from core.outcomes import readout
 from core.outcomes.results import RunResult
-from ui import charts
 from ui.case import Extras
+from ui.charts.fit import segments_chart
+from ui.charts.history import coefficients_chart
 from ui.display import show_chart
 from ui.run import Job
 
@@ -79,7 +80,7 @@ def _parabola_tab(result: RunResult) -> None:
         st.info("No coefficient trajectory: the model is not an x² parabola model.")
         return
     target = result.readout.parabola.target if result.readout.parabola else None
-    show_chart(charts.coefficients_chart(pd.DataFrame(trajectory), target=target))
+    show_chart(coefficients_chart(pd.DataFrame(trajectory), target=target))
 
 
 PARABOLA = Extras(live=_parabola_live, summary=_parabola_summary, tabs=(("Coefficients", _parabola_tab),))
@@ -98,7 +99,7 @@ def _segments_summary(result: RunResult) -> None:
 
 
 def _segments_tab(result: RunResult) -> None:
-    show_chart(charts.segments_chart(result))
+    show_chart(segments_chart(result))
 
 
 SEGMENTS = Extras(summary=_segments_summary, tabs=(("Classes", _segments_tab),))

@@ -11,7 +11,7 @@ import streamlit as st
 from core.data.datasets import Dataset, make_dataset
 from core.outcomes.results import RunResult
 from core.settings.specs import DataSpec
-from ui import plane_charts
+from ui.charts import plane as plane_charts
 from ui.display import show_chart
 
 

@@ -14,7 +14,8 @@ from core.cases.scenarios import Criterion, Scenario
 from core.outcomes.restarts import summarize_sweep
 from core.outcomes.results import RestartsResult, RunResult
 from core.settings.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
-from ui import charts, controls, run
+from ui import controls, run
+from ui.charts.restarts import restarts_histogram, restarts_loss_chart, success_rates_chart
 from ui.display import lower_label, md, show_chart
 
 
@@ -105,16 +106,16 @@ def panel(scenario: Scenario, busy: bool) -> None:
             f"(k-means' n_init idea: keep the best seed): seed **{best['seed']}**, {finals}."
             + (f" {report['diverged']} seed(s) diverged." if report["diverged"] else "")
         )
-    show_chart(charts.success_rates_chart(rows))
+    show_chart(success_rates_chart(rows))
     for outcome, report in zip(outcomes, reports):
-        show_chart(charts.restarts_loss_chart(outcome.losses, outcome.seeds, f"— {_label(outcome)}"))
+        show_chart(restarts_loss_chart(outcome.losses, outcome.seeds, f"— {_label(outcome)}"))
         values = [run_["final"].get(outcome.metric) for run_ in report["runs"]]
         threshold = rule.threshold if rule.kind != "coefficients_within" else None
         if threshold is None:
             st.caption(f"Success here is judged by the learned coefficients ({rule.describe()}), not by this error, "
                        "so the histogram below has no threshold line.")
-        show_chart(charts.restarts_histogram(values, outcome.metric, threshold, not rule.higher_is_better,
-                                             f"— {_label(outcome)}"))
+        show_chart(restarts_histogram(values, outcome.metric, threshold, not rule.higher_is_better,
+                                      f"— {_label(outcome)}"))
     table = pd.DataFrame([{
         "setup": _label(outcome), "seed": r["seed"], "success": r["success"],
         **r["final"], "diverged at": r["diverged_at"],
