@@ -132,7 +132,7 @@ def test_stop_keeps_what_was_measured():
     stop = StopFlag()
 
     def stop_after_control(state):
-        if state.get("measured") is not None:
+        if state.measured is not None:
             stop.set()
 
     report = doctor.find_fixes(result.spec, found, result, criterion, measure, seeds=4, progress=stop_after_control, stop=stop)
@@ -168,16 +168,22 @@ def test_restarts_of_the_same_settings_add_seed_dependent():
 
     result, criterion, _ = diagnosed("segments", "answer")
     report = summarize_sweep(train_restarts(result.spec, 16), criterion)
-    assert 0 < report["successes"] < 16  # the posted fix works on most seeds, not all
+    assert 0 < report.successes < 16  # the posted fix works on most seeds, not all
     found = by_id(doctor.findings(result, criterion, report))
     item = found["seed_dependent"]
-    assert item.evidence["successes"] == report["successes"] and item.evidence["seeds"] == 16
+    assert item.evidence["successes"] == report.successes and item.evidence["seeds"] == 16
     assert item.role == ("note" if criterion.met(result.final, result.readout) else "symptom")
 
 
 def test_a_proposed_learning_rate_stays_within_what_the_spec_allows():
     spec = scenarios.get("custom").spec().with_values({"train.learning_rate": 3.0})
-    raised = doctor.combine(spec, [doctor.Change("lr*100", "learning rate ×100", "learning_rate", doctor._lr(100))])
+    raised = doctor.combine(spec, [doctor.Change("lr*100", "learning rate ×100", "learning_rate", doctor.learning_rate_times(100))])
     lowered = doctor.combine(spec.with_values({"train.learning_rate": 1e-7}),
-                             [doctor.Change("lr/1000", "learning rate ÷1000", "learning_rate", doctor._lr(0.001))])
+                             [doctor.Change("lr/1000", "learning rate ÷1000", "learning_rate", doctor.learning_rate_times(0.001))])
     assert raised.train.learning_rate == 10.0 and lowered.train.learning_rate == 1e-8
+
+
+def test_capacity_writes_a_linear_output_as_a_straight_line():
+    result = train(scenarios.get("sine-relu").spec().with_values({"model.units": "", "train.epochs": 20}))
+    capacity = next(f for f in doctor.findings(result, scenarios.get("sine-relu").criterion) if f.id == "capacity")
+    assert "a straight line, w x + b" in capacity.text and "linear(" not in capacity.text

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from core.cases import scenarios
-from core.cases.scenarios import Criterion
 from core.engine.training import train, train_restarts
 from core.outcomes.restarts import summarize_sweep, wilson_interval
 from core.outcomes.results import ParabolaReadout, Readout
+from core.settings.criteria import Criterion
 from core.settings.specs import SpecError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,15 +79,15 @@ def test_segments_answer_succeeds_far_more_often_than_the_question():
     case = scenarios.get("segments")
     asked = summarize_sweep(train_restarts(case.spec("question"), 32), case.criterion)
     answered = summarize_sweep(train_restarts(case.spec("answer"), 32), case.criterion)
-    assert asked["success_rate"] == 0.0  # no seed of the posted setup separates the classes
-    assert answered["success_rate"] >= 0.75
-    assert answered["successes"] == sum(run["success"] for run in answered["runs"])
-    low, high = answered["interval"]
-    assert low <= answered["success_rate"] <= high
-    best = answered["best"]
-    assert best["success"] and best["final"]["accuracy"] == 1.0
-    assert best["final"]["loss"] == min(r["final"]["loss"] for r in answered["runs"] if r["success"])
-    assert len(best["readout"]["crossings"]) == 2
+    assert asked.success_rate == 0.0  # no seed of the posted setup separates the classes
+    assert answered.success_rate >= 0.75
+    assert answered.successes == sum(run.success for run in answered.runs)
+    low, high = answered.interval
+    assert low <= answered.success_rate <= high
+    best = answered.best
+    assert best.success and best.final["accuracy"] == 1.0
+    assert best.final["loss"] == min(r.final["loss"] for r in answered.runs if r.success)
+    assert len(best.member.readout.classifier.crossings) == 2
 
 
 def test_restarts_refuse_settings_that_couple_the_seeds():

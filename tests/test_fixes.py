@@ -11,10 +11,9 @@ import time
 
 import pytest
 
-from core import doctor
 from core.cases import fixes, scenarios
 from core.engine.training import train_restarts
-from core.outcomes.restarts import summarize_sweep
+from core.outcomes.restarts import seeds_for, summarize_sweep
 
 TOLERANCE = 2  # seeds within float32 rounding of the threshold may flip between CPUs (as in test_claims)
 REGENERATE_S = 90
@@ -28,7 +27,7 @@ def test_the_shipped_table_covers_every_posted_case():
 
 
 def _successes(spec, seeds, criterion) -> int:
-    return summarize_sweep(train_restarts(spec, len(seeds), seeds=list(seeds)), criterion)["successes"]
+    return summarize_sweep(train_restarts(spec, len(seeds), seeds=list(seeds)), criterion).successes
 
 
 @pytest.mark.parametrize("row", SHIPPED["cases"] if SHIPPED else [], ids=lambda row: row["scenario"])
@@ -45,7 +44,7 @@ def test_shipped_fixes_match_a_fresh_measurement(row):
         assert [f["id"] for f in fresh["findings"] if f["role"] == "cause"] == [f["id"] for f in row["findings"] if f["role"] == "cause"]
     else:
         spec = case.spec("question")
-        seeds = doctor.seeds_for(spec, row["seeds"])
+        seeds = seeds_for(spec, row["seeds"])
         for name in ("control", "posted_fix", "best"):
             if row[name] is None:
                 continue

@@ -1,6 +1,6 @@
 """Why, and what fixes it: the doctor's findings for the run on the page, and its fix search over seeds.
 
-The findings are read from the run itself (core/doctor.py), causes first. "Find a fix" trains the
+The findings are read from the run itself (core/doctor), causes first. "Find a fix" trains the
 settings as they are and every candidate change on the same seeds in the worker process, with live
 progress (which candidate, how far, the time left in this round); Stop keeps what was measured. The
 ranked table and chart then say how often each setup succeeded, with its 95% interval, beside the
@@ -15,32 +15,23 @@ import pandas as pd
 import streamlit as st
 
 from core import doctor
-from core.cases.scenarios import Criterion, Scenario
+from core.cases.scenarios import Scenario
 from core.outcomes.restarts import check as check_restarts
 from core.outcomes.restarts import summarize_sweep
 from core.outcomes.results import Finding, RunResult
+from core.settings.criteria import Criterion
 from core.settings.specs import MAX_SEEDS, SpecError
 from ui import controls, run
 from ui.charts.doctor import fixes_chart
 from ui.display import md, show_chart
 
 ROLE_TITLES = {"cause": "Why it fails", "symptom": "What the failure looks like", "note": "Also true, but not the problem"}
-NAMES = {
-    "diverged": "Diverged", "step_too_large": "Steps too large", "step_too_small": "Steps too small",
-    "undertrained": "Undertrained", "plateau": "Plateau", "dead_units": "Dead units", "saturated_units": "Saturated units",
-    "unscaled_input": "Input not scaled", "unscaled_target": "Target not scaled", "output_range": "Output range",
-    "no_bias": "No biases", "bends_outside_data": "Bends outside the data",
-    "unit_boundaries": "Unit boundaries and the data", "too_few_bends": "Too few bends",
-    "capacity": "Capacity", "majority_class": "Majority class", "seed_dependent": "Depends on the seed",
-    "crossings": "Class boundaries", "extra_bumps": "Extra bumps", "coefficients": "Learned coefficients",
-    "stopped": "Stopped early", "unexplained": "No rule explains it",
-}
 
 
 def _restarts_report(scenario: Scenario, result: RunResult, criterion: Criterion) -> dict | None:
     """The restarts of the same settings as the run (any seeds), read under the page's criterion."""
     for outcome in st.session_state.get(f"{scenario.id}.restarts") or []:
-        if doctor.json_key(outcome.spec.with_value("seed", result.spec.seed)) == doctor.json_key(result.spec) \
+        if outcome.spec.with_value("seed", result.spec.seed).key() == result.spec.key() \
                 and outcome.epochs_run == outcome.spec.train.epochs:
             return summarize_sweep(outcome, criterion)
     return None
@@ -57,7 +48,7 @@ def findings_block(scenario: Scenario, result: RunResult, criterion: Criterion) 
         if not items:
             continue
         st.markdown(f"**{ROLE_TITLES[role]}**")
-        st.markdown("\n".join(f"- **{NAMES.get(f.id, f.id)}** (`{f.id}`). {md(f.text)}" for f in items))
+        st.markdown("\n".join(f"- **{doctor.TITLES.get(f.id, f.id)}** (`{f.id}`). {md(f.text)}" for f in items))
     if not found:
         st.markdown("- Nothing unusual: no divergence, no dead or saturated units, no scaling problem, no extra bumps.")
     if found:
@@ -107,7 +98,7 @@ def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found
 
 
 def _same_settings(report: doctor.DoctorReport, result: RunResult) -> bool:
-    return report.spec is not None and doctor.json_key(report.spec) == doctor.json_key(result.spec)
+    return report.spec is not None and report.spec.key() == result.spec.key()
 
 
 def _start(scenario: Scenario, result: RunResult, criterion: Criterion, found: list[Finding], seeds: int) -> None:
@@ -202,7 +193,7 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
 
 def draw_live(job: run.Job, progress, box) -> None:
     """The search's progress line and the setups measured so far."""
-    state = job.state or {}
+    state = job.state or doctor.SearchProgress("control", "as it is")
     elapsed = f"{time.perf_counter() - job.started:.0f} s"
     if job.waiting:
         progress.progress(0.0, text=f"Finding a fix · waiting for a free training slot · {elapsed}")
@@ -210,13 +201,11 @@ def draw_live(job: run.Job, progress, box) -> None:
     if job.starting:
         progress.progress(0.0, text=f"Finding a fix · starting the training process (it loads TensorFlow once) · {elapsed}")
         return
-    share = float(state.get("share") or 0.0)
-    left = state.get("left_s")
-    stage = state.get("stage", "control")
+    share, left, stage = state.share, state.left_s, state.stage
     more = " (pairs or triples may follow)" if stage == "single changes" else ""
     when = f" · about {left:.0f} s left in this round{more}" if left is not None else ""
     seeds = job.doctor["seeds"]
-    progress.progress(min(share, 1.0), text=(f"Finding a fix · {stage}: {state.get('label', 'as it is')} · {share:.0%} of its epochs "
+    progress.progress(min(share, 1.0), text=(f"Finding a fix · {stage}: {state.label} · {share:.0%} of its epochs "
                                              f"on {seeds} seeds · {len(job.measured)} measured{when} · {elapsed}"))
     if job.measured and job.drawn_measured != len(job.measured):  # redraw the table only when it grew
         job.drawn_measured = len(job.measured)

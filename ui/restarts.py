@@ -10,9 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.cases.scenarios import Criterion, Scenario
+from core.cases.scenarios import Scenario
 from core.outcomes.restarts import summarize_sweep
 from core.outcomes.results import RestartsResult, RunResult
+from core.settings.criteria import Criterion
 from core.settings.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
 from ui import controls, run
 from ui.charts.restarts import restarts_histogram, restarts_loss_chart, success_rates_chart
@@ -91,25 +92,25 @@ def panel(scenario: Scenario, busy: bool) -> None:
     reports = [summarize_sweep(outcome, rule) for outcome in outcomes]
     rows = []
     for outcome, report in zip(outcomes, reports):
-        low, high = report["interval"]
-        rows.append({"label": _label(outcome), "rate": report["success_rate"], "low": low, "high": high,
-                     "successes": report["successes"], "seeds": report["seeds"]})
+        low, high = report.interval
+        rows.append({"label": _label(outcome), "rate": report.success_rate, "low": low, "high": high,
+                     "successes": report.successes, "seeds": report.seeds})
     for row, report, outcome in zip(rows, reports, outcomes):
-        best = report["best"]
-        finals = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in best["final"].items())
+        best = report.best
+        finals = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in best.final.items())
         stopped = (f" (stopped {'by the wall-clock budget ' if outcome.stop_reason == 'budget' else ''}after "
                    f"{outcome.epochs_run:,} of {outcome.spec.train.epochs:,} epochs: the rates are for nets trained that far)"
                    if outcome.stopped else "")
         st.markdown(
             f"**{row['label']}**: **{row['successes']} of {row['seeds']}** seeds succeeded ({row['rate']:.0%}; 95% interval "
             f"{row['low']:.0%} to {row['high']:.0%}){stopped}, in {outcome.wall_s:.1f} s. Best of {row['seeds']} "
-            f"(k-means' n_init idea: keep the best seed): seed **{best['seed']}**, {finals}."
-            + (f" {report['diverged']} seed(s) diverged." if report["diverged"] else "")
+            f"(k-means' n_init idea: keep the best seed): seed **{best.seed}**, {finals}."
+            + (f" {report.diverged} seed(s) diverged." if report.diverged else "")
         )
     show_chart(success_rates_chart(rows))
     for outcome, report in zip(outcomes, reports):
         show_chart(restarts_loss_chart(outcome.losses, outcome.seeds, f"— {_label(outcome)}"))
-        values = [run_["final"].get(outcome.metric) for run_ in report["runs"]]
+        values = [run_.final.get(outcome.metric) for run_ in report.runs]
         threshold = rule.threshold if rule.kind != "coefficients_within" else None
         if threshold is None:
             st.caption(f"Success here is judged by the learned coefficients ({rule.describe()}), not by this error, "
@@ -117,22 +118,22 @@ def panel(scenario: Scenario, busy: bool) -> None:
         show_chart(restarts_histogram(values, outcome.metric, threshold, not rule.higher_is_better,
                                       f"— {_label(outcome)}"))
     table = pd.DataFrame([{
-        "setup": _label(outcome), "seed": r["seed"], "success": r["success"],
-        **r["final"], "diverged at": r["diverged_at"],
-    } for outcome, report in zip(outcomes, reports) for r in report["runs"]])
+        "setup": _label(outcome), "seed": r.seed, "success": r.success,
+        **r.final, "diverged at": r.member.diverged_at,
+    } for outcome, report in zip(outcomes, reports) for r in report.runs])
     with st.expander("Every seed"):
         st.dataframe(table, hide_index=True, width="stretch")
     st.caption("Loading a seed puts its setup and seed into the settings; press Train to see its whole run. Its result "
                "then says whether it ends as it did here, and why it may not.")
     row = st.container(horizontal=True, gap="small", key=f"{scenario.id}.load_best_row")
     for index, (outcome, report) in enumerate(zip(outcomes, reports)):
-        best = report["best"]
+        best = report.best
         which = f" of {_label(outcome)}" if len(outcomes) > 1 else ""
-        if row.button(f"Load the best seed{which} ({best['seed']})", key=f"{scenario.id}.load_best.{index}", disabled=busy,
+        if row.button(f"Load the best seed{which} ({best.seed})", key=f"{scenario.id}.load_best.{index}", disabled=busy,
                       width="content", icon=":material/upload:"):
             # The setup that seed belongs to, not only its number: after "as asked and as answered"
             # the best seed of the fix must train the fix.
-            st.session_state[f"{scenario.id}.pending_spec"] = outcome.spec.with_value("seed", best["seed"]).to_dict()
+            st.session_state[f"{scenario.id}.pending_spec"] = outcome.spec.with_value("seed", best.seed).to_dict()
             st.rerun()
 
 

@@ -62,7 +62,7 @@ class Job:
     budget: Budget = field(default_factory=Budget)
     waiting: bool = False  # queued for a training slot (see `slot`)
     doctor: dict | None = None  # purpose "doctor": {"result", "findings", "criterion", "seeds", "posted"}
-    state: dict = field(default_factory=dict)  # the doctor's progress: stage, candidate, share done, time left
+    state: object | None = None  # the doctor's progress (core.doctor.SearchProgress): stage, candidate, share done, time left
     measured: list = field(default_factory=list)  # the doctor's setups measured so far (core.doctor.Measured)
     report: object | None = None  # the doctor's DoctorReport, once done
     drawn_measured: int | None = None  # how many measured setups this script run's live table shows
@@ -135,10 +135,10 @@ class Job:
                                      progress=lambda epoch, logs: progress(min(epoch / epochs, 1.0)))
                 return self.follow(live)
 
-        def progress(state: dict) -> None:
+        def progress(state) -> None:  # a core.doctor.SearchProgress
             self.state = state
-            if state.get("measured") is not None:
-                self.measured.append(state["measured"])
+            if state.measured is not None:
+                self.measured.append(state.measured)
 
         def check(spec, members):
             self.budget.check(spec, members)

@@ -14,17 +14,17 @@ import time
 from collections.abc import Callable
 
 from core.cases import scenarios
-from core.outcomes.restarts import summarize_sweep
+from core.outcomes.restarts import SweepSummary, summarize_sweep
 from core.settings.specs import DEFAULT_SEEDS
 
 CLAIMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "claims.json")
 SEEDS = DEFAULT_SEEDS
 
 
-def _rate(report: dict) -> dict:
-    rate = {key: report[key] for key in ("successes", "seeds", "success_rate", "interval", "diverged", "wall_s")}
+def _rate(summary: SweepSummary) -> dict:
+    rate = {key: summary.to_json()[key] for key in ("successes", "seeds", "success_rate", "interval", "diverged", "wall_s")}
     # Which seeds succeeded, in order from the first: a test re-measures the first few and compares them one by one.
-    rate["succeeded"] = [bool(run["success"]) for run in report["runs"]]
+    rate["succeeded"] = [run.success for run in summary.runs]
     return rate
 
 

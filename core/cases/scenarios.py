@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.outcomes.results import Readout
+from core.settings.criteria import Criterion
 from core.settings.specs import RunSpec, SpecError
 
 
@@ -20,63 +20,6 @@ class Preset:
     label: str
     description: str
     changes: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Criterion:
-    """When a run counts as a success: a metric against a threshold, in original units."""
-
-    kind: str  # accuracy_at_least | coefficients_within | max_abs_error_below | r2_at_least
-    threshold: float
-
-    KINDS = {
-        "accuracy_at_least": "final accuracy at least {t:g}",
-        "coefficients_within": "every learned coefficient within {t:g} of the target",
-        "max_abs_error_below": "max |fit - clean target| on the data range at most {t:g}",
-        "r2_at_least": "R² of the fit on the training points at least {t:g}",
-    }
-    METRICS = {"accuracy_at_least": "accuracy", "max_abs_error_below": "max_abs_error", "r2_at_least": "r2",
-               "coefficients_within": "max_abs_error"}
-
-    def __post_init__(self):
-        if self.kind not in self.KINDS:
-            raise SpecError("criterion.kind", self.kind, ", ".join(self.KINDS))
-        if not (isinstance(self.threshold, (int, float)) and 0 <= self.threshold < 1e6):
-            raise SpecError("criterion.threshold", self.threshold, "a number from 0 to 1e6")
-
-    @property
-    def metric(self) -> str:
-        """The final number this criterion reads (coefficients_within reads the readout; its seeds are ranked by this)."""
-        return self.METRICS[self.kind]
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.kind in ("accuracy_at_least", "r2_at_least")
-
-    def describe(self) -> str:
-        return self.KINDS[self.kind].format(t=self.threshold)
-
-    def with_threshold(self, threshold) -> Criterion:
-        try:
-            value = float(threshold)
-        except (TypeError, ValueError):
-            raise SpecError("criterion.threshold", threshold, "a number from 0 to 1e6") from None
-        return Criterion(self.kind, value)
-
-    def met(self, final: dict, readout: Readout) -> bool:
-        """Whether a run with these final numbers and readout succeeded (a diverged run never does)."""
-        if not final:
-            return False
-        if self.higher_is_better:
-            value = final.get(self.metric)
-            return value is not None and math.isfinite(value) and value >= self.threshold - 1e-9
-        if self.kind == "coefficients_within":
-            parabola = readout.parabola
-            if parabola is None or parabola.target is None:
-                return False
-            return parabola.worst_error <= self.threshold
-        value = final.get("max_abs_error")
-        return value is not None and value <= self.threshold
 
 
 # The criterion of a run whose task differs from its case's (a typed function made a classification, say).
@@ -313,7 +256,7 @@ _add(Scenario(
     source="(none: your own data)",
     base={
         "seed": 0,
-        "data": {"function": "file", "table": _example_table(), "task": "auto", "test_share": 0.2},
+        "data": {"function": "file", "table": _example_table(), "task": "auto"},  # every row trains unless a test share is asked for
         "model": {"units": [8], "activation": ["relu"], "output_activation": "linear"},
         "train": {"optimizer": "adam", "learning_rate": 0.001, "loss": "mse", "batch_size": 16, "epochs": 200, "shuffle": True},
     },

@@ -4,8 +4,8 @@ Training M seeds at once is core.engine.training.train_restarts; this module rea
 and imports no TensorFlow, so pages and the command line can summarise without the engine.
 
 Example:
-    >>> report = summarize_sweep(train_restarts(spec, 64), scenario.criterion)
-    >>> report["successes"], report["interval"]
+    >>> summary = summarize_sweep(train_restarts(spec, 64), scenario.criterion)
+    >>> summary.successes, summary.interval, summary.best.seed
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from core.outcomes.results import MemberResult, RestartsResult, RunResult
+from core.settings.criteria import Criterion
 from core.settings.errors import SpecError
 from core.settings.specs import MAX_SEEDS, RunSpec
 
@@ -50,46 +51,100 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def _badness(member: MemberResult, success: bool, metric: str) -> tuple:
-    """Sort key of the best-of-N choice: succeeded first, then the better metric, then the lower loss."""
-    final = member.final
-    if not final:
-        return (1, math.inf, math.inf)
-    parabola = member.readout.parabola
-    if parabola is not None and parabola.target is not None:
-        score = parabola.worst_error
-    else:
-        score = -final[metric] if metric == "accuracy" else final[metric]
-    return (0 if success else 1, score, final["loss"])
+@dataclass(frozen=True)
+class SeedOutcome:
+    """One seed of a restarts request read under a criterion: its final numbers, the criterion's score, the verdict."""
+
+    member: MemberResult
+    score: float  # the criterion's number (NaN: no finite epoch, or no coefficients)
+    success: bool
+
+    @property
+    def seed(self) -> int:
+        return self.member.seed
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.member.final
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.member.to_json(), "score": self.score if math.isfinite(self.score) else None, "success": self.success}
 
 
-def summarize_sweep(result: RestartsResult, criterion) -> dict[str, Any]:
-    """Success of every seed under `criterion`, the rate with its Wilson interval, and the best seed (JSON-ready)."""
-    verdicts = [bool(criterion.met(member.final, member.readout)) for member in result.members]
-    runs = [{**member.to_json(), "success": ok} for member, ok in zip(result.members, verdicts)]
-    successes = sum(verdicts)
-    n = len(runs)
-    best = None
-    if runs:
-        index = min(range(n), key=lambda i: _badness(result.members[i], verdicts[i], result.metric))
-        best = runs[index]
-    return {
-        "scenario": result.spec.scenario,
-        "preset": result.spec.preset,
-        "seeds": n,
-        "epochs": result.epochs_run,
-        "criterion": {"kind": criterion.kind, "threshold": criterion.threshold, "text": criterion.describe()},
-        "successes": successes,
-        "success_rate": successes / n if n else 0.0,
-        "interval": list(wilson_interval(successes, n)),
-        "best": best,
-        "runs": runs,
-        "diverged": sum(1 for member in result.members if member.diverged_at),
-        "wall_s": result.wall_s,
-        "stopped": result.stopped,
-        "stop_reason": result.stop_reason,
-        "config": result.spec.to_dict(),
-    }
+@dataclass(frozen=True)
+class SweepSummary:
+    """A restarts request read under a criterion: every seed's verdict, the rate with its Wilson interval, the best seed.
+
+    The best seed is the first under `criterion.rank` (a success first, then the better score, then the
+    lower loss): the same order the doctor and the restarts table use.
+    """
+
+    spec: RunSpec
+    criterion: Criterion
+    runs: tuple[SeedOutcome, ...]
+    epochs: int
+    wall_s: float
+    stopped: bool = False
+    stop_reason: str | None = None
+
+    @property
+    def seeds(self) -> int:
+        return len(self.runs)
+
+    @property
+    def successes(self) -> int:
+        return sum(run.success for run in self.runs)
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.seeds if self.seeds else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.seeds)
+
+    @property
+    def diverged(self) -> int:
+        return sum(1 for run in self.runs if run.member.diverged_at)
+
+    @property
+    def best(self) -> SeedOutcome | None:
+        if not self.runs:
+            return None
+        return min(self.runs, key=lambda run: self.criterion.rank(run.final, run.member.readout))
+
+    def median_score(self) -> float | None:
+        """The median score of the seeds that did not diverge (None when none is left)."""
+        scores = [run.score for run in self.runs if math.isfinite(run.score) and not run.member.diverged_at]
+        return float(np.median(scores)) if scores else None
+
+    def to_json(self) -> dict[str, Any]:
+        best = self.best
+        return {
+            "scenario": self.spec.scenario,
+            "preset": self.spec.preset,
+            "seeds": self.seeds,
+            "epochs": self.epochs,
+            "criterion": {"kind": self.criterion.kind, "threshold": self.criterion.threshold, "text": self.criterion.describe()},
+            "successes": self.successes,
+            "success_rate": self.success_rate,
+            "interval": list(self.interval),
+            "best": None if best is None else best.to_json(),
+            "runs": [run.to_json() for run in self.runs],
+            "diverged": self.diverged,
+            "wall_s": self.wall_s,
+            "stopped": self.stopped,
+            "stop_reason": self.stop_reason,
+            "config": self.spec.to_dict(),
+        }
+
+
+def summarize_sweep(result: RestartsResult, criterion: Criterion) -> SweepSummary:
+    """Every seed of `result` read under `criterion`, as the same seed trained alone would be (its last finite epoch)."""
+    runs = [SeedOutcome(member, criterion.score(member.final, member.readout), criterion.met(member.final, member.readout))
+            for member in result.members]
+    return SweepSummary(spec=result.spec, criterion=criterion, runs=tuple(runs), epochs=result.epochs_run, wall_s=result.wall_s,
+                        stopped=result.stopped, stop_reason=result.stop_reason)
 
 
 @dataclass(frozen=True)

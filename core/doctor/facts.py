@@ -1,0 +1,133 @@
+"""The numbers several of the doctor's rules read, computed once from a finished run, and the way they are written.
+
+`Facts(result, criterion)` holds the run's spec, its data in original and scaled units, the loss
+history, the recorded weights flattened per epoch, and small measures over them (how far the weights
+moved, each first-layer unit's switch point); `num`, `pct` and `xs_text` write numbers the same way in
+every finding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.data.datasets import Scaler, features
+from core.outcomes.results import RunResult
+from core.settings.criteria import Criterion
+from core.settings.network import layer_outputs, layer_shapes, split_layers
+
+EDGE_SHARE = 0.02  # a boundary within 2% of the span from an end of the data range is "at the edge"
+# Output activations and the values they can produce (scaled units).
+# Output activations and the values they can produce (scaled units).
+OUTPUT_RANGE = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, math.inf), "softplus": (0.0, math.inf),
+                "square": (0.0, math.inf), "elu": (-1.0, math.inf), "selu": (-1.7581, math.inf)}
+SATURATING = {"sigmoid": 0.25, "tanh": 1.0}  # the activation's largest slope
+SATURATED_SLOPE = 0.05  # saturated: slope below 5% of the activation's largest
+WORKING_RANGE = 3.0  # |scaled x| beyond this is far outside tanh's and sigmoid's working range
+
+
+def num(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}g}"
+
+
+def pct(share: float) -> str:
+    if share == 0:
+        return "0%"
+    return f"{share:.0%}" if share >= 0.01 else f"{share * 100:.2g}%"
+
+
+def xs_text(values, most: int = 6) -> str:
+    """x = 0 ×18, x = 2.4, ...: equal values (to 3 digits) once, with their count, at most `most` of them."""
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[num(v)] = counts.get(num(v), 0) + 1
+    items = [f"x = {k}" + (f" ×{n}" if n > 1 else "") for k, n in counts.items()]
+    return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+class Facts:
+    """The numbers several findings read, computed once from the run."""
+
+    def __init__(self, result: RunResult, criterion: Criterion):
+        self.result = result
+        spec = result.spec
+        self.spec = spec
+        self.met = bool(criterion.met(result.final, result.readout))
+        self.criterion = criterion
+        self.x_scaler = Scaler(**result.scalers["x"])
+        self.y_scaler = Scaler(**result.scalers["y"])
+        self.inputs = spec.data.n_inputs
+        self.x = np.asarray(result.x, float).reshape(len(result.x), -1) if self.inputs > 1 else np.asarray(result.x, float).ravel()
+        self.y = np.asarray(result.y, float).ravel()
+        self.xs = features(spec.data.input_features, self.x_scaler.transform(self.x))  # what the first layer is fed
+        self.ys = self.y_scaler.transform(self.y)
+        self.lo, self.hi = float(self.x.min()), float(self.x.max())
+        self.span = self.hi - self.lo
+        losses = np.asarray(result.history.get("loss", []), float)
+        self.losses = losses[np.isfinite(losses)]
+        self.epochs = len(self.losses)
+        self.shapes = layer_shapes(spec.model)
+        self.batch = spec.train.resolved_batch_size(len(self.x))
+        # Recorded weights, flattened: one row per recorded epoch (row 0 is the start).
+        count = len(result.weight_epochs)
+        rows = np.concatenate([np.asarray(w, float).reshape(count, -1) for w in result.weight_history], axis=1)
+        finite = np.all(np.isfinite(rows), axis=1)
+        self.weight_rows = rows[finite]
+        self.weight_epochs = np.asarray(result.weight_epochs)[finite]
+        self.initial = [np.asarray(w[0]) for w in result.weight_history]
+        self.final_weights = [np.asarray(w) for w in result.final_weights]
+
+    # Loss over the run -------------------------------------------------------------------
+    def tail(self, share: float = 0.2, minimum: int = 5) -> np.ndarray:
+        n = self.epochs
+        return self.losses[max(0, n - max(minimum, int(n * share))):]
+
+    @property
+    def lowest(self) -> tuple[float, int]:
+        i = int(np.argmin(self.losses))
+        return float(self.losses[i]), i + 1
+
+    # Weights -----------------------------------------------------------------------------
+    def moved(self) -> float | None:
+        """How far the weights moved from their start, as a share of their starting size."""
+        if len(self.weight_rows) < 2:
+            return None
+        start = np.linalg.norm(self.weight_rows[0])
+        return float(np.linalg.norm(self.weight_rows[-1] - self.weight_rows[0]) / start) if start > 0 else None
+
+    def step_per_epoch(self, share: float = 0.2) -> float | None:
+        """The median change of the weights per epoch over the last `share` of the run, relative to their size."""
+        rows, epochs = self.weight_rows, self.weight_epochs
+        if len(rows) < 6:
+            return None
+        start = max(1, len(rows) - max(5, int(len(rows) * share)))
+        steps = np.linalg.norm(np.diff(rows[start - 1:], axis=0), axis=1) / np.maximum(np.diff(epochs[start - 1:]), 1)
+        size = np.linalg.norm(rows[-1])
+        return float(np.median(steps) / size) if size > 0 else None
+
+    def boundaries(self, weights) -> np.ndarray:
+        """Where each first-layer unit switches (ReLU kink, sigmoid/tanh midpoint), in original x (NaN: never)."""
+        kernel, bias = split_layers(self.spec.model, weights)[0]
+        w = np.asarray(kernel, float).ravel()
+        b = np.zeros_like(w) if bias is None else np.asarray(bias, float).ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(w != 0, self.x_scaler.shift - self.x_scaler.scale * b / w, np.nan)
+
+    def at_edge(self, values: np.ndarray) -> np.ndarray:
+        margin = EDGE_SHARE * self.span
+        return ~np.isfinite(values) | (values <= self.lo + margin) | (values >= self.hi - margin)
+
+    def dead_first_layer(self, weights) -> np.ndarray:
+        post = layer_outputs(self.spec.model, weights, self.xs)[0][1]
+        return np.all(post <= 0, axis=0)
+
+
+def fail_role(facts: Facts, role: str = "cause") -> str:
+    return role if not facts.met else "note"
+
+
+def crossings(x: np.ndarray, values: np.ndarray) -> list[float]:
+    from core.outcomes.readout import probability_crossings
+
+    return probability_crossings(np.asarray(x, float), np.asarray(values, float))

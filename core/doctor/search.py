@@ -1,0 +1,382 @@
+"""The doctor's fix search: the settings as they are, the posted fix and every candidate change, measured on the same seeds.
+
+`FixSearch` trains the control, then the single changes the findings propose, then pairs and triples
+of the best singles, until one succeeds on `target` of the seeds, the time budget is spent or Stop is
+pressed; it reports each step as a typed `SearchProgress` and returns a `DoctorReport`, its fixes ranked
+by success rate, then by how small the change is, then by the criterion's median score.
+
+The training is a `measure(spec, seeds, progress, stop) -> RestartsResult` callable (a worker process on
+the page and on the command line), so nothing here imports TensorFlow.
+
+Example:
+    >>> report = find_fixes(result.spec, found, result, scenario.criterion, measure, seeds=16)
+    >>> report.best.changes, report.best.successes
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.doctor.changes import Change, combine
+from core.doctor.facts import pct
+from core.doctor.registry import candidates
+from core.outcomes.restarts import seeds_for, summarize_sweep, wilson_interval
+from core.outcomes.results import Finding, RestartsResult, RunResult
+from core.settings.criteria import Criterion
+from core.settings.specs import RunSpec, SpecError
+
+DEFAULT_SEEDS = 16  # seeds per candidate (paired: every candidate trains on the same ones)
+HEAVY_SEEDS = 8  # ... for a setup whose one run costs more than HEAVY_WORK samples seen x parameters
+HEAVY_WORK = 1e9
+TARGET_RATE = 0.9  # the search stops once a candidate succeeds on this share of the seeds
+TOP_SINGLES = 4  # the best single changes that are combined into pairs and triples
+
+
+def default_seeds(spec: RunSpec) -> int:
+    """16 seeds per candidate, or 8 for a heavy setup (noisy-sine's 3000 full-batch epochs), so a search takes minutes."""
+    from core.runner.budget import cost
+
+    return HEAVY_SEEDS if cost(spec).sample_params > HEAVY_WORK else DEFAULT_SEEDS
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One setup measured over the doctor's seeds: the control, a candidate, or the posted fix."""
+
+    label: str
+    changes: dict[str, Any]  # dotted field -> new value, against the control
+    successes: int
+    seeds: int
+    median_metric: float | None
+    metric: str
+    wall_s: float
+    stopped: bool = False
+    diverged: int = 0
+    because: tuple[str, ...] = ()
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.seeds if self.seeds else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.seeds)
+
+    @property
+    def size(self) -> int:
+        return len(self.changes)
+
+    def to_json(self) -> dict[str, Any]:
+        low, high = self.interval
+        return {"label": self.label, "changes": _plain(self.changes), "successes": self.successes, "seeds": self.seeds,
+                "success_rate": self.success_rate, "interval": [low, high], "median_metric": self.median_metric,
+                "metric": self.metric, "diverged": self.diverged, "wall_s": round(self.wall_s, 2), "stopped": self.stopped,
+                "because": list(self.because)}
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """What the doctor found and measured; `fixes` are ranked best first, `best` is the first or None."""
+
+    findings: tuple[Finding, ...]
+    criterion: Criterion
+    seeds: tuple[int, ...]
+    control: Measured | None
+    fixes: tuple[Measured, ...]
+    posted_fix: Measured | None
+    tried: tuple[Measured, ...]  # every candidate in the order it was measured
+    skipped: tuple[str, ...]  # candidates not measured, with why
+    target: float
+    wall_s: float
+    stopped: bool = False
+    spec: RunSpec | None = None  # the control's settings
+
+    @property
+    def best(self) -> Measured | None:
+        return self.fixes[0] if self.fixes else None
+
+    @property
+    def found_fix(self) -> bool:
+        return self.best is not None and self.best.success_rate >= self.target
+
+    def summary(self) -> str:
+        """The answer in one or two sentences."""
+        if self.control is None:
+            return "Nothing was measured."
+        control = self.control
+        n = len(self.seeds)
+        head = f"As it is, {control.successes} of {n} seeds succeed."
+        best = self.best
+        if control.success_rate >= self.target and best is None:
+            return f"{head} These settings already work on {pct(control.success_rate)} of the seeds: there is nothing to fix."
+        if not self.tried and not self.skipped and not self.stopped:
+            return f"{head} The findings propose no change to try: none of them is a cause or a symptom of a failure."
+        if best is None:
+            tried = len(self.tried)
+            text = (f"{head} None of the {tried} changes tried did better" + (f" (the best reached {best.successes} of {n})" if best else "")
+                    + "." + (" Stopped before the search was done." if self.stopped else ""))
+            return text
+        low, high = best.interval
+        rate = f"{best.successes} of {n} seeds ({pct(best.success_rate)}, 95% interval {pct(low)} to {pct(high)})"
+        if best.success_rate >= self.target:
+            return f"{head} What fixes it: {best.label} ({label_changes(best.changes)}) succeeds on {rate}."
+        return (f"{head} The best found, {best.label} ({label_changes(best.changes)}), succeeds on {rate}: short of the "
+                f"{pct(self.target)} goal" + (", stopped before the search was done." if self.stopped else "."))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_json() for f in self.findings],
+            "criterion": {"kind": self.criterion.kind, "threshold": self.criterion.threshold, "text": self.criterion.describe()},
+            "seeds": list(self.seeds),
+            "target": self.target,
+            "control": None if self.control is None else self.control.to_json(),
+            "fixes": [m.to_json() for m in self.fixes],
+            "best": None if self.best is None else self.best.to_json(),
+            "posted_fix": None if self.posted_fix is None else self.posted_fix.to_json(),
+            "tried": len(self.tried),
+            "skipped": list(self.skipped),
+            "summary": self.summary(),
+            "wall_s": round(self.wall_s, 2),
+            "stopped": self.stopped,
+        }
+
+
+def _plain(changes: dict[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in changes.items()}
+
+
+def describe_changes(control: RunSpec, spec: RunSpec) -> dict[str, Any]:
+    """The fields `spec` changes against `control`, with their new values (dotted names)."""
+    return {k: b for k, (a, b) in control.differences(spec).items()}
+
+
+def label_changes(changes: dict[str, Any]) -> str:
+    def show(v):
+        if isinstance(v, (list, tuple)):
+            return ",".join(str(i) for i in v) or "none"
+        if isinstance(v, bool):
+            return str(v).lower()
+        return "default" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+    return ", ".join(f"{k.split('.', 1)[-1]}={show(v)}" for k, v in changes.items()) or "no change"
+
+
+Measure = Callable[[RunSpec, list[int], Callable[[float], None] | None, Any], RestartsResult]
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    """Where a fix search is: its stage, the setup being measured, the share of its epochs done, and what just finished."""
+
+    stage: str  # control | posted fix | single changes | pairs | triples | done
+    label: str
+    share: float = 0.0
+    left_s: float | None = None  # an estimate of the time left in this stage
+    measured: Measured | None = None  # set once, when a setup has just been measured
+
+
+class FixSearch:
+    """Measures the control, the posted fix and the findings' candidates (then pairs, then triples) on the same seeds.
+
+    Args:
+        spec: the settings as they are (the control).
+        criterion: what counts as a success for one seed.
+        measure: `measure(spec, seeds, progress, stop)` trains the seeds of one spec at once and returns the
+            RestartsResult; its `progress(share)` reports the share of epochs done.
+        seeds: seeds per setup, the same ones for every setup.
+        posted: the posted fix, measured beside the control (optional).
+        target: the success rate that ends the search.
+        seconds: the wall-clock budget; a candidate that would not fit is skipped and said so.
+        progress: called with a `SearchProgress` at every step.
+        stop: a StopFlag; the search ends after the candidate in progress, keeping what was measured.
+        check: `check(spec, seeds)` raises SpecError for a candidate over the budget (skipped and said so).
+
+    Example:
+        >>> search = FixSearch(result.spec, criterion, measure, seeds=16, seconds=300, progress=print)
+        >>> report = search.run(found, result)
+    """
+
+    def __init__(self, spec: RunSpec, criterion: Criterion, measure: Measure, seeds: int = DEFAULT_SEEDS,
+                 posted: RunSpec | None = None, posted_label: str = "the posted fix", target: float = TARGET_RATE,
+                 seconds: float | None = None, progress: Callable[[SearchProgress], None] | None = None, stop=None,
+                 check: Callable[[RunSpec, int], None] | None = None):
+        if seconds is None:  # the budget's default (core/runner/budget.py is its one home)
+            from core.runner.budget import LIMITS
+
+            seconds = LIMITS["max_doctor_seconds"].default
+        self.spec, self.criterion, self.measure = spec, criterion, measure
+        self.seeds, self.seed_list = seeds, seeds_for(spec, seeds)
+        self.posted, self.posted_label, self.target, self.seconds = posted, posted_label, target, seconds
+        self.progress, self.stop, self.check = progress, stop, check
+        self.tried: list[Measured] = []
+        self.skipped: list[str] = []
+        self.seen = {spec.key()}
+        self.found_fix = False
+        self.began = time.perf_counter()
+        self._pace: list[float] = []  # seconds per unit of work measured so far, for the estimates
+        self._state = SearchProgress("control", "as it is")
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.requested
+
+    def run(self, found: list[Finding], result: RunResult) -> DoctorReport:
+        control = self._measure(self.spec, "as it is")
+        if self.stopped:
+            control = None
+        self._report(measured=control)
+        posted_fix = None
+        if self.posted is not None and not self.stopped:
+            self._report(stage="posted fix", label=self.posted_label, share=0.0)
+            posted_fix = self._measure(self.posted, self.posted_label)
+            if self.stopped:
+                posted_fix = None
+            self._report(measured=posted_fix)
+        if control is not None:
+            self._combinations(candidates(result, found))
+        fixes = sorted((m for m in self.tried if control is not None and m.successes > control.successes),
+                       key=lambda m: (-m.successes, m.size, self.criterion.badness(m.median_metric)))
+        self._report(stage="done", label="", share=1.0, left_s=0.0)
+        return DoctorReport(findings=tuple(found), criterion=self.criterion, seeds=tuple(self.seed_list), control=control,
+                            fixes=tuple(fixes), posted_fix=posted_fix, tried=tuple(self.tried), skipped=tuple(self.skipped),
+                            target=self.target, wall_s=time.perf_counter() - self.began, stopped=self.stopped, spec=self.spec)
+
+    def _combinations(self, changes: list[Change]) -> None:
+        """Single changes, then pairs of the best TOP_SINGLES, then triples built on the best two pairs."""
+        singles = self._level("single changes", [(c,) for c in changes], stop_on_success=False)
+        ranked = sorted(singles, key=self._rank)
+        top = [combo[0] for _, combo in ranked[:TOP_SINGLES]]
+        rank = {c.key: i for i, c in enumerate(top)}
+        previous = ranked
+        for size, stage in ((2, "pairs"), (3, "triples")):
+            if self.found_fix or self.stopped or len(top) < size:
+                break
+            if size == 2:
+                combos = [(a, b) for i, a in enumerate(top) for b in top[i + 1:] if a.group != b.group]
+            else:
+                best_pairs = [combo for _, combo in sorted(previous, key=self._rank)[:2]]
+                combos = [(*pair, c) for pair in best_pairs for c in top if c not in pair and all(c.group != p.group for p in pair)]
+            combos.sort(key=lambda combo: sum(rank[c.key] for c in combo))
+            previous = self._level(stage, combos, stop_on_success=True)
+
+    def _rank(self, item: tuple[Measured, tuple[Change, ...]]) -> tuple:
+        """Best first: more successes, then the better median score."""
+        m = item[0]
+        return (-m.successes, self.criterion.badness(m.median_metric))
+
+    def _plan(self, combos: list[tuple[Change, ...]]) -> list[tuple[tuple[Change, ...], RunSpec]]:
+        """Each combination's spec, once: invalid ones and ones already measured are left out (invalid ones said so)."""
+        plans = []
+        for combo in combos:
+            try:
+                s = combine(self.spec, list(combo))
+            except SpecError as err:
+                self.skipped.append(f"{' + '.join(c.name for c in combo)}: {err}")
+                continue
+            key = s.key()
+            if key not in self.seen:
+                self.seen.add(key)
+                plans.append((combo, s))
+        return plans
+
+    def _level(self, stage: str, combos: list[tuple[Change, ...]], stop_on_success: bool) -> list[tuple[Measured, tuple[Change, ...]]]:
+        plans = self._plan(combos)
+        measured = []
+        for index, (combo, s) in enumerate(plans):
+            if self.stopped:
+                break
+            name = " + ".join(c.name for c in combo)
+            if self._out_of_time(s):
+                self.skipped.append(f"{name}: not tried, the doctor's {self.seconds:g} s were spent")
+                continue
+            self._report(stage=stage, label=name, share=0.0, left_s=self._remaining([p[1] for p in plans[index:]]))
+            m = self._measure(s, name, because=sorted({b for c in combo for b in c.because}))
+            if m is None:
+                continue
+            if self.stopped:  # cut short by Stop: a half-trained rate is not a measurement
+                self.skipped.append(f"{name}: stopped before it finished")
+                break
+            self.tried.append(m)
+            self._report(measured=m)
+            measured.append((m, combo))
+            if m.success_rate >= self.target:
+                self.found_fix = True
+                if stop_on_success:
+                    break
+        return measured
+
+    def _measure(self, s: RunSpec, label: str, because=()) -> Measured | None:
+        if self.check is not None:
+            try:
+                self.check(s, self.seeds)
+            except SpecError as err:
+                self.skipped.append(f"{label}: {err}")
+                return None
+        began = time.perf_counter()
+        outcome = self.measure(s, self.seed_list, lambda share: self._report(share=float(share)), self.stop)
+        wall = time.perf_counter() - began
+        if outcome.epochs_run:
+            self._pace.append(wall / self._work(s) * s.train.epochs / max(outcome.epochs_run, 1))
+        summary = summarize_sweep(outcome, self.criterion)
+        return Measured(label=label, changes=describe_changes(self.spec, s), successes=summary.successes,
+                        seeds=len(self.seed_list), median_metric=summary.median_score(), metric=self.criterion.name, wall_s=wall,
+                        stopped=outcome.stopped, diverged=summary.diverged, because=tuple(because))
+
+    def _report(self, **changes) -> None:
+        """Move the progress on (`measured` is reported once, then cleared) and tell the listener."""
+        state = {**self._state.__dict__, "measured": None, **changes}
+        self._state = SearchProgress(**state)
+        if self.progress is not None:
+            self.progress(self._state)
+
+    def _work(self, s: RunSpec) -> float:
+        from core.runner.budget import cost
+
+        c = cost(s, self.seeds)
+        return float(c.sample_params + c.step_params * 0.02)
+
+    def _estimate(self, s: RunSpec) -> float | None:
+        import numpy as np
+
+        return float(np.median(self._pace) * self._work(s)) if self._pace else None
+
+    def _remaining(self, planned: list[RunSpec]) -> float | None:
+        values = [self._estimate(s) for s in planned]
+        return float(sum(values)) if values and all(v is not None for v in values) else None
+
+    def _out_of_time(self, s: RunSpec) -> bool:
+        return time.perf_counter() - self.began + (self._estimate(s) or 0.0) > self.seconds
+
+
+def find_fixes(spec: RunSpec, found: list[Finding], result: RunResult, criterion: Criterion, measure: Measure,
+               seeds: int = DEFAULT_SEEDS, posted: RunSpec | None = None, target: float = TARGET_RATE, seconds: float | None = None,
+               progress: Callable[[SearchProgress], None] | None = None, stop=None,
+               check: Callable[[RunSpec, int], None] | None = None, posted_label: str = "the posted fix") -> DoctorReport:
+    """A `FixSearch` of `spec` run once over the findings of `result` (see FixSearch for the arguments)."""
+    return FixSearch(spec, criterion, measure, seeds=seeds, posted=posted, posted_label=posted_label, target=target,
+                     seconds=seconds, progress=progress, stop=stop, check=check).run(found, result)
+
+
+def measure_with(pool, seconds: float | None = None) -> Measure:
+    """A `measure` that trains in a WorkerPool's worker (core/runner/workers.py), passing Stop on; `seconds` per candidate."""
+
+    def measure(spec: RunSpec, seeds: list[int], progress=None, stop=None) -> RestartsResult:
+        epochs = spec.train.epochs
+        job = pool.submit(spec, members=len(seeds), seeds=seeds, seconds=seconds,
+                          progress=None if progress is None else lambda epoch, logs: progress(min(epoch / epochs, 1.0)))
+        stopped = False
+        while True:
+            try:
+                return job.wait(timeout=0.1)
+            except TimeoutError:
+                if stop is not None and stop.requested and not stopped:
+                    job.stop()
+                    stopped = True
+            except KeyboardInterrupt:
+                job.stop()
+                raise
+
+    return measure
