@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import re
 
 import pytest
 
@@ -105,3 +106,21 @@ def test_key_is_one_identity_of_the_settings_labels_aside_and_a_file_by_its_cont
     one, other, again = (parse(text.encode(), name="same.csv") for text in (rows, rows.replace("6,8", "6,9"), rows))
     assert data.with_table(one).key() != data.with_table(other).key()  # same name and shape, other bytes
     assert data.with_table(one).key() == data.with_table(again).key()  # the same bytes read again
+
+
+def test_typed_values_rebuild_only_their_section_and_text_is_read_once_by_the_same_rules():
+    from core.settings.specs import parse_value
+
+    spec = RunSpec()
+    changed = spec.with_values({"train.learning_rate": 0.05, "model.units": (8, 8)})
+    assert changed.train.learning_rate == 0.05 and changed.model.units == (8, 8) and changed.model.activation == ("relu", "relu")
+    assert changed.data is spec.data  # an untouched section is the same object, not re-read
+    assert spec.with_text({"model.units": "8,8", "train.learning_rate": "0.05"}) == changed
+    assert parse_value("train.batch_size", "full") == "full" and parse_value("seed", "4") == 4
+    for bad, message in ((("train.learning_rate", "fast"), "train.learning_rate: 'fast' is not allowed; allowed: a number"),
+                         (("train.speed", "1"), "train.speed: '1' is not allowed; allowed: fields of train: optimizer"),
+                         (("training.epochs", "1"), "allowed: section.field with section one of: data, model, train")):
+        with pytest.raises(SpecError, match=re.escape(message)):
+            spec.with_text(dict([bad]))
+    with pytest.raises(SpecError, match=re.escape("train.learning_rate: 50.0 is not allowed")):
+        spec.with_values({"train.learning_rate": 50.0})  # a typed value is still checked by its rule

@@ -510,31 +510,26 @@ class RunSpec:
         return self.with_values({}, table=table)
 
     def with_value(self, path: str, value: Any) -> RunSpec:
-        """A copy with one field changed by its dotted name, e.g. `train.learning_rate`, '0.1'."""
+        """A copy with one field changed by its dotted name, e.g. `train.learning_rate`, 0.1."""
         return self.with_values({path: value})
 
     def with_values(self, changes: dict[str, Any], table: Any = None) -> RunSpec:
-        """A copy with several fields changed at once (so cross-field rules see them together); with `table` (a
-        core.data.datafile.Table) it trains on that file, the changes choosing its columns."""
-        tree = self.to_dict()
+        """A copy with several fields changed at once by dotted name, to typed values (0.1, (32, 32), True), so cross-field
+        rules see them together; only the sections changed are rebuilt (and checked by their rules). With `table` (a
+        core.data.datafile.Table) it trains on that file, the changes choosing its columns. Text goes through `with_text`."""
+        parts: dict[str, dict[str, Any]] = {section: {} for section in self.SECTIONS}
+        top: dict[str, Any] = {}
         for path, value in changes.items():
+            _rule_of(path, value)  # an unknown name is refused, naming the fields there are
             section, _, name = path.partition(".")
-            if not name:
-                if section not in self.TOP_RULES:
-                    raise SpecError(path, value, "section.field (sections: data, model, train) or " + ", ".join(self.TOP_RULES))
-                tree[section] = value
-                continue
-            if section not in self.SECTIONS:
-                raise SpecError(path, value, "section.field with section one of: " + ", ".join(self.SECTIONS))
-            rules = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec}[section].rules()
-            if name not in rules:
-                raise SpecError(path, value, f"fields of {section}: " + ", ".join(rules))
-            tree[section][name] = value
+            (parts[section] if name else top)[name or section] = value
         if table is not None:
-            tree["data"].update(function="file", table=table, file_name=table.name)
-        elif self.data.table is not None:
-            tree["data"]["table"] = self.data.table
-        return RunSpec.from_dict(tree)
+            parts["data"].update(function="file", table=table, file_name=table.name)
+        return dataclasses.replace(self, **{s: getattr(self, s).replace(**c) for s, c in parts.items() if c}, **top)
+
+    def with_text(self, changes: dict[str, str], table: Any = None) -> RunSpec:
+        """`with_values` from text (a URL, the command line's --set, a .keras file): each value read once by its field's rule."""
+        return self.with_values({path: parse_value(path, text) for path, text in changes.items()}, table=table)
 
     def key(self) -> str:
         """The one identity of this run's settings (cache keys, the doctor's "seen", "same settings?"): canonical JSON of
@@ -568,6 +563,26 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def _rule_of(path: str, value: Any) -> Rule:
+    """The rule of a dotted field name, or a SpecError naming the fields there are."""
+    section, _, name = path.partition(".")
+    if not name:
+        if section not in RunSpec.TOP_RULES:
+            raise SpecError(path, value, "section.field (sections: data, model, train) or " + ", ".join(RunSpec.TOP_RULES))
+        return RunSpec.TOP_RULES[section]
+    if section not in RunSpec.SECTIONS:
+        raise SpecError(path, value, "section.field with section one of: " + ", ".join(RunSpec.SECTIONS))
+    rules = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec}[section].rules()
+    if name not in rules:
+        raise SpecError(path, value, f"fields of {section}: " + ", ".join(rules))
+    return rules[name]
+
+
+def parse_value(path: str, text: Any) -> Any:
+    """One setting's typed value from text (a URL, --set, a form's box), by its dotted name and its field's rule."""
+    return _rule_of(path, text).parse(path, text)
 
 
 def all_rules() -> dict[str, Rule]:
