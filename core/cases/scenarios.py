@@ -11,15 +11,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.settings.criteria import Criterion
-from core.settings.specs import RunSpec, SpecError
+from core.settings.specs import RunSpec, SpecError, parse_value
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A button's settings: the posted setup with a few fields changed, by dotted name, to typed values ((32, 32), 0.5)."""
+
     name: str
     label: str
     description: str
     changes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for path, value in self.changes.items():  # typed as the spec holds it: text here would be read again at every use
+            if parse_value(path, value) != value:
+                raise SpecError(f"preset {self.name}: {path}", value, f"the typed value, {parse_value(path, value)!r}")
 
 
 # The criterion of a run whose task differs from its case's (a typed function made a classification, say).
@@ -39,6 +46,7 @@ class Scenario:
     criterion: Criterion  # what counts as "it worked" for this case (editable by the user)
     claim: str = ""  # what the post's answer claimed, in one line
     posted: bool = True  # one of the four posted cases (home cards, claims, bench), or the user's own
+    _specs: dict[str, RunSpec] = field(default_factory=dict, init=False, repr=False, compare=False)  # each preset's, once built
 
     def criterion_for(self, task: str | None = None) -> Criterion:
         """The case's criterion for a run of this task: a classification is judged by its accuracy, a regression by its error."""
@@ -60,13 +68,13 @@ class Scenario:
         raise SpecError("preset", name, f"presets of {self.id}: " + ", ".join(self.preset_names()))
 
     def spec(self, preset: str = "question", seed: int | None = None) -> RunSpec:
-        """The RunSpec of a preset, optionally with another seed."""
-        chosen = self.preset(preset)
-        base = RunSpec.from_dict({**self.base, "scenario": self.id, "preset": chosen.name})
-        changes = dict(chosen.changes)
-        if seed is not None:
-            changes["seed"] = seed
-        return base.with_values(changes) if changes else base
+        """The RunSpec of a preset, optionally with another seed (built once per preset: specs are frozen)."""
+        built = self._specs.get(preset)
+        if built is None:
+            chosen = self.preset(preset)
+            built = RunSpec.from_dict({**self.base, "scenario": self.id, "preset": chosen.name})
+            built = self._specs.setdefault(preset, built.with_values(chosen.changes) if chosen.changes else built)
+        return built if seed is None else built.with_value("seed", seed)
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -107,11 +115,11 @@ _add(Scenario(
     presets=(
         Preset("question", "As asked", "1-4-1 ReLU, 'uniform' initial weights, Adam, 500 epochs."),
         Preset("answer", "As answered", "he_normal initialisation and two hidden ReLU layers of 32 units.",
-               {"model.kernel_initializer": "he_normal", "model.units": "32,32", "model.activation": "relu"}),
+               {"model.kernel_initializer": ("he_normal",), "model.units": (32, 32), "model.activation": ("relu",)}),
         Preset("sigmoid", "Sigmoid units", "The asker's variant: 4 sigmoid units, otherwise as asked.",
-               {"model.activation": "sigmoid"}),
+               {"model.activation": ("sigmoid",)}),
         Preset("tanh", "Tanh units", "The other commented-out variant: 4 tanh units, otherwise as asked.",
-               {"model.activation": "tanh"}),
+               {"model.activation": ("tanh",)}),
     ),
     criterion=Criterion("max_abs_error_below", 0.1),
     claim="he_normal and a bigger ReLU network (two layers of 32) fit the sine that 4 ReLU units could not.",
@@ -145,7 +153,7 @@ _add(Scenario(
         Preset("answer", "As answered", "Adam (learning rate 0.001) on the mean absolute error, 1000 full-batch iterations.",
                {"train.optimizer": "adam", "train.learning_rate": 0.001, "train.loss": "mae", "train.epochs": 1000}),
         Preset("deep", "Deeper net", "The post's deeper 1-32-128-32-1 tanh net, trained as asked.",
-               {"model.units": "32,128,32", "model.activation": "tanh"}),
+               {"model.units": (32, 128, 32), "model.activation": ("tanh",)}),
     ),
     criterion=Criterion("max_abs_error_below", 0.1),
     claim="A real optimizer (Adam on the mean absolute error, 1000 iterations) makes the fit follow the data.",
@@ -176,7 +184,7 @@ _add(Scenario(
         Preset("question", "As asked", "x^2 neuron then a linear neuron, Adam(0.1), batch size 1, 999 epochs."),
         Preset("answer", "As answered", "The same with Adam(0.001).", {"train.learning_rate": 0.001}),
         Preset("one-neuron", "One x^2 neuron", "A single neuron (a x + b)^2 with Adam(0.001), as the answer suggests.",
-               {"model.units": "", "model.activation": "", "model.output_activation": "square", "train.learning_rate": 0.001}),
+               {"model.units": (), "model.activation": (), "model.output_activation": "square", "train.learning_rate": 0.001}),
     ),
     criterion=Criterion("coefficients_within", 0.01),
     claim="Adam(0.001) instead of Adam(0.1) learns x^2 + 2x + 2, each coefficient within the learning rate.",
@@ -232,9 +240,9 @@ _add(Scenario(
     },
     presets=(
         Preset("question", "Your function", "A 1-16-16-1 tanh net, Adam(0.01), 300 epochs on sin(3x) + 0.3x^2."),
-        Preset("relu", "Small ReLU net", "The same with 4 ReLU units, as in the sine post.", {"model.units": "4", "model.activation": "relu"}),
+        Preset("relu", "Small ReLU net", "The same with 4 ReLU units, as in the sine post.", {"model.units": (4,), "model.activation": ("relu",)}),
         Preset("classifier", "Classifier", "Classify where the target is above 0.5, with sigmoid output and cross-entropy.",
-               {"data.classify_above": "0.5", "model.output_activation": "sigmoid", "train.loss": "binary_crossentropy"}),
+               {"data.classify_above": 0.5, "model.output_activation": "sigmoid", "train.loss": "binary_crossentropy"}),
     ),
     criterion=Criterion("max_abs_error_below", 0.1),
     posted=False,
@@ -295,15 +303,15 @@ _add(Scenario(
     presets=(
         Preset("question", "XOR, no hidden layer", "XOR's four quadrants with no hidden layer: one straight boundary."),
         Preset("answer", "XOR, 4 tanh units", "The same with one hidden layer of 4 tanh units.",
-               {"model.units": "4", "model.activation": "tanh"}),
+               {"model.units": (4,), "model.activation": ("tanh",)}),
         Preset("xor-feature", "XOR, feature x1·x2", "No hidden layer, fed the single feature x1·x2: its sign is the class.",
-               {"data.features": "x1*x2"}),
+               {"data.features": ("x1*x2",)}),
         Preset("circle", "Circle, with x1², x2²", "The circle with no hidden layer, fed x1² and x2²: a boundary straight in "
-               "those is a circle in x1, x2.", {"data.function": "circle", "data.features": "x1^2,x2^2"}),
+               "those is a circle in x1, x2.", {"data.function": "circle", "data.features": ("x1^2", "x2^2")}),
         Preset("spiral", "Spiral, small net", "The spiral with the Playground's default net (4 and 2 tanh units) on x1, x2.",
-               {"data.function": "spiral", "model.units": "4,2", "model.activation": "tanh"}),
+               {"data.function": "spiral", "model.units": (4, 2), "model.activation": ("tanh",)}),
         Preset("spiral-big", "Spiral, more units", "The spiral with 8 and 8 tanh units and Adam(0.01), 400 epochs.",
-               {"data.function": "spiral", "model.units": "8,8", "model.activation": "tanh", "train.optimizer": "adam",
+               {"data.function": "spiral", "model.units": (8, 8), "model.activation": ("tanh",), "train.optimizer": "adam",
                 "train.learning_rate": 0.01, "train.epochs": 400}),
     ),
     criterion=Criterion("accuracy_at_least", 0.95),
