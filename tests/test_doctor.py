@@ -10,8 +10,8 @@ import pytest
 
 from core import doctor
 from core.cases import scenarios
+from core.engine.stopping import StopFlag
 from core.engine.training import train, train_restarts
-from core.runner.stopping import StopFlag
 
 
 def measure(spec, seeds, progress=None, stop=None):

@@ -150,7 +150,9 @@ def test_the_keras_file_takes_and_returns_the_datas_own_units(name, tmp_path):
     path.write_bytes(data)
     model = keras.saving.load_model(path)  # safe_mode on: built-in layers and the lab's registered x^2 only
     names = [layer.name for layer in model.layers]
-    assert names[0] == "scale_x" and names[-1] == "unscale_y" and names[1:-1] == [s.name for s in layer_shapes(result.spec.model)]
+    d = result.spec.data
+    assert names[0] == f"scale_x_{d.x_scaling}" and names[-1] == f"unscale_y_{d.y_scaling}"  # named after their scalers
+    assert names[1:-1] == [s.name for s in layer_shapes(result.spec.model)]
     assert "scale_x" in export.MODEL_NOTE and "unscale_y" in export.MODEL_NOTE
     fit = model.predict(result.grid_x.reshape(-1, 1), verbose=0).ravel()  # raw x in, y (or the probability) out
     span = np.max(np.abs(result.grid_prediction))
@@ -305,12 +307,12 @@ def test_every_whitelisted_function_maps_to_the_labs_own():
 def test_the_engine_builds_from_the_recipes_the_script_writes():
     import keras
 
-    from core.engine import models, training
+    from core.engine import loop, models, reference
 
     # One home: the engine's builders are the recipes' own, so the script cannot drift from the engine.
     assert models.initializer is recipes.initializer and models.square is recipes.square
-    assert training.make_optimizer is recipes.make_optimizer and training.make_loss is recipes.make_loss
-    assert training.shuffle_orders is recipes.shuffle_orders
+    assert loop.make_optimizer is recipes.make_optimizer and loop.make_loss is recipes.make_loss
+    assert reference.make_optimizer is recipes.make_optimizer and reference.shuffle_orders is recipes.shuffle_orders
     assert set(recipes.INITIALIZER_CLASSES) == set(INITIALIZERS)
     assert set(recipes.OPTIMIZERS) == set(OPTIMIZERS) and set(recipes.LOSSES) == set(LOSSES)
     # The recipes are what Keras's defaults and the posts say.

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from core.cases import scenarios
-from core.engine import training
+from core.engine import loop as compiled_loop
 from core.engine.callbacks import HistoryRecorder, WeightRecorder
+from core.engine.stopping import StopFlag
 from core.engine.training import resolve_record_every, train
-from core.runner.stopping import StopFlag
+from core.outcomes.results import metric_name
 
 # Short runs: model.fit needs about 1.4 ms per parabola step, so the parabola gets 2 epochs.
 SHORT = [
@@ -33,7 +34,7 @@ def test_fast_path_equals_model_fit(scenario, preset, epochs):
     assert fast.epochs_run == fit.epochs_run == epochs
     assert fast.steps == fit.steps
     np.testing.assert_allclose(fast.history["loss"], fit.history["loss"], rtol=1e-4, atol=1e-7)
-    metric = training.metric_name(spec.data.resolved_task)
+    metric = metric_name(spec.data.resolved_task)
     np.testing.assert_allclose(fast.history[metric], fit.history[metric], rtol=1e-4, atol=1e-5)
     for a, b in zip(fast.final_weights, fit.final_weights):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -176,8 +177,8 @@ def test_reused_compiled_loop_starts_from_scratch(changes):
     first = train(spec)
     other = train(spec.with_values({"seed": 5, "train.learning_rate": spec.train.learning_rate / 2}))
     again = train(spec)
-    key = training._POOL.key(spec, 1, 300, 32, True)
-    assert len(training._POOL._free[key]) == 1  # the same compiled loop served all three runs
+    key = compiled_loop.POOL.key(spec, 1, 300, 32, True)
+    assert len(compiled_loop.POOL._free[key]) == 1  # the same compiled loop served all three runs
     np.testing.assert_array_equal(first.history["loss"], again.history["loss"])
     for a, b in zip(first.final_weights, again.final_weights):
         np.testing.assert_array_equal(a, b)
@@ -318,7 +319,7 @@ def test_no_process_global_random_state_or_session_reset_in_the_code():
 
 
 def test_compiled_loops_are_pooled_within_a_bound():
-    pool = training._LoopPool(max_loops=3)
+    pool = compiled_loop.LoopPool(max_loops=3)
     base = scenarios.get("segments").spec("question")
     loops = []
     for width in (1, 2, 3, 4, 5):

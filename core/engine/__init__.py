@@ -1,1 +1,1 @@
-"""The training engine, the only part that imports TensorFlow: Keras models, the compiled loop for one or many seeds, its callbacks."""
+"""The training engine (the one package that imports TensorFlow): Keras models, the compiled loop for one or many seeds, its stop flag."""

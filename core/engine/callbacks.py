@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from core.runner.stopping import StopFlag
+from core.engine.stopping import StopFlag
 
 
 class EpochProbe:

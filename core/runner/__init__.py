@@ -1,1 +1,1 @@
-"""Running trainings for an asker that never imports TensorFlow: the worker processes and their messages, the budget, stopping."""
+"""Running trainings for an asker that never imports TensorFlow: the worker processes and their typed messages, and the budget."""
