@@ -19,9 +19,10 @@ from core.cases.scenarios import Scenario
 from core.io import export
 from core.outcomes.restarts import seed_record
 from core.outcomes.results import RunResult, metric_name
-from core.settings.specs import RunSpec, SpecError
+from core.settings.specs import SpecError, parse_value
 from ui import charts, controls, datasource, doctor, errors, plane, restarts, run
 from ui.display import lower_label, md, show_chart
+from ui.state import keys
 
 LIVE_INTERVAL = 0.25  # seconds between live redraws while training
 
@@ -41,27 +42,29 @@ def render(scenario_id: str, extras: Extras = Extras()) -> None:
 
 
 def _render(scenario: Scenario, extras: Extras) -> None:
-    _apply_pending(scenario)
+    k = keys(scenario.id)
+    if controls.apply_requests(scenario):
+        st.toast("Loaded into the settings. Press Train to see its whole run.")
     warnings = controls.init_from_url(scenario)
+    form = controls.read_spec(scenario)  # once per rerun: every panel below reads this
     st.title(scenario.title)
     st.caption(scenario.question)
     for warning in warnings:
         st.warning(md(warning), icon=":material/link_off:")
-    if st.session_state.pop(f"{scenario.id}.from_url", False):
-        spec, problems = controls.read_spec(scenario)
-        refused = run.refusal([spec]) if spec is not None else None
+    if st.session_state.pop(k.from_url, False):
+        refused = run.refusal([form.spec]) if form.spec is not None else None
         if refused:  # a shared link whose settings this server's budget does not allow
             st.warning("This link's settings are over this server's budget, so Train will refuse them. " + md(refused),
                        icon=":material/timer_off:")
     title = "The case: what was asked and what the answer proposed" if scenario.posted else "About this page"
     # Open until there is a result: then the settings and the charts get the laptop screen's height.
-    with st.expander(title, expanded=f"{scenario.id}.result" not in st.session_state):
+    with st.expander(title, expanded=k.result not in st.session_state):
         st.write(scenario.story)
         if scenario.posted:
             st.caption(f"Asked as {scenario.source}.")
     if datasource.trains_on_a_file(scenario):
-        datasource.panel(scenario)
-    _preset_buttons(scenario)
+        datasource.panel(scenario, form)
+    _preset_buttons(scenario, form)
 
     job = run.active(scenario.id)
     busy = job is not None and job.running
@@ -78,53 +81,48 @@ def _render(scenario: Scenario, extras: Extras) -> None:
                        "what it learned.")
     with outcome:
         if pressed and not busy:
-            spec, errors = controls.read_spec(scenario)
-            if errors:
-                st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {md(e)}" for e in errors),
-                         icon=":material/error:")
-            else:
-                controls.write_url(scenario, spec)
-                refused = run.refusal([spec])
-                if refused:
-                    st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
-                else:
-                    job = run.start(scenario.id, [spec])
-                    # In a narrow window the results sit below the form, out of sight: say where they will be.
-                    st.toast("Training: the progress and the results appear beside the settings, or below them in a "
-                             "narrow window.", icon=":material/play_arrow:")
-        failure = st.session_state.pop(f"{scenario.id}.failure", None)
+            job = _train(scenario, form) or job
+        failure = st.session_state.pop(k.failure, None)
         if failure:
             st.error(md(failure), icon=":material/error:")
         if job is not None:
             _follow(scenario, job, extras)
-        result = st.session_state.get(f"{scenario.id}.result")
+        result = st.session_state.get(k.result)
         if result is None:
             st.info("Press **Train** to train the settings in the form.",
                     icon=":material/play_arrow:")
         else:
             _results(scenario, result, extras)
         st.divider()
-        restarts.panel(scenario, busy)
+        restarts.panel(scenario, busy, form)
 
 
-def _apply_pending(scenario: Scenario) -> None:
-    """A preset asked for by the compare button is filled in before any widget is drawn."""
-    pending = st.session_state.pop(f"{scenario.id}.pending", None)
-    if pending:  # the compare button: the form shows (and the URL carries) the run it trained last
-        controls.choose_preset(scenario, *pending)
-    loaded = st.session_state.pop(f"{scenario.id}.pending_spec", None)
-    if loaded:  # a candidate of the doctor or a restart's best seed, loaded by its button
-        controls.load(scenario, controls.attach(scenario, RunSpec.from_dict(loaded)))
-        st.toast("Loaded into the settings. Press Train to see its whole run.")
+def _train(scenario: Scenario, form: controls.FormRead) -> run.Job | None:
+    """Train pressed: the form's spec in a worker, or why not."""
+    if form.errors:
+        st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {md(e)}" for e in form.errors),
+                 icon=":material/error:")
+        return None
+    controls.write_url(scenario, form.spec)
+    refused = run.refusal([form.spec])
+    if refused:
+        st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
+        return None
+    job = run.start(run.RunJob(scenario.id, [form.spec]))
+    # In a narrow window the results sit below the form, out of sight: say where they will be.
+    st.toast("Training: the progress and the results appear beside the settings, or below them in a "
+             "narrow window.", icon=":material/play_arrow:")
+    return job
 
 
-def _preset_buttons(scenario: Scenario) -> None:
-    current = controls.matching_preset(scenario)
+def _preset_buttons(scenario: Scenario, form: controls.FormRead) -> None:
+    current = form.preset
+    k = keys(scenario.id)
     # Buttons as wide as their labels, wrapping onto a second row in a narrow window.
-    with st.container(horizontal=True, gap="small", key=f"{scenario.id}.presets"):
+    with st.container(horizontal=True, gap="small", key=k.presets):
         for preset in scenario.presets:
             st.button(
-                preset.label, key=f"{scenario.id}.preset.{preset.name}", help=preset.description, width="content",
+                preset.label, key=k.preset_button(preset.name), help=preset.description, width="content",
                 type="primary" if preset.name == current else "secondary",
                 on_click=controls.choose_preset, args=(scenario, preset.name),
             )
@@ -136,10 +134,11 @@ def _preset_buttons(scenario: Scenario) -> None:
 
 
 def _compare_buttons(scenario: Scenario, busy: bool) -> None:
-    has_result = f"{scenario.id}.result" in st.session_state
-    row = st.container(horizontal=True, gap="small", key=f"{scenario.id}.compare_row")
+    k = keys(scenario.id)
+    has_result = k.result in st.session_state
+    row = st.container(horizontal=True, gap="small", key=k.compare_row)
     if "answer" in scenario.preset_names() and row.button(
-            compare_label(scenario), key=f"{scenario.id}.asked_vs_answered", disabled=busy, width="content",
+            compare_label(scenario), key=k.compare, disabled=busy, width="content",
             icon=":material/compare_arrows:",
             help="Train the posted setup and the posted fix with the same seed (one run each) and compare them in the Compare tab."):
         seed = _typed_seed(scenario)
@@ -152,15 +151,15 @@ def _compare_buttons(scenario: Scenario, busy: bool) -> None:
         if refused:
             st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
             return
-        st.session_state[f"{scenario.id}.pending"] = ("answer", seed)
-        run.start(scenario.id, specs, purpose="compare")
+        st.session_state[k.pending_preset] = controls.PresetRequest("answer", seed)
+        run.start(run.RunJob(scenario.id, specs, compare=True))
         st.rerun()
-    if row.button("Keep this run as A", key=f"{scenario.id}.keep", disabled=busy or not has_result, width="content",
+    if row.button("Keep this run as A", key=k.keep, disabled=busy or not has_result, width="content",
                   help="Keep the current result; the next run is compared with it in the Compare tab."):
-        st.session_state[f"{scenario.id}.A"] = st.session_state[f"{scenario.id}.result"]
+        st.session_state[k.kept] = st.session_state[k.result]
         st.toast("Kept as A. Change a setting and train B.")
-    if row.button("Forget A", key=f"{scenario.id}.forget", disabled=f"{scenario.id}.A" not in st.session_state, width="content"):
-        st.session_state.pop(f"{scenario.id}.A", None)
+    if row.button("Forget A", key=k.forget, disabled=k.kept not in st.session_state, width="content"):
+        st.session_state.pop(k.kept, None)
 
 
 def compare_label(scenario: Scenario) -> str:
@@ -169,24 +168,26 @@ def compare_label(scenario: Scenario) -> str:
 
 
 def _typed_seed(scenario: Scenario) -> int:
-    raw = st.session_state.get(f"{scenario.id}.seed")
+    raw = st.session_state.get(keys(scenario.id).setting("seed"))
     try:
-        return controls.RULES["seed"].parse("seed", raw)
+        return parse_value("seed", raw)
     except SpecError:
         return scenario.spec().seed
 
 
 def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
     """Draw the job's progress live until it ends, then keep its results."""
+    k = keys(scenario.id)
     if job.running:
         box = st.container(border=True)
         top = box.columns([4, 1.5], vertical_alignment="center")
         progress = top[0].empty()
-        stop_label = "Stop the search" if job.purpose == "doctor" else "Stop training"
-        if top[1].button(stop_label, key=f"{scenario.id}.stop", type="primary", width="stretch", icon=":material/stop_circle:"):
+        stop_label = "Stop the search" if isinstance(job, run.DoctorJob) else "Stop training"
+        if top[1].button(stop_label, key=k.stop, type="primary", width="stretch", icon=":material/stop_circle:"):
             job.stop.set()
         live_chart, live_extra = box.empty(), box.empty()
-        job.drawn_measured = None  # a fresh script run: its live table starts empty
+        if isinstance(job, run.DoctorJob):
+            job.drawn_measured = None  # a fresh script run: its live table starts empty
         while job.running:
             _draw_live(job, progress, live_chart, live_extra, extras)
             time.sleep(LIVE_INTERVAL)
@@ -195,28 +196,29 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
         return
     if job.error:
         # Shown after the rerun below (an element drawn now would vanish with it).
-        st.session_state[f"{scenario.id}.failure"] = job.error
-    if job.purpose == "doctor":
+        st.session_state[k.failure] = job.error
+    if isinstance(job, run.DoctorJob):
         if job.report is not None:
-            st.session_state[f"{scenario.id}.doctor"] = job.report
-    elif job.results and job.members:
-        st.session_state[f"{scenario.id}.restarts"] = job.results
+            st.session_state[k.doctor] = job.report
+    elif isinstance(job, run.RestartsJob) and job.results:
+        st.session_state[k.restarts] = job.results
         for outcome in job.results:
             if not outcome.stopped:
                 run.record_time(outcome.spec, job.members, outcome.wall_s)
-    elif job.results:
-        if job.purpose == "compare" and len(job.results) == 2:
-            st.session_state[f"{scenario.id}.A"] = job.results[0]
-        st.session_state[f"{scenario.id}.result"] = job.results[-1]
-        st.session_state[f"{scenario.id}.ran_for"] = job.finished - job.started
+    elif isinstance(job, run.RunJob) and job.results:
+        if job.compare and len(job.results) == 2:
+            st.session_state[k.kept] = job.results[0]
+        st.session_state[k.result] = job.results[-1]
+        st.session_state[k.ran_for] = job.finished - job.started
     st.rerun()
 
 
 def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -> None:
-    if job.purpose == "doctor":
+    if isinstance(job, run.DoctorJob):
         doctor.draw_live(job, progress, live_chart)
         return
     spec = job.current
+    members = job.members if isinstance(job, run.RestartsJob) else 0
     which = f"{job.index + 1} of {len(job.specs)}: {spec.preset} · " if len(job.specs) > 1 else ""
     elapsed = f"{time.perf_counter() - job.started:.1f} s"
     if job.waiting:
@@ -227,13 +229,13 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
     if live is None or job.starting:
         text = ("starting the training process (it loads TensorFlow once, a few seconds)" if job.starting
                 else "sending the run to the training process")
-        progress.progress(0.0, text=f"{'Restarts, ' + str(job.members) + ' seeds · ' if job.members else ''}{which}{text} · {elapsed}")
+        progress.progress(0.0, text=f"{f'Restarts, {members} seeds · ' if members else ''}{which}{text} · {elapsed}")
         return
-    if job.members:
+    if members:
         median = live.logs.get("median_loss")
         state = (f"epoch {live.epoch:,} of {spec.train.epochs:,} · median loss {median:.4g}" if live.epoch and median is not None
                  else "compiling the training loop for these seeds")
-        progress.progress(min(live.epoch / spec.train.epochs, 1.0), text=f"Restarts, {job.members} seeds · {which}{state} · {elapsed}")
+        progress.progress(min(live.epoch / spec.train.epochs, 1.0), text=f"Restarts, {members} seeds · {which}{state} · {elapsed}")
         return
     epochs = spec.train.epochs
     if live.epoch == 0:
@@ -254,8 +256,9 @@ def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -
             draw_extra(job)
 
 
+
 def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
-    waited = st.session_state.get(f"{scenario.id}.ran_for", result.wall_s)
+    waited = st.session_state.get(keys(scenario.id).ran_for, result.wall_s)
     cached = waited < 0.5 * result.wall_s
     final = " · ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in result.final.items())
     why = "by the wall-clock budget" if result.stop_reason == "budget" else "on request"
@@ -276,7 +279,7 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     if result.stop_reason == "budget":
         st.warning(run.budget()[0].stop_message(result.epochs_run, result.spec.train.epochs), icon=":material/timer_off:")
     restarts.verdict(result, restarts.criterion(scenario, result.task))
-    record = seed_record(result, st.session_state.get(f"{scenario.id}.restarts") or [])
+    record = seed_record(result, st.session_state.get(keys(scenario.id).restarts) or [])
     if record is not None:
         (st.caption if record.agrees else st.info)(record.text())
     if extras.summary is not None:
@@ -289,7 +292,7 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
         _plane_results(scenario, result, extras)
         return
     names = [t for t, _ in extras.tabs] + ["Fit", "Loss & metric", "Weights", "Hidden units", "Replay", "Compare"]
-    tabs = st.tabs(names, key=f"{scenario.id}.tabs")
+    tabs = st.tabs(names, key=keys(scenario.id).tabs)
     for tab, (_, draw) in zip(tabs, extras.tabs):
         with tab:
             draw(result)
@@ -313,7 +316,7 @@ def _results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
 def _plane_results(scenario: Scenario, result: RunResult, extras: Extras) -> None:
     """Two inputs: the Playground's views (the output over the square, a map per unit, the network) in the same tabs."""
     names = [t for t, _ in extras.tabs] + ["Surface", "Loss & metric", "Hidden units", "Network", "Replay", "Compare"]
-    tabs = st.tabs(names, key=f"{scenario.id}.tabs")
+    tabs = st.tabs(names, key=keys(scenario.id).tabs)
     for tab, (_, draw) in zip(tabs, extras.tabs):
         with tab:
             draw(result)
@@ -372,7 +375,7 @@ def _replay(scenario: Scenario, result: RunResult) -> None:
     if len(epochs) < 2:
         st.info("Only one recorded epoch: nothing to replay.")
         return
-    epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1], key=f"{scenario.id}.replay")
+    epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1], key=keys(scenario.id).replay)
     if plane.two_inputs(result.spec):
         plane.replay(result, epochs.index(epoch))
     else:
@@ -380,7 +383,7 @@ def _replay(scenario: Scenario, result: RunResult) -> None:
 
 
 def _compare(scenario: Scenario, result: RunResult) -> None:
-    kept = st.session_state.get(f"{scenario.id}.A")
+    kept = st.session_state.get(keys(scenario.id).kept)
     if kept is None:
         also = f", or press **{compare_label(scenario)}**" if "answer" in scenario.preset_names() else ""
         st.info(f"Press **Keep this run as A**, change something and train again{also}.")
@@ -419,15 +422,16 @@ def _show(value) -> str:
 
 def _downloads(scenario: Scenario, result: RunResult) -> None:
     stem = f"{scenario.id}-{result.spec.preset}-seed{result.spec.seed}"
-    row = st.container(horizontal=True, gap="small", key=f"{scenario.id}.downloads")
+    k = keys(scenario.id)
+    row = st.container(horizontal=True, gap="small", key=k.downloads)
     row.download_button("History (CSV)", export.history_csv(result.history), f"{stem}-history.csv", "text/csv",
-                        key=f"{scenario.id}.dl.csv", width="content", on_click="ignore", icon=":material/download:")
+                        key=k.download("csv"), width="content", on_click="ignore", icon=":material/download:")
     row.download_button("Run (JSON)", lambda: json.dumps(result.to_json(full=True)), f"{stem}.json", "application/json",
-                        key=f"{scenario.id}.dl.json", width="content", on_click="ignore", icon=":material/download:",
+                        key=k.download("json"), width="content", on_click="ignore", icon=":material/download:",
                         help="The settings, every epoch's loss and metric, the weights over training and the final fit.")
     row.download_button("Trained model (.keras)", lambda: run.model_file(result), f"{stem}.keras",
-                        "application/octet-stream", key=f"{scenario.id}.dl.keras", width="content", on_click="ignore",
+                        "application/octet-stream", key=k.download("keras"), width="content", on_click="ignore",
                         icon=":material/download:", help=export.MODEL_NOTE)
     row.download_button("Keras script (.py)", export.run_script(result), f"{stem}.py", "text/x-python",
-                        key=f"{scenario.id}.dl.py", width="content", on_click="ignore", icon=":material/download:",
+                        key=k.download("py"), width="content", on_click="ignore", icon=":material/download:",
                         help="A plain numpy + Keras script that rebuilds this run outside the lab.")

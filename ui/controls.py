@@ -1,12 +1,14 @@
 """The settings panel of a case page: every spec field as a keyed widget, presets, and the URL.
 
-Each control is one field of the RunSpec with a short URL name. Widget keys are `<case>.<url name>`,
-values are read back as text and parsed by the spec's own rules, so a bad value is answered with the
-same message the command line gives. The URL carries every setting that differs from the preset.
+Each control is one field of the RunSpec with a short URL name. Widget keys are `<case>.<url name>`
+(ui/state.py), values are read back as text and parsed once, by the spec's own rules, so a bad value is
+answered with the same message the command line gives. The form is read once per rerun (`read_spec`,
+passed down by the page). The URL carries every setting that differs from the preset.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,7 @@ import streamlit as st
 
 from core.cases.scenarios import Scenario
 from core.settings.specs import FUNCTIONS, PLANE_FUNCTIONS, PLANE_REGRESSIONS, DataSpec, ModelSpec, RunSpec, SpecError, all_rules
+from ui.state import keys
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def controls_for(scenario: Scenario) -> list[Control]:
 
 def session_table(scenario: Scenario):
     """The data file this session gave the page (a core.data.datafile.Table), or None: the example is shown then."""
-    return st.session_state.get(f"{scenario.id}.table")
+    return st.session_state.get(keys(scenario.id).table)
 
 
 FILE_SETTINGS = ("data.x_columns", "data.y_column", "data.task")  # a file's column choice: kept when a preset is chosen
@@ -117,7 +120,7 @@ def session_spec(scenario: Scenario, preset: str = "question", seed: int | None 
 
 
 def key(scenario: Scenario, control: Control) -> str:
-    return f"{scenario.id}.{control.url}"
+    return keys(scenario.id).setting(control.url)
 
 
 def value_of(spec: RunSpec, path: str) -> Any:
@@ -157,7 +160,7 @@ def apply_preset(scenario: Scenario, preset: str, seed: int | None = None) -> No
         fill(scenario, scenario.spec(preset, seed=seed))
         for path, value in kept.items():
             st.session_state[key(scenario, next(c for c in CONTROLS if c.path == path))] = value
-    st.session_state[f"{scenario.id}.preset"] = preset
+    st.session_state[keys(scenario.id).preset] = preset
 
 
 def choose_preset(scenario: Scenario, preset: str, seed: int | None = None) -> None:
@@ -170,35 +173,54 @@ def choose_preset(scenario: Scenario, preset: str, seed: int | None = None) -> N
 
 
 def load(scenario: Scenario, spec: RunSpec) -> None:
-    """Settings loaded by a button (a doctor's candidate, a restart's best seed): form, preset and URL."""
+    """Settings loaded by a button (a doctor's candidate, a restart's best seed, a .keras file): form, preset and URL."""
     fill(scenario, spec)
     if spec.preset in scenario.preset_names():
-        st.session_state[f"{scenario.id}.preset"] = spec.preset
+        st.session_state[keys(scenario.id).preset] = spec.preset
     write_url(scenario, spec)
+
+
+@dataclass(frozen=True)
+class PresetRequest:
+    """A preset (and seed) for the form and the URL on the next rerun: the compare button shows what it trained last."""
+
+    preset: str
+    seed: int | None = None
+
+
+def load_on_rerun(scenario: Scenario, spec: RunSpec) -> None:
+    """Put `spec` into the form (and the URL) and rerun: a button pressed below the form cannot fill its drawn widgets,
+    so the page loads it first thing in the next run (`apply_requests`), on this session's data file."""
+    st.session_state[keys(scenario.id).pending_spec] = spec
+    st.rerun()
+
+
+def apply_requests(scenario: Scenario) -> bool:
+    """Before any widget is drawn: the compare button's preset, then a loaded spec. True when a spec was loaded."""
+    k = keys(scenario.id)
+    request: PresetRequest | None = st.session_state.pop(k.pending_preset, None)
+    if request is not None:
+        choose_preset(scenario, request.preset, request.seed)
+    loaded: RunSpec | None = st.session_state.pop(k.pending_spec, None)
+    if loaded is not None:
+        load(scenario, attach(scenario, loaded))
+    return loaded is not None
 
 
 def current_preset(scenario: Scenario) -> str:
     """The preset the form started from (the base of the URL)."""
-    return st.session_state.get(f"{scenario.id}.preset", "question")
-
-
-def matching_preset(scenario: Scenario) -> str | None:
-    """The preset whose settings the form holds now (any seed), or None for settings of the user's own."""
-    spec, errors = read_spec(scenario)
-    if errors or spec is None:
-        return None
-    return spec.preset if spec.preset in scenario.preset_names() else None
+    return st.session_state.get(keys(scenario.id).preset, "question")
 
 
 def init_from_url(scenario: Scenario) -> list[str]:
     """On a page's first run in a session: the preset, then URL values; warnings for bad ones."""
-    flag = f"{scenario.id}.initialised"
-    if st.session_state.get(flag):
+    k = keys(scenario.id)
+    if st.session_state.get(k.initialised):
         return []
-    st.session_state[flag] = True
+    st.session_state[k.initialised] = True
     warnings = []
-    params = {k: st.query_params.get(k) for k in st.query_params}
-    st.session_state[f"{scenario.id}.from_url"] = bool(params)  # the page then checks the link against the budget
+    params = {name: st.query_params.get(name) for name in st.query_params}
+    st.session_state[k.from_url] = bool(params)  # the page then checks the link against the budget
     preset = params.pop("preset", "question")
     if preset not in scenario.preset_names():
         warnings.append(f"URL parameter preset={preset!r} is not a preset of {scenario.id} "
@@ -227,7 +249,7 @@ def init_from_url(scenario: Scenario) -> list[str]:
 def render_form(scenario: Scenario, busy: bool) -> bool:
     """The settings form (a tab per group, two columns each); returns True when Train was pressed."""
     controls = controls_for(scenario)
-    with st.form(f"{scenario.id}.form", border=True):
+    with st.form(keys(scenario.id).form, border=True):
         tabs = st.tabs([title for _, title in GROUPS])
         for tab, (group, _) in zip(tabs, GROUPS):
             members = [c for c in controls if c.group == group]
@@ -238,7 +260,7 @@ def render_form(scenario: Scenario, busy: bool) -> bool:
                 for index, control in enumerate(c for c in members if not c.wide):
                     with columns[index % 2]:
                         _widget(scenario, control)
-        return st.form_submit_button("Train", key=f"{scenario.id}.train", type="primary", disabled=busy, width="stretch",
+        return st.form_submit_button("Train", key=keys(scenario.id).train, type="primary", disabled=busy, width="stretch",
                                      icon=":material/play_arrow:")
 
 
@@ -254,39 +276,49 @@ def _widget(scenario: Scenario, control: Control) -> None:
         st.text_input(control.label, key=k, help=help_text, placeholder=control.placeholder)
 
 
-def read_spec(scenario: Scenario) -> tuple[RunSpec | None, list[str]]:
-    """The spec the widgets describe, or the list of what is wrong with them."""
+@dataclass(frozen=True)
+class FormRead:
+    """The settings form as read once in a rerun: the spec it describes, labelled by the preset it matches (any seed)
+    or "custom", or what is wrong with it, one line per setting."""
+
+    spec: RunSpec | None
+    errors: tuple[str, ...] = ()
+
+    @property
+    def preset(self) -> str | None:
+        """The preset whose settings the form holds, or None for settings of the user's own (or wrong ones)."""
+        return None if self.spec is None or self.spec.preset == "custom" else self.spec.preset
+
+
+def read_spec(scenario: Scenario) -> FormRead:
+    """The spec the widgets describe, each value parsed once by its rule, or the list of what is wrong with them.
+
+    A page reads it once per rerun, after the requests of the last one are filled in, and passes it down.
+    """
     base = scenario.spec(current_preset(scenario))
     changes, errors = {}, []
     for control in controls_for(scenario):
         raw = st.session_state.get(key(scenario, control))
         try:
-            RULES[control.path].parse(control.path, raw)
+            changes[control.path] = RULES[control.path].parse(control.path, raw)
         except SpecError as err:
             errors.append(f"{control.label} ({control.path}): {raw!r} is not allowed; allowed: {err.allowed}")
-            continue
-        changes[control.path] = raw
     if errors:
-        return None, errors
+        return FormRead(None, tuple(errors))
     try:
         spec = base.with_values(changes, table=session_table(scenario) if base.data.function == "file" else None)
     except SpecError as err:  # a value that parses but does not fit the rest (a formula, activations per layer)
         label = next((c.label for c in controls_for(scenario) if c.path == err.field), None)
-        return None, [f"{label} ({err.field}): {err.value!r} is not allowed; allowed: {err.allowed}" if label else str(err)]
-    matching = [p for p in scenario.preset_names() if _same(scenario, p, spec)]
-    label = matching[0] if matching else "custom"
-    return _relabel(spec, scenario.id, label), []
+        return FormRead(None, (f"{label} ({err.field}): {err.value!r} is not allowed; allowed: {err.allowed}" if label else str(err),))
+    matching = next((p for p in scenario.preset_names() if _same(scenario, p, spec)), "custom")
+    return FormRead(dataclasses.replace(spec, scenario=scenario.id, preset=matching))
 
 
 def _same(scenario: Scenario, preset: str, spec: RunSpec) -> bool:
     try:
-        return session_spec(scenario, preset, seed=spec.seed) == _relabel(spec, scenario.id, preset)
+        return session_spec(scenario, preset, seed=spec.seed).key() == spec.key()
     except SpecError:
         return False
-
-
-def _relabel(spec: RunSpec, scenario_id: str, preset: str) -> RunSpec:
-    return RunSpec(spec.data, spec.model, spec.train, spec.seed, spec.record_every, scenario_id, preset)
 
 
 def write_url(scenario: Scenario, spec: RunSpec) -> None:

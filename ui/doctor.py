@@ -24,13 +24,14 @@ from core.settings.specs import MAX_SEEDS, SpecError
 from ui import controls, run
 from ui.charts.doctor import fixes_chart
 from ui.display import md, show_chart
+from ui.state import keys
 
 ROLE_TITLES = {"cause": "Why it fails", "symptom": "What the failure looks like", "note": "Also true, but not the problem"}
 
 
 def _restarts_report(scenario: Scenario, result: RunResult, criterion: Criterion) -> dict | None:
     """The restarts of the same settings as the run (any seeds), read under the page's criterion."""
-    for outcome in st.session_state.get(f"{scenario.id}.restarts") or []:
+    for outcome in st.session_state.get(keys(scenario.id).restarts) or []:
         if outcome.spec.with_value("seed", result.spec.seed).key() == result.spec.key() \
                 and outcome.epochs_run == outcome.spec.train.epochs:
             return summarize_sweep(outcome, criterion)
@@ -74,13 +75,13 @@ def _evidence(evidence: dict) -> str:
 
 def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found: list[Finding], busy: bool) -> None:
     """The Find a fix button, and the last search's results for these settings."""
-    row = st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=f"{scenario.id}.fix_row")
+    row = st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=keys(scenario.id).fix_row)
     seeds = row.number_input("Seeds per candidate", min_value=1, max_value=MAX_SEEDS, value=doctor.default_seeds(result.spec), step=1,
-                              key=f"{scenario.id}.doctor_seeds",
+                              key=keys(scenario.id).doctor_seeds,
                               help="Every candidate trains on the same seeds (the run's seed and the next ones).", width=170)
     proposed = doctor.candidates(result, found)
     limits, _ = run.budget()
-    pressed = row.button("Find a fix", key=f"{scenario.id}.find_fix", disabled=busy, type="primary", width="content",
+    pressed = row.button("Find a fix", key=keys(scenario.id).find_fix, disabled=busy, type="primary", width="content",
                            icon=":material/healing:", help=f"At most {limits.max_doctor_seconds:g} s in all; Stop keeps what is measured.")
     names = ", ".join(c.name for c in proposed) or "none: nothing here is a cause"
     st.caption(f"The doctor trains these settings as they are and each candidate change ({names}) on the same {seeds} seeds, "
@@ -88,7 +89,7 @@ def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found
                f"{limits.max_doctor_seconds:g} s have passed.")
     if pressed:
         _start(scenario, result, criterion, found, int(seeds))
-    report = st.session_state.get(f"{scenario.id}.doctor")
+    report = st.session_state.get(keys(scenario.id).doctor)
     if report is not None and _same_settings(report, result):
         if report.control is None:
             st.info("The search was stopped before it had measured these settings over the seeds: nothing to show yet.",
@@ -118,9 +119,8 @@ def _start(scenario: Scenario, result: RunResult, criterion: Criterion, found: l
             posted = controls.session_spec(scenario, "answer", seed=spec.seed)
         except SpecError:  # a data file whose columns the form no longer chooses: the search goes on without it
             posted = None
-    run.start(scenario.id, [spec], purpose="doctor", doctor={"result": result, "findings": found, "criterion": criterion,
-                                                              "seeds": seeds, "posted": posted,
-                                                              "posted_label": posted_label(scenario)})
+    request = run.DoctorRequest(result, tuple(found), criterion, seeds, posted, posted_label(scenario))
+    run.start(run.DoctorJob(scenario.id, [spec], request=request))
     st.rerun()
 
 
@@ -178,20 +178,19 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
     if loadable:
         choices = list(range(len(loadable)))
         left, right = st.columns([2.4, 1], vertical_alignment="bottom")
-        chosen = left.selectbox("Setup to load into the settings", choices, key=f"{scenario.id}.doctor_pick",
+        chosen = left.selectbox("Setup to load into the settings", choices, key=keys(scenario.id).doctor_pick,
                                 format_func=lambda i: f"{loadable[i]['label']}: {loadable[i]['successes']}/{loadable[i]['seeds']}")
-        if right.button("Load it", key=f"{scenario.id}.doctor_load", width="stretch", icon=":material/input:",
+        if right.button("Load it", key=keys(scenario.id).doctor_load, width="stretch", icon=":material/input:",
                         help="Fills the settings and the URL with this setup; press Train to see its whole run."):
             try:
                 spec = result.spec.with_values(loadable[chosen]["measured"].changes)
             except SpecError as err:
                 st.error(f"That setup cannot be loaded: {md(str(err))}")
                 return
-            st.session_state[f"{scenario.id}.pending_spec"] = spec.to_dict()
-            st.rerun()
+            controls.load_on_rerun(scenario, spec)
 
 
-def draw_live(job: run.Job, progress, box) -> None:
+def draw_live(job: run.DoctorJob, progress, box) -> None:
     """The search's progress line and the setups measured so far."""
     state = job.state or doctor.SearchProgress("control", "as it is")
     elapsed = f"{time.perf_counter() - job.started:.0f} s"
@@ -204,7 +203,7 @@ def draw_live(job: run.Job, progress, box) -> None:
     share, left, stage = state.share, state.left_s, state.stage
     more = " (pairs or triples may follow)" if stage == "single changes" else ""
     when = f" · about {left:.0f} s left in this round{more}" if left is not None else ""
-    seeds = job.doctor["seeds"]
+    seeds = job.request.seeds
     progress.progress(min(share, 1.0), text=(f"Finding a fix · {stage}: {state.label} · {share:.0%} of its epochs "
                                              f"on {seeds} seeds · {len(job.measured)} measured{when} · {elapsed}"))
     if job.measured and job.drawn_measured != len(job.measured):  # redraw the table only when it grew

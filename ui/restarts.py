@@ -18,16 +18,16 @@ from core.settings.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
 from ui import controls, run
 from ui.charts.restarts import restarts_histogram, restarts_loss_chart, success_rates_chart
 from ui.display import lower_label, md, show_chart
+from ui.state import keys
 
 
 def _threshold_key(scenario: Scenario, base: Criterion) -> str:
-    return f"{scenario.id}.threshold" if base.kind == scenario.criterion.kind else f"{scenario.id}.threshold.{base.kind}"
+    return keys(scenario.id).threshold(base.kind, own=base.kind == scenario.criterion.kind)
 
 
-def settings_task(scenario: Scenario) -> str:
+def settings_task(scenario: Scenario, form: controls.FormRead) -> str:
     """The task (regression or classification) of the settings in the form, else of the case."""
-    spec, _ = controls.read_spec(scenario)
-    return (spec or scenario.spec()).data.resolved_task
+    return (form.spec or scenario.spec()).data.resolved_task
 
 
 def criterion(scenario: Scenario, task: str | None = None) -> Criterion:
@@ -56,19 +56,19 @@ def verdict(result: RunResult, rule: Criterion) -> None:
     st.markdown(f":{'green' if met else 'red'}[{'✔' if met else '✘'}] {text}")
 
 
-def panel(scenario: Scenario, busy: bool) -> None:
+def panel(scenario: Scenario, busy: bool, form: controls.FormRead) -> None:
     st.subheader("Restarts: how often does it work?")
     st.caption("Keras trains one initialization per fit (there is no n_init as in k-means). Train many seeds of these "
                "settings at once and count how many succeed.")
-    rule = criterion_control(scenario, settings_task(scenario))
-    row = st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=f"{scenario.id}.restart_row")
-    seeds = row.number_input("Seeds", min_value=1, max_value=MAX_SEEDS, value=DEFAULT_SEEDS, step=1, key=f"{scenario.id}.seeds",
-                             width=170)
-    spec, errors = controls.read_spec(scenario)
-    if row.button(f"Train {seeds} seeds", key=f"{scenario.id}.restart", disabled=busy, width="content",
+    k = keys(scenario.id)
+    rule = criterion_control(scenario, settings_task(scenario, form))
+    row = st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=k.restart_row)
+    seeds = row.number_input("Seeds", min_value=1, max_value=MAX_SEEDS, value=DEFAULT_SEEDS, step=1, key=k.seeds, width=170)
+    spec = form.spec
+    if row.button(f"Train {seeds} seeds", key=k.restart, disabled=busy, width="content",
                   icon=":material/casino:", help="The settings above, with their seed and the next ones."):
-        if errors:
-            st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {md(e)}" for e in errors),
+        if form.errors:
+            st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {md(e)}" for e in form.errors),
                      icon=":material/error:")
         else:
             _start(scenario, [spec], seeds)
@@ -80,13 +80,13 @@ def panel(scenario: Scenario, busy: bool) -> None:
         except SpecError:  # a data file whose columns are still to be chosen: the form's errors say which
             both = None
         asked, answered = scenario.preset("question").label, lower_label(scenario.preset("answer").label)
-        if both is not None and row.button(f"{asked} and {answered}, {seeds} seeds each", key=f"{scenario.id}.restart_compare", disabled=busy,
+        if both is not None and row.button(f"{asked} and {answered}, {seeds} seeds each", key=k.restart_compare, disabled=busy,
                       width="content", icon=":material/compare_arrows:",
                       help=f"The posted setup and the posted fix, {seeds} seeds each, from seed {first}."):
             _start(scenario, both, seeds)
     if spec is not None:
         st.caption(_estimate(spec, int(seeds), both))
-    outcomes: list[RestartsResult] = st.session_state.get(f"{scenario.id}.restarts") or []
+    outcomes: list[RestartsResult] = st.session_state.get(k.restarts) or []
     if not outcomes:
         return
     reports = [summarize_sweep(outcome, rule) for outcome in outcomes]
@@ -125,16 +125,15 @@ def panel(scenario: Scenario, busy: bool) -> None:
         st.dataframe(table, hide_index=True, width="stretch")
     st.caption("Loading a seed puts its setup and seed into the settings; press Train to see its whole run. Its result "
                "then says whether it ends as it did here, and why it may not.")
-    row = st.container(horizontal=True, gap="small", key=f"{scenario.id}.load_best_row")
+    row = st.container(horizontal=True, gap="small", key=k.load_best_row)
     for index, (outcome, report) in enumerate(zip(outcomes, reports)):
         best = report.best
         which = f" of {_label(outcome)}" if len(outcomes) > 1 else ""
-        if row.button(f"Load the best seed{which} ({best.seed})", key=f"{scenario.id}.load_best.{index}", disabled=busy,
+        if row.button(f"Load the best seed{which} ({best.seed})", key=k.load_best(index), disabled=busy,
                       width="content", icon=":material/upload:"):
             # The setup that seed belongs to, not only its number: after "as asked and as answered"
             # the best seed of the fix must train the fix.
-            st.session_state[f"{scenario.id}.pending_spec"] = outcome.spec.with_value("seed", best.seed).to_dict()
-            st.rerun()
+            controls.load_on_rerun(scenario, outcome.spec.with_value("seed", best.seed))
 
 
 def _label(outcome: RestartsResult) -> str:
@@ -153,7 +152,7 @@ def _start(scenario: Scenario, specs, seeds: int) -> None:
     if refused:
         st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
         return
-    run.start(scenario.id, specs, purpose="restarts", members=int(seeds))
+    run.start(run.RestartsJob(scenario.id, list(specs), members=int(seeds)))
     st.rerun()
 
 

@@ -5,14 +5,16 @@ through the server's one WorkerPool, which streams its progress back, so the pag
 times a second while a background thread of the session waits for the result. A Stop click (which
 reruns the page) reaches the run through the job's StopFlag, which this thread passes on to the
 worker; the engine then returns everything learned so far. A worker that dies mid-run is answered with
-a message and replaced; the session keeps its earlier results. Finished runs are cached by their full
-configuration with st.cache_data (bounded), so repeating a demo is instant; a stopped run is never
-cached. Results are plain data: no Keras model lives in the server.
+a message and replaced; the session keeps its earlier results. A job has one purpose (RunJob,
+RestartsJob, DoctorJob). Finished runs are cached by their settings (RunSpec.key) with st.cache_data
+(bounded), so repeating a demo is instant; a stopped run and a user's data file are never cached.
+Results are plain data: no Keras model lives in the server.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -20,17 +22,23 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from core.outcomes.results import RestartsResult, RunResult
+from core.engine.stopping import StopFlag
+from core.outcomes.results import Finding, RestartsResult, RunResult
 from core.runner.budget import Budget, BudgetError, predicted_seconds
-from core.runner.stopping import StopFlag
 from core.runner.workers import Job as WorkerJob
 from core.runner.workers import WorkerDied, WorkerPool
+from core.settings.criteria import Criterion
 from core.settings.specs import RunSpec, SpecError
 from ui import errors
+from ui.state import keys
+
+if TYPE_CHECKING:
+    from core.doctor import DoctorReport, Measured, SearchProgress
 
 CACHE_ENTRIES = 16  # finished runs kept per server; a run holds up to about 6 MB (noisy-sine), so at most ~100 MB
 
@@ -45,15 +53,16 @@ class StoppedEarly(Exception):
 
 @dataclass
 class Job:
-    """One request from a page: one spec, or two (as asked, then as answered)."""
+    """One request from a page, trained in worker processes by a thread of the session: what every purpose shares.
+
+    A RunJob trains one spec or two (as asked, then as answered), a RestartsJob many seeds of each spec at
+    once, a DoctorJob the fix search; `start` runs any of them. A bare Job trains nothing (a finished job's error).
+    """
 
     scenario: str
     specs: list[RunSpec]
-    purpose: str = "run"  # run | compare | restarts
-    members: int = 0  # restarts: seeds per spec (0: single runs)
     stop: StopFlag = field(default_factory=StopFlag)
     live: WorkerJob | None = None  # the current spec's run in its worker: epoch, logs, history and weights so far
-    results: list[RunResult] = field(default_factory=list)
     error: str | None = None  # the whole message for the page, once the job has failed
     index: int = 0  # which spec is training
     started: float = field(default_factory=time.perf_counter)
@@ -61,11 +70,9 @@ class Job:
     thread: threading.Thread | None = None
     budget: Budget = field(default_factory=Budget)
     waiting: bool = False  # queued for a training slot (see `slot`)
-    doctor: dict | None = None  # purpose "doctor": {"result", "findings", "criterion", "seeds", "posted"}
-    state: object | None = None  # the doctor's progress (core.doctor.SearchProgress): stage, candidate, share done, time left
-    measured: list = field(default_factory=list)  # the doctor's setups measured so far (core.doctor.Measured)
-    report: object | None = None  # the doctor's DoctorReport, once done
-    drawn_measured: int | None = None  # how many measured setups this script run's live table shows
+
+    what = "Training"  # what a failure message calls the job
+    after_death = "Your earlier results are kept; press Train to try again."  # what a dead worker's message adds
 
     @property
     def running(self) -> bool:
@@ -92,40 +99,105 @@ class Job:
         return live.wait()
 
     def work(self) -> None:
-        if self.purpose == "doctor":
-            return self.work_doctor()
+        """The thread's body: train what the job is for; a failure becomes the page's message and earlier results stay."""
         try:
-            for index, spec in enumerate(self.specs):
-                if self.stop.requested:
-                    break
-                self.index, self.live = index, None
-                key = json.dumps(spec.to_dict(), sort_keys=True)
-                try:
-                    if spec.data.table is not None:  # a user's file: trained for this session only, never in the shared cache
-                        self.results.append(train_now(spec, self.members, self))
-                    elif self.members:
-                        self.results.append(cached_restarts(key, self.members, self))
-                    else:
-                        self.results.append(cached_train(key, self))
-                except StoppedEarly as stopped:
-                    self.results.append(stopped.result)
-                except Cancelled:  # stopped while waiting for a training slot: nothing to show
-                    break
+            self._work()
         except WorkerDied as err:  # the process is gone, not the session: a fresh one takes the next request
-            errors.LOG.warning("the training process stopped (%s) during %s", err.how, errors.settings_line(self.current))
-            self.error = f"The training process stopped: {err.how}. Your earlier results are kept; press Train to try again."
+            errors.LOG.warning("the training process stopped (%s) during %s", err.how, self._during())
+            self.error = f"The training process stopped: {err.how}. {self.after_death}"
         except Exception as err:  # shown on the page (no traceback: that goes to the log); the previous results stay
-            what = "Training" if not self.members else f"Restarts ({self.members} seeds)"
-            self.error = errors.report(what, err, self.current) + " The previous results are kept."
+            self.error = errors.report(self.what, err, self.current) + " The previous results are kept."
         finally:
             self.finished = time.perf_counter()
 
+    def _work(self) -> None:
+        """Train what the job is for (each purpose its own)."""
 
-    def work_doctor(self) -> None:
-        """The fix search: every candidate is a restarts request in the worker, one training slot at a time."""
+    def _during(self) -> str:
+        return errors.settings_line(self.current)
+
+    def _each(self, results: list, train_one) -> None:
+        """Train the specs in turn with `train_one(spec)`: a stopped run keeps what it learned; Stop while waiting for a
+        training slot ends the job with nothing more to show."""
+        for index, spec in enumerate(self.specs):
+            if self.stop.requested:
+                break
+            self.index, self.live = index, None
+            try:
+                results.append(train_one(spec))
+            except StoppedEarly as stopped:
+                results.append(stopped.result)
+            except Cancelled:
+                break
+
+
+@dataclass
+class RunJob(Job):
+    """Single runs: the form's spec, or the posted setup and the posted fix with one seed (`compare`: the first becomes A)."""
+
+    compare: bool = False
+    results: list[RunResult] = field(default_factory=list)
+
+    def _work(self) -> None:
+        # A user's file is trained for this session only, never in the shared cache.
+        self._each(self.results, lambda spec: train_now(spec, 0, self) if spec.data.table is not None
+                   else _labelled(cached_train(spec.key(), spec, self), spec))
+
+
+@dataclass
+class RestartsJob(Job):
+    """Restarts: `members` seeds of each spec (its seed and the next ones), trained at once."""
+
+    members: int = 1
+    results: list[RestartsResult] = field(default_factory=list)
+
+    @property
+    def what(self) -> str:
+        return f"Restarts ({self.members} seeds)"
+
+    def _work(self) -> None:
+        self._each(self.results, lambda spec: train_now(spec, self.members, self) if spec.data.table is not None
+                   else _labelled(cached_restarts(spec.key(), self.members, spec, self), spec))
+
+
+@dataclass(frozen=True)
+class DoctorRequest:
+    """What a fix search is asked: the run it starts from, its findings, the criterion, seeds per setup, and the
+    posted fix (or a page's preset) to measure beside the control under `posted_label`."""
+
+    result: RunResult
+    findings: tuple[Finding, ...]
+    criterion: Criterion
+    seeds: int
+    posted: RunSpec | None = None
+    posted_label: str = "the posted fix"
+
+    def key(self, seconds: float) -> str:
+        """The search's identity in the shared cache: its settings (RunSpec.key), seeds, criterion, posted fix and budget."""
+        rule = self.criterion
+        return json.dumps({"spec": self.result.spec.key(), "seeds": self.seeds, "criterion": [rule.kind, rule.threshold],
+                           "posted": self.posted.key() if self.posted is not None else None, "posted_label": self.posted_label,
+                           "seconds": seconds}, sort_keys=True)
+
+
+@dataclass
+class DoctorJob(Job):
+    """The fix search: every candidate is a restarts request in the worker, one training slot at a time."""
+
+    request: DoctorRequest | None = None
+    state: SearchProgress | None = None  # the search's progress: stage, candidate, share done, time left
+    measured: list[Measured] = field(default_factory=list)  # the setups measured so far
+    report: DoctorReport | None = None  # once done
+    drawn_measured: int | None = None  # how many measured setups this script run's live table shows
+
+    what = "The fix search"
+    after_death = "The fix search ended; what it measured before is shown. Press Find a fix to try again."
+
+    def _during(self) -> str:
+        return "the doctor on " + errors.settings_line(self.current)
+
+    def _work(self) -> None:
         from core.outcomes.restarts import check as check_restarts
-
-        cfg = self.doctor
 
         def measure(spec, seeds, progress, stop):
             self.live = None
@@ -135,7 +207,7 @@ class Job:
                                      progress=lambda epoch, logs: progress(min(epoch / epochs, 1.0)))
                 return self.follow(live)
 
-        def progress(state) -> None:  # a core.doctor.SearchProgress
+        def progress(state: SearchProgress) -> None:
             self.state = state
             if state.measured is not None:
                 self.measured.append(state.measured)
@@ -144,40 +216,36 @@ class Job:
             self.budget.check(spec, members)
             check_restarts(spec, members)
 
+        own = self.specs[0].data.table is not None  # a user's file: not in the shared cache
         try:
-            rule = cfg["criterion"]
-            key = json.dumps({"spec": self.specs[0].to_dict(), "seeds": cfg["seeds"], "criterion": [rule.kind, rule.threshold],
-                              "posted": cfg["posted"].to_dict() if cfg["posted"] is not None else None,
-                              "seconds": self.budget.max_doctor_seconds}, sort_keys=True)
-            try:
-                own = self.specs[0].data.table is not None  # a user's file: not in the shared cache
-                self.report = (search_now if own else cached_doctor)(key, self, measure, progress, check)
-            except StoppedEarly as stopped:
-                self.report = stopped.result
-        except WorkerDied as err:
-            errors.LOG.warning("the training process stopped (%s) during the doctor on %s", err.how, errors.settings_line(self.current))
-            self.error = (f"The training process stopped: {err.how}. The fix search ended; what it measured before is shown. "
-                          "Press Find a fix to try again.")
-        except Exception as err:
-            self.error = errors.report("The fix search", err, self.current) + " The previous results are kept."
-        finally:
-            self.finished = time.perf_counter()
+            search = search_now if own else cached_doctor
+            self.report = _labelled(search(self.request.key(self.budget.max_doctor_seconds), self, measure, progress, check),
+                                    self.specs[0])
+        except StoppedEarly as stopped:
+            self.report = stopped.result
+
+
+def _labelled(outcome, spec: RunSpec):
+    """A cached outcome under the labels (scenario, preset) of the spec asked for: the cache keys settings, not labels."""
+    if outcome.spec is None or (outcome.spec.scenario, outcome.spec.preset) == (spec.scenario, spec.preset):
+        return outcome
+    return dataclasses.replace(outcome, spec=dataclasses.replace(outcome.spec, scenario=spec.scenario, preset=spec.preset))
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
-def cached_doctor(key: str, _job: Job, _measure, _progress, _check):
-    """One fix search, cached by the spec, the seeds, the criterion and the budget (a stopped search is not cached)."""
+def cached_doctor(key: str, _job: DoctorJob, _measure, _progress, _check):
+    """One fix search, cached by DoctorRequest.key (a stopped search is not cached)."""
     return search_now(key, _job, _measure, _progress, _check)
 
 
-def search_now(key: str, _job: Job, _measure, _progress, _check):
+def search_now(key: str, _job: DoctorJob, _measure, _progress, _check):
     """One fix search, not cached (a user's data file stays in its session)."""
     from core import doctor
 
-    cfg = _job.doctor
-    report = doctor.find_fixes(_job.specs[0], cfg["findings"], cfg["result"], cfg["criterion"], _measure, seeds=cfg["seeds"],
-                               posted=cfg["posted"], seconds=_job.budget.max_doctor_seconds, progress=_progress,
-                               stop=_job.stop, check=_check, posted_label=cfg.get("posted_label", "the posted fix"))
+    ask = _job.request
+    report = doctor.find_fixes(_job.specs[0], list(ask.findings), ask.result, ask.criterion, _measure, seeds=ask.seeds,
+                               posted=ask.posted, seconds=_job.budget.max_doctor_seconds, progress=_progress,
+                               stop=_job.stop, check=_check, posted_label=ask.posted_label)
     if report.stopped:
         raise StoppedEarly(report)
     return report
@@ -257,22 +325,20 @@ def train_now(spec: RunSpec, members: int, job: Job):
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
-def cached_train(spec_json: str, _job: Job) -> RunResult:
-    """Train the spec given as canonical JSON (the cache key); `_job` supplies live recorders."""
-    spec = RunSpec.from_dict(json.loads(spec_json))
+def cached_train(key: str, _spec: RunSpec, _job: Job) -> RunResult:
+    """Train `_spec`, cached by its `key()` (its settings); `_job` supplies live recorders."""
     with slot(_job):
-        result = _job.follow(pool().submit(spec, seconds=_job.budget.seconds_for()))
+        result = _job.follow(pool().submit(_spec, seconds=_job.budget.seconds_for()))
     if result.stopped:
         raise StoppedEarly(result)
     return result
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
-def cached_restarts(spec_json: str, members: int, _job: Job) -> RestartsResult:
-    """`members` seeds of the spec (its seed and the following ones), cached like single runs."""
-    spec = RunSpec.from_dict(json.loads(spec_json))
+def cached_restarts(key: str, members: int, _spec: RunSpec, _job: Job) -> RestartsResult:
+    """`members` seeds of `_spec` (its seed and the following ones), cached like single runs."""
     with slot(_job):
-        result = _job.follow(pool().submit(spec, members=members, seconds=_job.budget.seconds_for(members)))
+        result = _job.follow(pool().submit(_spec, members=members, seconds=_job.budget.seconds_for(members)))
     if result.stopped:
         raise StoppedEarly(result)
     return result
@@ -304,25 +370,26 @@ def refusal(specs: list[RunSpec], members: int = 0) -> str | None:
     return None
 
 
-def start(scenario: str, specs: list[RunSpec], purpose: str = "run", members: int = 0, doctor: dict | None = None) -> Job:
-    job = Job(scenario, specs, purpose, members, budget=budget()[0], doctor=doctor)
-    job.thread = threading.Thread(target=job.work, name=f"train-{scenario}", daemon=True)
+def start(job: Job) -> Job:
+    """Run `job` in a thread of this session under this server's budget; the page follows it as `active(scenario)`."""
+    job.budget = budget()[0]
+    job.thread = threading.Thread(target=job.work, name=f"train-{job.scenario}", daemon=True)
     # The cache needs the session's context; the worker draws nothing itself.
     ctx = get_script_run_ctx()
     if ctx is not None:
         add_script_run_ctx(job.thread, ctx)
-    st.session_state[f"{scenario}.job"] = job
+    st.session_state[keys(job.scenario).job] = job
     job.thread.start()
     return job
 
 
 def active(scenario: str) -> Job | None:
-    return st.session_state.get(f"{scenario}.job")
+    return st.session_state.get(keys(scenario).job)
 
 
 def finish(scenario: str) -> Job | None:
     """Drop the finished job from the session and return it."""
-    return st.session_state.pop(f"{scenario}.job", None)
+    return st.session_state.pop(keys(scenario).job, None)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

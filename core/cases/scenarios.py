@@ -74,7 +74,7 @@ class Scenario:
             chosen = self.preset(preset)
             built = RunSpec.from_dict({**self.base, "scenario": self.id, "preset": chosen.name})
             built = self._specs.setdefault(preset, built.with_values(chosen.changes) if chosen.changes else built)
-        return built if seed is None else built.with_value("seed", seed)
+        return built if seed is None or seed == built.seed else built.with_value("seed", seed)
 
 
 SCENARIOS: dict[str, Scenario] = {}

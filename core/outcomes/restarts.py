@@ -176,7 +176,7 @@ AGREE_RTOL = 1e-3  # final loss and metric within 0.1% (or 1e-6) count as the sa
 def seed_record(result: RunResult, outcomes: list[RestartsResult]) -> SeedRecord | None:
     """The restarts member with the single run's settings and seed, compared with it; None if there is none."""
     for outcome in outcomes:
-        if outcome.spec.with_value("seed", result.spec.seed).to_dict() != result.spec.to_dict():
+        if outcome.spec.with_value("seed", result.spec.seed).key() != result.spec.key():
             continue
         if outcome.epochs_run != result.epochs_run:
             continue
