@@ -29,7 +29,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_readouts_results_and_charts_import_without_tensorflow():
     code = ("import sys, core.outcomes.readout, core.outcomes.results, core.outcomes.restarts, core.settings.network, "
-            "core.runner.budget, core.runner.workers, core.doctor, core.io.kerasfile, ui.charts, ui.charts.plane; "
+            "core.runner.budget, core.runner.messages, core.runner.worker, core.runner.workers, core.doctor, core.io.kerasfile, "
+            "ui.charts, ui.charts.plane; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

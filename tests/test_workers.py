@@ -1,6 +1,8 @@
 """Worker processes: the same results as in-process training, progress, stop, recycling, and a killed worker."""
 
+import dataclasses
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -10,7 +12,22 @@ import numpy as np
 import pytest
 
 from core.cases import scenarios
-from core.runner.workers import WorkerDied, WorkerPool
+from core.runner.messages import (
+    REPLIES,
+    REQUESTS,
+    Done,
+    Failed,
+    ModelRequest,
+    Progress,
+    Ready,
+    RestartsRequest,
+    RetireRequest,
+    RunRequest,
+    SpecRefused,
+    StopRequest,
+)
+from core.runner.worker import WorkerLoop
+from core.runner.workers import Job, TrainingError, WorkerDied, WorkerPool, job_outcome
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LONG = {"train.epochs": 20000}  # segments at 20,000 epochs: long enough to stop or kill mid-run
@@ -158,10 +175,67 @@ def _wait_for(condition, seconds: float = 60.0) -> None:
 
 
 def test_the_asking_process_never_imports_tensorflow():
-    code = ("import sys; from core import scenarios; from core.runner.workers import WorkerPool; pool = WorkerPool(); "
+    code = ("import sys; from core.cases import scenarios; from core.runner.workers import WorkerPool; pool = WorkerPool(); "
             "r = pool.submit(scenarios.get('parabola').spec('answer').with_value('train.epochs', 2)).wait(300); "
             "pool.shutdown(); print(r.epochs_run, r.readout.parabola is not None, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["2", "True", "False", "False"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The protocol: typed messages, and what is not one of them
+
+
+def test_every_worker_message_is_frozen_and_round_trips_through_pickle():
+    spec = scenarios.get("sine-relu").spec("question")
+    weights = (np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros(3, dtype=np.float32))
+    examples = [
+        RunRequest(1, spec, 2.5, "fit"), RestartsRequest(2, spec, 8, tuple(range(8)), None), ModelRequest(3, spec, weights),
+        StopRequest(4), RetireRequest(),
+        Ready(123, 456.5), Progress(1, 3, {"loss": 0.5}, ((3, {"loss": 0.5}),), list(weights)), Done(1, b"PK\x03\x04", 800.0),
+        SpecRefused(2, "train.clipnorm", 1.0, "empty for restarts", None), Failed(3, "RuntimeError", "it broke", "Traceback", 700.0),
+    ]
+    assert {type(m) for m in examples} == set(REQUESTS) | set(REPLIES)  # every kind of message is tried
+    for message in examples:
+        again = pickle.loads(pickle.dumps(message))
+        assert type(again) is type(message)
+        for field in dataclasses.fields(message):
+            np.testing.assert_equal(getattr(again, field.name), getattr(message, field.name))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            message.job_id = 99
+    assert examples[0].spec.key() == pickle.loads(pickle.dumps(examples[0])).spec.key()
+
+
+def test_the_worker_refuses_a_message_outside_the_protocol_and_names_what_is_allowed():
+    sent = []
+    loop = WorkerLoop(sent.append, engine=None)  # nothing is trained: no engine is needed to refuse
+    spec = scenarios.get("segments").spec("answer")
+    loop.handle(("run", 7, spec, 0, None, None, "fast"))  # the tuples of the old protocol
+    loop.handle(Progress(5, 1, {"loss": 0.1}))  # a reply, sent the wrong way: it names job 5
+    loop.handle(StopRequest(6))  # a stop for a job that has ended is no mistake
+    assert not loop.threads and not loop.flags and len(sent) == 2
+    old, wrong_way = sent
+    allowed = "is not allowed; allowed: RunRequest, RestartsRequest, ModelRequest, StopRequest, RetireRequest"
+    assert isinstance(old, Failed) and old.kind == "ProtocolError" and old.job_id is None
+    assert old.message.startswith("the worker refused the message tuple ('run', 7, RunSpec(") and allowed in old.message
+    assert len(old.message) < 300  # the message is shortened, not the whole spec
+    assert wrong_way.job_id == 5 and allowed in wrong_way.message
+    result, error = job_outcome(wrong_way)  # what the asker's Job.wait raises
+    assert result is None and isinstance(error, TrainingError)
+    assert str(error).startswith("ProtocolError: the worker refused the message Progress(job_id=5, epoch=1")
+
+
+def test_a_real_worker_answers_a_stray_message_with_an_error_and_keeps_working(pool):
+    worker = pool.warm()
+    assert worker.ready.wait(300)
+    with pytest.raises(TypeError, match=r"the message tuple \('stop', 1\) is not allowed; allowed: RunRequest, "):
+        worker.send(("stop", 1))  # the asker refuses to send anything else
+    stray = Job(10_000, worker)
+    worker.jobs[stray.id] = stray
+    worker._channel.put(Progress(stray.id, 1, {}))  # past that check, straight down the pipe
+    with pytest.raises(TrainingError, match=r"ProtocolError: the worker refused the message Progress\(job_id=10000"):
+        stray.wait(timeout=60)
+    spec = scenarios.get("segments").spec("answer").with_value("train.epochs", 2)
+    assert pool.submit(spec).wait(timeout=300).epochs_run == 2

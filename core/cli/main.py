@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _quiet_native_stderr():
     """TensorFlow's C++ start-up notes, kept off the terminal (the same guard the workers use)."""
-    from core.runner.workers import quiet_native_stderr
+    from core.runner.worker import quiet_native_stderr
 
     return quiet_native_stderr()
 

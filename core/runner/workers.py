@@ -1,10 +1,11 @@
-"""Trainings in worker processes: submit a spec, stream progress, stop, get the plain result back.
+"""The asker's end of the worker processes: submit a spec, stream progress, stop, get the plain result back.
 
 The process that asks (the Streamlit server, the command line) never imports TensorFlow: a worker
 is a fresh Python interpreter (started like multiprocessing's spawn, so safe next to the asker's
-threads, and talking over a socket pair) that imports the engine, trains
-each job in a thread of its own and sends back progress (the epoch, its logs, every epoch's history
-and the latest weights) and the typed result (core/outcomes/results.py), which pickles.
+threads, and talking over a socket pair) that imports the engine, trains each job in a thread of
+its own (core/runner/worker.py) and sends back progress (the epoch, its logs, every epoch's history
+and the latest weights) and the typed result (core/outcomes/results.py), which pickles. What the
+two ends say to each other is typed in core/runner/messages.py.
 
 Why processes: XLA keeps every compiled training loop until its process ends (about 10-20 MB per
 new architecture), so a long-lived server that trains in-process grows without bound. A worker whose
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import math
 import os
 import signal
@@ -33,18 +35,33 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import Any
 
+from core.runner.messages import (
+    REQUESTS,
+    Channel,
+    Done,
+    Failed,
+    ModelRequest,
+    Progress,
+    Ready,
+    Reply,
+    Request,
+    RestartsRequest,
+    RetireRequest,
+    RunRequest,
+    SpecRefused,
+    StopRequest,
+    not_understood,
+)
 from core.settings.errors import SpecError
 from core.settings.specs import RunSpec
 
+LOG = logging.getLogger(__name__)
+JOB_REQUESTS = (RunRequest, RestartsRequest, ModelRequest)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the folder that holds the `core` package
-PROGRESS_INTERVAL = 0.1  # seconds between progress messages of one job (the live charts redraw at 4 per second)
 POLL_SECONDS = 0.2  # how often a worker's reader looks whether its process is still alive
-PARENT_POLL_SECONDS = 1.0  # how often an idle worker looks whether its asker is still there
 HARD_LIMIT = 1.25  # a busy worker is retired only past this multiple of its limit; an idle one at the limit
 REPLACE_JOIN_SECONDS = 30.0  # how long a replacement waits for the retired worker to end (so both are not resident at once)
 
@@ -72,186 +89,18 @@ class TrainingError(RuntimeError):
         self.kind, self.message, self.details = kind, message, details
 
 
-def rss_mb(pid: int) -> float | None:
-    """Resident memory of a process in MB (Linux /proc), or None where it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+def job_outcome(reply: Done | SpecRefused | Failed) -> tuple[Any, BaseException | None]:
+    """What a job's last reply means to its asker: (result, None), or (None, the error to raise from `Job.wait`)."""
+    match reply:
+        case Done():
+            return reply.result, None
+        case SpecRefused():
+            return None, SpecError(reply.field, reply.value, reply.allowed)
+        case Failed():
+            return None, TrainingError(reply.kind, reply.message, reply.details)
+    raise TypeError(not_understood(reply, (Done, SpecRefused, Failed)))
 
 
-# ---------------------------------------------------------------------------------------------
-# Inside the worker process
-
-
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """TensorFlow's C++ start-up notes go to fd 2 whatever the log level; keep them off the server's terminal."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-class _Channel:
-    """Both ends of a worker's socket: pickled messages, sent whole by any thread, read by one."""
-
-    def __init__(self, fd: int):
-        self._connection = Connection(fd)
-        self._lock = threading.Lock()
-
-    def put(self, message) -> None:
-        with self._lock:
-            self._connection.send(message)
-
-    def get(self, timeout: float):
-        """The next message, or None after `timeout` seconds; EOFError once the other end is gone."""
-        return self._connection.recv() if self._connection.poll(timeout) else _NOTHING
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._connection.close()
-
-
-_NOTHING = object()
-
-
-def serve(fd: int) -> None:
-    """The worker process's entry point (`python -c "from core.runner.workers import serve; serve(FD)"`)."""
-    _worker_main(_Channel(fd))
-
-
-class _Outbox:
-    """The worker's sending end: once the asker is gone there is nobody to tell, so the process ends quietly."""
-
-    def __init__(self, channel: _Channel):
-        self._channel = channel
-
-    def put(self, message) -> None:
-        try:
-            self._channel.put(message)
-        except OSError:  # a broken pipe: the asker exited or was killed
-            os._exit(0)
-
-
-def _worker_main(channel: _Channel) -> None:
-    """The worker's loop: run jobs in threads, pass stop requests on, report memory with each result."""
-    outbox = _Outbox(channel)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the asker, which stops its jobs
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with quiet_native_stderr():
-        import core  # noqa: F401  (XLA's flags before TensorFlow)
-        from core.engine.callbacks import LabCallback
-        from core.engine.training import train, train_restarts
-        from core.io import export
-        from core.runner.stopping import StopFlag
-
-    class Stream(LabCallback):
-        """Sends a single run's progress: the latest epoch and weights, and every epoch's logs since the last message."""
-
-        def __init__(self, job_id: int, epochs: int):
-            super().__init__()
-            self.job_id, self.epochs = job_id, epochs
-            self.pending: list[tuple[int, dict]] = []
-            self.last_sent, self.epoch, self.logs = 0.0, 0, {}
-
-        def flush(self) -> None:
-            weights = [w.copy() for w in self.probe.weights()] if self.probe is not None else None
-            outbox.put(("progress", self.job_id, self.epoch, self.logs, self.pending, weights))
-            self.pending, self.last_sent = [], time.monotonic()
-
-        def on_train_begin(self, logs=None):
-            self.flush()  # the initial weights, before the first epoch
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = {k: float(v) for k, v in (logs or {}).items()}
-            self.epoch, self.logs = epoch + 1, logs
-            self.pending.append((epoch + 1, logs))
-            if time.monotonic() - self.last_sent >= PROGRESS_INTERVAL or epoch + 1 >= self.epochs:
-                self.flush()
-
-        def on_train_end(self, logs=None):
-            if self.pending:
-                self.flush()
-
-    flags: dict[int, StopFlag] = {}
-
-    def finish(kind: str, job_id: int, payload) -> None:
-        outbox.put((kind, job_id, payload, rss_mb(os.getpid())))
-
-    def run(job_id: int, spec: RunSpec, members: int, seeds, seconds: float | None, path: str) -> None:
-        last = [0.0]
-
-        def progress(epoch: int, logs: dict) -> None:  # restarts: the epoch and the median loss
-            now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL or epoch >= spec.train.epochs:
-                last[0] = now
-                outbox.put(("progress", job_id, epoch, dict(logs), [], None))
-
-        try:
-            flag = flags[job_id]
-            flag.limit(seconds)
-            if members:
-                result = train_restarts(spec, members, seeds=seeds, progress=progress, stop=flag)
-            else:
-                result = train(spec, callbacks=[Stream(job_id, spec.train.epochs)], stop=flag, path=path)
-            finish("done", job_id, result)
-        except SpecError as err:
-            finish("spec_error", job_id, (err.field, err.value, err.allowed))
-        except Exception as err:  # reported to the asker, who shows it with the run's settings
-            finish("error", job_id, (type(err).__name__, str(err), traceback.format_exc()))
-        finally:
-            flags.pop(job_id, None)
-
-    def model(job_id: int, spec: RunSpec, weights) -> None:
-        try:
-            finish("done", job_id, export.model_bytes(spec, weights))
-        except Exception as err:
-            finish("error", job_id, (type(err).__name__, str(err), traceback.format_exc()))
-
-    outbox.put(("ready", os.getpid(), rss_mb(os.getpid())))
-    threads: list[threading.Thread] = []
-    closing = False
-    while True:
-        threads = [t for t in threads if t.is_alive()]
-        if closing and not threads:
-            break
-        try:
-            message = channel.get(timeout=PARENT_POLL_SECONDS)
-        except (EOFError, OSError):  # the asker is gone (killed): nobody reads what this would send
-            os._exit(0)
-        if message is _NOTHING:
-            continue
-        if message is None:  # retire: finish what runs (stop requests still arrive), then end; no run is cut
-            closing = True
-            continue
-        kind, job_id, *payload = message
-        if kind in ("run", "model"):
-            if kind == "run":
-                flags[job_id] = StopFlag()
-            target = run if kind == "run" else model
-            thread = threading.Thread(target=target, args=(job_id, *payload), daemon=True, name=f"job-{job_id}")
-            thread.start()
-            threads.append(thread)
-        elif kind == "stop" and job_id in flags:
-            flags[job_id].set()
-
-
-# ---------------------------------------------------------------------------------------------
-# In the asking process
 
 
 class Job:
@@ -275,7 +124,7 @@ class Job:
 
     def stop(self) -> None:
         """Ask the training to end after its current chunk; it keeps what it learned."""
-        self.worker.send(("stop", self.id))
+        self.worker.send(StopRequest(self.id))
 
     @property
     def done(self) -> bool:
@@ -289,16 +138,16 @@ class Job:
             raise self._error
         return self._result
 
-    def _on_progress(self, epoch: int, logs: dict, rows: list[tuple[int, dict]], weights) -> None:
-        for row_epoch, row_logs in rows:
+    def _on_progress(self, progress: Progress) -> None:
+        for row_epoch, row_logs in progress.rows:
             self.epochs.append(row_epoch)
             for name, value in row_logs.items():
                 self.history.setdefault(name, []).append(value)
-        if weights is not None:
-            self.weights = weights
-        self.epoch, self.logs = epoch, logs
+        if progress.weights is not None:
+            self.weights = progress.weights
+        self.epoch, self.logs = progress.epoch, progress.logs
         if self._progress is not None:
-            self._progress(epoch, logs)
+            self._progress(progress.epoch, progress.logs)
 
     def _finish(self, result=None, error: BaseException | None = None) -> None:
         self._result, self._error = result, error
@@ -316,7 +165,7 @@ class Worker:
         self.started = time.monotonic()
         self.process = _Process(theirs.fileno())
         theirs.close()
-        self._channel = _Channel(ours.detach())
+        self._channel = Channel(ours.detach())
         self.jobs: dict[int, Job] = {}
         self.rss_mb: float | None = None
         self.retiring = False
@@ -335,19 +184,24 @@ class Worker:
     def alive(self) -> bool:
         return self.process.is_alive()
 
-    def send(self, message) -> None:
+    def send(self, message: Request) -> None:
+        """Send a request; anything else is a mistake of the asker's code (TypeError)."""
+        if not isinstance(message, REQUESTS):
+            raise TypeError(not_understood(message, REQUESTS))
         if self.alive:
             with contextlib.suppress(OSError):  # it died meanwhile: its reader fails the jobs
                 self._channel.put(message)
 
-    def start(self, job: Job, message: tuple) -> None:
+    def start(self, job: Job, message: RunRequest | RestartsRequest | ModelRequest) -> None:
+        if not isinstance(message, JOB_REQUESTS):
+            raise TypeError(not_understood(message, JOB_REQUESTS))
         with self._lock:
             self.jobs[job.id] = job
         self.send(message)
 
     def close(self) -> None:
         """End the process once its jobs are done (they keep receiving stop requests until then)."""
-        self.send(None)
+        self.send(RetireRequest())
 
     def _read(self) -> None:
         while True:
@@ -357,33 +211,30 @@ class Worker:
                 self.process.join(5)
                 self._died()
                 return
-            if message is _NOTHING:
+            if message is None:
                 if not self.alive:
                     self._died()
                     return
                 continue
-            kind = message[0]
-            if kind == "ready":
-                self.rss_mb, self.ready_s = message[2], time.monotonic() - self.started
+            self._receive(message)
+
+    def _receive(self, reply: Reply) -> None:
+        match reply:
+            case Ready():
+                self.rss_mb, self.ready_s = reply.rss_mb, time.monotonic() - self.started
                 self.ready.set()
-                continue
-            job = self.jobs.get(message[1])
-            if job is None:
-                continue
-            if kind == "progress":
-                job._on_progress(*message[2:])
-                continue
-            with self._lock:
-                self.jobs.pop(job.id, None)
-            self.rss_mb = message[3]
-            if self._on_idle is not None:  # before the asker hears of the result, so its next request sees a retirement
-                self._on_idle(self)
-            if kind == "done":
-                job._finish(result=message[2])
-            elif kind == "spec_error":
-                job._finish(error=SpecError(*message[2]))
-            else:
-                job._finish(error=TrainingError(*message[2]))
+            case Progress() if reply.job_id in self.jobs:
+                self.jobs[reply.job_id]._on_progress(reply)
+            case Done() | SpecRefused() | Failed() if reply.job_id in self.jobs:
+                with self._lock:
+                    job = self.jobs.pop(reply.job_id)
+                self.rss_mb = reply.rss_mb
+                if self._on_idle is not None:  # before the asker hears of the result, so its next request sees a retirement
+                    self._on_idle(self)
+                result, error = job_outcome(reply)
+                job._finish(result=result, error=error)
+            case Failed():  # about no job of ours: a message the worker could not read
+                LOG.error("worker %s: %s: %s", self.pid, reply.kind, reply.message)
 
     def _died(self) -> None:
         self._channel.close()
@@ -410,14 +261,14 @@ class _Process:
     """A worker's process: a fresh Python interpreter (like multiprocessing's spawn, safe next to threads) that serves `fd`.
 
     Not multiprocessing.Process: under Streamlit, `__main__` is the page script, which a spawned child
-    would run again; here the child runs nothing but `core.runner.workers.serve`.
+    would run again; here the child runs nothing but `core.runner.worker.serve`.
     """
 
     def __init__(self, fd: int):
         path = os.environ.get("PYTHONPATH", "")
         env = {**os.environ, "PYTHONPATH": ROOT + (os.pathsep + path if path else "")}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        self._popen = subprocess.Popen([sys.executable, "-c", f"from core.runner.workers import serve; serve({fd})"], pass_fds=(fd,),
+        self._popen = subprocess.Popen([sys.executable, "-c", f"from core.runner.worker import serve; serve({fd})"], pass_fds=(fd,),
                                        env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
         self.pid = self._popen.pid
 
@@ -470,14 +321,16 @@ class WorkerPool:
                progress: Callable[[int, dict], None] | None = None, path: str = "fast") -> Job:
         """Train `spec` (or `members` seeds of it) in a worker; `seconds` is its wall-clock budget there."""
         seconds = None if seconds is None or math.isinf(seconds) else float(seconds)
-        seeds = list(seeds) if seeds is not None else None
-        return self._send(lambda job_id: ("run", job_id, spec, members, seeds, seconds, path), progress)
+        seeds = tuple(seeds) if seeds is not None else None
+        if members:
+            return self._send(lambda job_id: RestartsRequest(job_id, spec, members, seeds, seconds), progress)
+        return self._send(lambda job_id: RunRequest(job_id, spec, seconds, path), progress)
 
     def model_bytes(self, spec: RunSpec, weights, timeout: float = 120.0) -> bytes:
         """The .keras file of `spec` with `weights`, made in a worker (Keras saves it)."""
-        return self._send(lambda job_id: ("model", job_id, spec, list(weights))).wait(timeout)
+        return self._send(lambda job_id: ModelRequest(job_id, spec, tuple(weights))).wait(timeout)
 
-    def _send(self, message: Callable[[int], tuple], progress=None) -> Job:
+    def _send(self, message: Callable[[int], RunRequest | RestartsRequest | ModelRequest], progress=None) -> Job:
         with self._lock:
             if self.closed:
                 raise RuntimeError("the worker pool is shut down")
