@@ -359,17 +359,13 @@ def _cmd_sweep(args) -> int:
     budget = _budget()
     for _, variant in variants:
         budget.check(variant, seeds)
-    with _quiet_native_stderr():
-        import core.engine.training  # noqa: F401
-    from core.engine.training import train_restarts
     from core.outcomes.restarts import summarize_sweep
-    from core.runner.stopping import StopFlag
 
     reports = []
-    for value, variant in variants:
-        stop = StopFlag()
-        stop.limit(budget.seconds_for(seeds))
-        outcome = train_restarts(variant, seeds, stop=stop)
+    with _worker() as pool:  # the seeds train in a worker process, as `run` does: this process never imports TensorFlow
+        outcomes = [(value, variant, _wait(pool.submit(variant, members=seeds, seconds=budget.seconds_for(seeds))))
+                    for value, variant in variants]
+    for value, variant, outcome in outcomes:
         if outcome.stop_reason == "budget":
             print("note: " + budget.stop_message(outcome.epochs_run, variant.train.epochs, seeds), file=sys.stderr)
         reports.append((value, summarize_sweep(outcome, criterion)))
