@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from core.cases.scenarios import Scenario
-from core.settings.specs import FUNCTIONS, PLANE_FUNCTIONS, PLANE_REGRESSIONS, DataSpec, ModelSpec, RunSpec, SpecError, all_rules
+from core.settings.specs import FUNCTIONS, PLANE_FUNCTIONS, PLANE_REGRESSIONS, DataSpec, ModelSpec, RunSpec, SpecError, all_rules, parse_value
 from ui.state import keys
 
 
@@ -236,7 +236,7 @@ def init_from_url(scenario: Scenario) -> list[str]:
                             f"(settings: {', '.join(by_url)}).")
             continue
         try:
-            parsed = RULES[control.path].parse(control.path, raw)
+            parsed = parse_value(control.path, raw)  # text from a link, by the same rule as the form's
         except SpecError as err:
             default = widget_value(control.path, value_of(base, control.path))
             warnings.append(f"URL parameter {name}={raw!r} ({control.label}) is not allowed; allowed: {err.allowed}. "

@@ -261,7 +261,7 @@ def _resolved_spec(scenario, args):
         table = _read_data(path) if path is not None else None
         # The file, the model's settings and --set together: a 3-class file is valid only with the 3 outputs set beside it.
         try:
-            built = spec.with_values({**model, **changes}, table=table) if (model or changes or table is not None) else spec
+            built = spec.with_text({**model, **changes}, table=table) if (model or changes or table is not None) else spec
             if model:
                 from core.io import kerasfile
 
@@ -355,7 +355,7 @@ def _cmd_sweep(args) -> int:
         items = [v.strip() for v in values.split(",") if v.strip()] if sep else []
         if not items:
             raise UsageError(f"--vary: {args.vary!r} is not allowed; allowed: SECTION.FIELD=V1,V2,... e.g. train.learning_rate=0.1,0.01")
-        variants = [(value, spec.with_value(path.strip(), value)) for value in items]
+        variants = [(value, spec.with_text({path.strip(): value})) for value in items]
     budget = _budget()
     for _, variant in variants:
         budget.check(variant, seeds)
