@@ -518,7 +518,7 @@ def test_your_data_trains_pasted_rows_and_a_bad_file_keeps_the_results():
     assert not at.exception and not errors(at)
     caption = shown(next(c.value for c in at.caption if "Training on" in c.value))
     assert "Training on your data: **pasted rows**, 60 rows" in caption
-    assert "Input **income**, target **bought** (classification of 2 classes); 12 rows held out for testing" in caption
+    assert "Input **income**, target **bought** (classification of 2 classes)." in caption  # every row trains: no hold-out asked for
     for name, value in (("out", "sigmoid"), ("loss", "binary_crossentropy"), ("xscale", "standard")):
         at.selectbox(key=f"data.{name}").set_value(value)
     at = train(at, "data", lr="0.05")

@@ -110,7 +110,7 @@ def test_the_example_fails_raw_and_trains_scaled():
 
     asked, answered = train(raw), train(scenarios.get("data").spec("answer"))
     assert asked.final["r2"] < 0 and answered.final["r2"] > 0.9
-    assert answered.x_test is not None and len(answered.x_test) == 24
+    assert raw.data.n_samples == 120 and answered.x_test is None  # every row trains: no hold-out unless one is asked for
 
 
 def test_columns_by_name_the_test_share_and_a_copy_keep_the_table():
@@ -153,6 +153,60 @@ def test_the_exported_script_reads_the_file_and_agrees_with_the_lab(files, tmp_p
     assert done.returncode == 0, done.stderr[-2000:]
     assert "the same final loss to float32 rounding" in done.stdout
     assert "loss on the 60 held-out samples" in done.stdout
+
+
+XOR = "x1,x2,y\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
+
+
+def test_a_four_row_xor_file_trains_on_every_row_by_default(tmp_path, capsys):
+    from core.cli.main import main
+
+    (tmp_path / "xor.csv").write_text(XOR)
+    code = main(["run", "data", "--data", str(tmp_path / "xor.csv"), "--set", "model.units=4", "--set", "model.activation=tanh",
+                 "--set", "model.output_activation=sigmoid", "--set", "train.loss=binary_crossentropy", "--set", "train.epochs=3",
+                 "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    config = json.loads(out.out)["config"]["data"]
+    assert (config["test_share"], config["n_samples"], config["test_samples"], config["file_name"]) == (0.0, 4, 0, "xor.csv")
+
+
+def test_a_hold_out_that_leaves_too_few_rows_is_a_usage_error_before_training(tmp_path, capsys, monkeypatch):
+    import core.cli.main as cli_main
+
+    monkeypatch.setattr(cli_main, "_worker", lambda: pytest.fail("a worker was started for settings that cannot train"))
+    (tmp_path / "xor.csv").write_text(XOR)
+    assert cli_main.main(["run", "data", "--data", str(tmp_path / "xor.csv"), "--set", "data.test_share=0.25"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ("error: data.test_share: 0.25 is not allowed; allowed: a share that leaves at least "
+                                         "4 training rows of 4\n"), out.err
+
+
+def test_the_page_says_a_hold_out_leaves_too_few_rows_before_train():
+    from tests.test_pages import errors, page, shown, warnings
+
+    at = page("data", test="0.3")  # a link that holds out 30%, then a file of four rows
+    at.text_area(key="data.paste").set_value(XOR)
+    at.button(key="data.use_paste").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert warnings(at) == ["This file needs other settings in the Data tab (its columns, its task or its test share) before Train: "
+                            "Test share (data.test_share): 0.3 is not allowed; allowed: a share that leaves at least 4 training rows of 4"]
+    at.text_input(key="data.test").set_value("0")
+    at = at.button(key="data.train").click().run()  # the form's values are read when Train is pressed: with no hold-out it trains
+    assert not at.exception and not warnings(at) and not errors(at), (warnings(at), errors(at))
+    assert any("4 rows" in shown(c.value) for c in at.caption)
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "doctor"])
+def test_the_help_lists_every_scenario(command, capsys):
+    from core.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the help to the terminal's width
+    listed = ", ".join(list(scenarios.SCENARIOS)[:-1]) + " or " + list(scenarios.SCENARIOS)[-1]
+    assert listed in text and "data or playground" in text, text
 
 
 @pytest.fixture(scope="module")

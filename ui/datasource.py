@@ -59,8 +59,8 @@ def panel(scenario: Scenario, form: controls.FormRead) -> None:
         if problem:
             st.error(md(problem), icon=":material/error:")
         columns = _column_problems(scenario, form)
-        if columns:  # the file is fine, the columns the form chooses are not (three inputs, say): say which to choose
-            st.warning("This file needs other settings in the Data tab (its columns or its task) before Train: "
+        if columns:  # the file is fine, the form's columns, task or test share are not (three inputs, a hold-out of every row)
+            st.warning("This file needs other settings in the Data tab (its columns, its task or its test share) before Train: "
                        + "; ".join(md(c) for c in columns),
                        icon=":material/view_column:")
         what = "the example" if own is None else "your data"
@@ -138,10 +138,12 @@ def _model_uploaded(scenario: Scenario) -> None:
         return
     controls.load(scenario, spec)
     st.session_state.pop(k.model_error, None)
+    scaling = "".join(f", {axis} scaling {getattr(spec.data, f'{axis}_scaling')}" for axis in ("x", "y")
+                      if f"data.{axis}_scaling" in settings)  # the lab's own download carries its scalers
     st.session_state[k.model_note] = " ".join([
         f"The settings of {upload.name!r} are in the form: {controls.architecture(spec.model)}, {spec.train.optimizer} at learning "
-        f"rate {spec.train.learning_rate:g}, loss {spec.train.loss}. Training starts from fresh weights drawn with the run's "
-        "seed, not from the file's weights.", *notes])
+        f"rate {spec.train.learning_rate:g}, loss {spec.train.loss}{scaling}. Training starts from fresh weights drawn with the "
+        "run's seed, not from the file's weights.", *notes])
 
 
 def _forget(scenario: Scenario) -> None:

@@ -74,14 +74,23 @@ def _wait(job):
         raise
 
 
+def _scenario_help() -> str:
+    """Every scenario id, from core/cases/scenarios.py (no TensorFlow needed), as the positional argument's help."""
+    from core.cases.scenarios import SCENARIOS
+
+    ids = list(SCENARIOS)
+    return f"{', '.join(ids[:-1])} or {ids[-1]} (python -m core list: each with its presets)"
+
+
 def _parser() -> argparse.ArgumentParser:
+    scenario_help = _scenario_help()
     parser = _Parser(prog="python -m core", description="Tiny Net Lab: rebuild, train and explain the four posted cases.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="scenarios and their presets")
     sub.add_parser("example-data", help="print the example CSV of scenario data (house prices against area): python -m core "
                    "example-data > prices.csv")
     run = sub.add_parser("run", help="train one scenario preset")
-    run.add_argument("scenario", help="sine-relu, noisy-sine, parabola, segments or custom")
+    run.add_argument("scenario", help=scenario_help)
     run.add_argument("--preset", default="question", help="question (default), answer or a variant (see list)")
     run.add_argument("--seed", help="seed of the initializers and shuffles (default: the preset's)")
     run.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
@@ -94,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--save-script", metavar="PATH", help="write a standalone numpy + Keras script that rebuilds this run to PATH (.py)")
     run.add_argument("--path", default="fast", help="fast (compiled loop, default) or fit (plain model.fit)")
     sweep = sub.add_parser("sweep", help="train many seeds of a preset at once and report how often it succeeds")
-    sweep.add_argument("scenario", help="sine-relu, noisy-sine, parabola, segments or custom")
+    sweep.add_argument("scenario", help=scenario_help)
     sweep.add_argument("--preset", default="question", help="question (default), answer or a variant")
     sweep.add_argument("--seeds", default=str(DEFAULT_SEEDS), help=f"how many seeds (1 to {MAX_SEEDS}; default {DEFAULT_SEEDS})")
     sweep.add_argument("--seed", help="the first seed (default: the preset's); the others follow it")
@@ -106,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--threshold", help="the success criterion's threshold (default: the case's, see --help of the case)")
     sweep.add_argument("--json", action="store_true", help="print the result as JSON")
     doctor = sub.add_parser("doctor", help="why a setup fails, and which changes fix it, measured over many seeds")
-    doctor.add_argument("scenario", help="sine-relu, noisy-sine, parabola, segments or custom")
+    doctor.add_argument("scenario", help=scenario_help)
     doctor.add_argument("--preset", default="question", help="question (default), answer or a variant")
     doctor.add_argument("--seed", help="the seed of the diagnosed run and the first of the measured seeds (default: the preset's)")
     doctor.add_argument("--seeds", default=None,

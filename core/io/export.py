@@ -45,8 +45,10 @@ def history_csv(history: dict) -> str:
 
 # The download button's help text for the .keras file (one line; the page shows it as is).
 MODEL_NOTE = ("Takes x in the data's own units and returns y in its own units (for a classifier, the probability): "
-              "the lab's scaling is built in as its first and last layers, scale_x and unscale_y. With features "
-              "(x1², sin x1, ...) it takes the features of the scaled inputs, as the script computes them.")
+              "the lab's scaling is built in as its first and last layers, scale_x and unscale_y, each named after its "
+              "scaler (scale_x_minmax, say). With features (x1², sin x1, ...) it takes the features of the scaled inputs, "
+              "as the script computes them. Compiled with the run's optimizer and loss: upload it on Your data (or pass "
+              "it to --model) and it reads back as the run's settings.")
 
 
 def model_bytes(spec: RunSpec, weights, scalers: dict | None = None) -> bytes:
@@ -57,7 +59,9 @@ def model_bytes(spec: RunSpec, weights, scalers: dict | None = None) -> bytes:
     (safe_mode on) gives a model whose `predict(x)` is the lab's fit of x. `scalers` is a run's
     `result.scalers` ({"x": {"shift", "scale"}, "y": ...}); without it they are fitted on the spec's
     data again, as the lab fits them. Keras's predict hands the model float32 x; calling the model on
-    float64 x keeps the scaling's float64 digits. The x^2 activation is the lab's registered
+    float64 x keeps the scaling's float64 digits. Each Rescaling is named after its scaler (`scale_x_minmax`,
+    `unscale_y_none`, ...) and the model is compiled with the run's optimizer and loss, so that
+    core/io/kerasfile.py reads the file back as the run's settings. The x^2 activation is the lab's registered
     `tinynet>square` (core/engine/models.py): outside the lab, load such a model with
     `custom_objects={"tinynet>square": lambda x: x * x}`.
 
@@ -84,14 +88,20 @@ def model_bytes(spec: RunSpec, weights, scalers: dict | None = None) -> bytes:
         # a float32 tensor first (and writes a 0-d array back as a plain float).
         return keras.layers.Rescaling(np.atleast_1d(scale), offset=np.atleast_1d(offset), dtype="float64", name=name)
 
+    x_kind, y_kind = scalers["x"].get("kind", spec.data.x_scaling), scalers["y"].get("kind", spec.data.y_scaling)
     front = ([keras.Input(shape=(len(fed),), name="x", dtype="float64"),
-              rescaling(1.0 / x_scale, -x_shift / x_scale, "scale_x")]  # (x - shift) / scale
+              rescaling(1.0 / x_scale, -x_shift / x_scale, f"scale_x_{x_kind}")]  # (x - shift) / scale
              if plain else [keras.Input(shape=(len(fed),), name="features")])  # features are no built-in layer
     model = keras.Sequential([
         *front,
         *trained.layers,
-        rescaling(y_scale, y_shift, "unscale_y"),  # y = output * scale + shift; (1, 0) for a classifier
+        rescaling(y_scale, y_shift, f"unscale_y_{y_kind}"),  # y = output * scale + shift; (1, 0) for a classifier
     ], name="tiny_net")
+    # The run's optimizer and loss, as the file's compile settings (the lab's categorical cross-entropy one-hots class
+    # numbers inside its loss; the file names Keras's own, which takes one-hot labels, as the script feeds it).
+    loss = keras.losses.CategoricalCrossentropy() if spec.train.loss == "categorical_crossentropy" else recipes.make_loss(spec.train)
+    model.compile(optimizer=recipes.make_optimizer(spec.train), loss=loss)
+    model.optimizer.build(model.trainable_variables)  # its (zero) slots saved too, so that load_model restores it without a warning
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")
         model.save(path)

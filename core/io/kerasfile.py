@@ -4,7 +4,12 @@ The file is never loaded as a model: its `config.json` is read as JSON from the 
 layer, custom object or other code in it can run (stricter than Keras's own `safe_mode`), and this
 module needs no TensorFlow. What the lab can rebuild exactly becomes a dict of dotted settings
 (`model.units`, `model.activation`, ..., `train.optimizer`, `train.learning_rate`, `train.loss`);
-anything else is refused with a SpecError that names the layer and says what is allowed.
+anything else is refused with a SpecError that names the layer and says what is allowed. The lab's own
+download (core/io/export.py) reads back as the run it came from: its scaling layers, `scale_x_<scaling>`
+and `unscale_y_<scaling>`, become `data.x_scaling` and `data.y_scaling`.
+
+The file comes from a visitor and is read in the dashboard's server, so the archive is read with a cap on
+what it inflates to, checked before and while inflating (`read_config`).
 
 The lab trains the file's architecture from fresh weights drawn with the run's seed (its
 initializers' own seeds, if any, are not used); the file's trained weights are not read.
@@ -20,15 +25,26 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
+import struct
 import zipfile
+import zlib
 from typing import Any
 
 from core.settings.errors import SpecError
 from core.settings.recipes import DEFAULT_INIT_SCALE
-from core.settings.specs import ACTIVATIONS, MAX_LAYERS, MAX_OUTPUTS
+from core.settings.specs import ACTIVATIONS, MAX_LAYERS, MAX_OUTPUTS, SCALINGS
 
 FIELD = "model.file"
 MAX_BYTES = 20 * 1024 * 1024
+# What the archive may inflate to: the file runs in the dashboard's server, so a zip bomb (a few MB that inflate to
+# GB) is refused from its declared sizes before anything is inflated, and again while reading if they lie.
+MAX_CONFIG_BYTES = 1024 * 1024  # config.json once inflated; a Keras model of eight Dense layers needs about 15 kB
+MAX_ENTRIES = 64  # files in the archive; Keras writes 3 (config.json, metadata.json, model.weights.h5)
+MAX_DIRECTORY_BYTES = 64 * 1024  # the zip's central directory, which zipfile parses whole when it opens the archive
+CHUNK = 64 * 1024  # config.json is inflated this much at a time
+END_RECORD = struct.Struct("<4s4H2LH")  # the zip's end of central directory record
+NOT_KERAS = "a .keras file saved by Keras 3 (model.save('mine.keras'))"
 ALLOWED_LAYERS = "an InputLayer of shape (1,) or (2,), then Dense layers only"
 INPUT_SHAPES = ("one input of shape (1,): a single x, or (2,): x1, x2")
 
@@ -60,44 +76,90 @@ def check_inputs(settings: dict[str, str], spec) -> None:
                         f"({', '.join(spec.data.input_features)})")
 
 
-def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str], list[str]]:
-    """The settings a .keras file describes, as dotted names -> text values, and notes on what was not taken over."""
+def read_config(content: bytes, name: str = "model.keras") -> Any:
+    """The JSON of the archive's config.json, inflated with a cap; a SpecError names what is wrong and the limit.
+
+    Checked before anything is inflated: the upload's size, the number of entries and the central directory's
+    size (from the zip's end record, before zipfile parses the directory), and config.json's declared size and
+    compression; then config.json is inflated CHUNK bytes at a time and refused once past MAX_CONFIG_BYTES, in
+    case its declared size lies. A crafted file is refused in milliseconds, with memory of the order of the cap.
+    """
     if len(content) > MAX_BYTES:
         raise SpecError(FIELD, f"{name} ({len(content) / 1e6:.1f} MB)", f"a .keras file of at most {MAX_BYTES // (1024 * 1024)} MB")
+    entries, directory = _end_record(content)
+    if entries > MAX_ENTRIES or directory > MAX_DIRECTORY_BYTES:
+        raise SpecError(FIELD, f"an archive of {entries:,} entries in a central directory of {directory:,} bytes",
+                        f"at most {MAX_ENTRIES} entries and {MAX_DIRECTORY_BYTES:,} bytes of directory ({NOT_KERAS}: 3 entries)")
     try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError):
-        raise SpecError(FIELD, "a file that is not a zip with a config.json",
-                        "a .keras file saved by Keras 3 (model.save('mine.keras'))") from None
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise SpecError(FIELD, "a file that is not a zip with a config.json", NOT_KERAS) from None
+    with archive:
+        if len(archive.infolist()) > MAX_ENTRIES:
+            raise SpecError(FIELD, f"an archive of {len(archive.infolist()):,} entries", f"at most {MAX_ENTRIES} entries ({NOT_KERAS})")
+        try:
+            info = archive.getinfo("config.json")
+        except KeyError:
+            raise SpecError(FIELD, "a zip without config.json", NOT_KERAS + ", which holds config.json") from None
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 0x1:
+            raise SpecError(FIELD, f"config.json {'encrypted' if info.flag_bits & 0x1 else 'compressed'} with method {info.compress_type}",
+                            "config.json stored or deflated, unencrypted, as Keras writes it")
+        if info.file_size > MAX_CONFIG_BYTES:
+            raise SpecError(FIELD, f"config.json of {info.file_size:,} bytes once inflated ({info.compress_size:,} in the file)",
+                            f"a config.json of at most {MAX_CONFIG_BYTES:,} bytes (a model of Dense layers needs a few thousand)")
+        text = _inflate(archive, info)
+    try:
+        return json.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise SpecError(FIELD, f"config.json that is not UTF-8 text (byte {err.start:,}: {err.object[err.start:err.start + 4]!r})",
+                        NOT_KERAS + ", whose config.json is UTF-8 JSON") from None
+    except json.JSONDecodeError as err:
+        raise SpecError(FIELD, f"config.json that is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})",
+                        NOT_KERAS + ", whose config.json is UTF-8 JSON") from None
+
+
+def _end_record(content: bytes) -> tuple[int, int]:
+    """The number of entries and the central directory's size the zip declares, read as zipfile will read them.
+
+    zipfile takes the last end record in the file's last 64 kB (its comment may hide one), and a zip64 locator
+    right before it replaces both numbers: such an archive (over 65,535 entries or 4 GB) is no .keras file.
+    """
+    tail = content[-(END_RECORD.size + 0xFFFF):]
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < END_RECORD.size:
+        raise SpecError(FIELD, "a file that is not a zip with a config.json", NOT_KERAS)
+    _, _, _, _, entries, directory, _, _ = END_RECORD.unpack_from(tail, at)
+    where = len(content) - len(tail) + at  # the end record's place in the file
+    if where >= 20 and content[where - 20:where].startswith(b"PK\x06\x07"):
+        raise SpecError(FIELD, "a zip64 archive", NOT_KERAS)
+    return entries, directory
+
+
+def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The entry's bytes, inflated CHUNK at a time and refused once past MAX_CONFIG_BYTES, whatever its header declares."""
+    chunks, total = [], 0
+    try:
+        with archive.open(info) as handle:
+            while chunk := handle.read(CHUNK):
+                total += len(chunk)
+                if total > MAX_CONFIG_BYTES:
+                    raise SpecError(FIELD, f"{info.filename}, which inflates past {MAX_CONFIG_BYTES:,} bytes although it declares "
+                                    f"{info.file_size:,}", f"a {info.filename} of at most {MAX_CONFIG_BYTES:,} bytes")
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as err:
+        raise SpecError(FIELD, f"{info.filename} that cannot be read back ({err}; a damaged file, or one whose sizes lie)",
+                        NOT_KERAS) from None
+    return b"".join(chunks)
+
+
+def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str], list[str]]:
+    """The settings a .keras file describes, as dotted names -> text values, and notes on what was not taken over."""
+    config = read_config(content, name)
     if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Functional"):
         kind = config.get("class_name") if isinstance(config, dict) else type(config).__name__
         raise SpecError(FIELD, f"a model of class {kind!r}", "a Sequential or Functional model of " + ALLOWED_LAYERS)
-    layers = (config.get("config") or {}).get("layers") or []
     notes: list[str] = []
-    inputs = 1
-    dense = []
-    for index, layer in enumerate(layers):
-        cls = layer.get("class_name")
-        inner = layer.get("config") or {}
-        label = f"layer {index} {inner.get('name', '?')!r} ({cls})"
-        if cls == "InputLayer":
-            shape = inner.get("batch_shape") or inner.get("batch_input_shape")
-            if index != 0:
-                raise SpecError(FIELD, f"{label}, a second input", INPUT_SHAPES)
-            if list(shape or [])[1:] not in ([1], [2]):
-                raise SpecError(FIELD, f"{label} of shape {tuple(shape or [])[1:]}", INPUT_SHAPES)
-            inputs = int(list(shape)[1])
-            continue
-        if cls != "Dense":
-            raise SpecError(FIELD, label, ALLOWED_LAYERS + " (the lab rebuilds exactly what it can train; no convolutions, "
-                            "dropout, batch normalisation, Lambda or custom layers)")
-        if len(layer.get("inbound_nodes") or []) > 1:
-            raise SpecError(FIELD, f"{label}, used {len(layer['inbound_nodes'])} times", "each Dense layer used once, one after another")
-        for extra in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"):
-            if inner.get(extra):
-                raise SpecError(FIELD, f"{label} with a {extra.replace('_', ' ')}", "Dense layers without regularizers or constraints")
-        dense.append((label, inner))
+    inputs, dense, scalings = _layers((config.get("config") or {}).get("layers") or [], notes)
     if not dense:
         raise SpecError(FIELD, "a model without Dense layers", ALLOWED_LAYERS)
     if len(dense) - 1 > MAX_LAYERS:
@@ -127,16 +189,99 @@ def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str
         "model.kernel_initializer": ",".join(name for name, _ in kernels),
         "model.kernel_init_scale": "" if not scales else repr(scales.pop()),
         "model.bias_initializer": bias_inits.pop(),
+        **scalings,
     }
     settings.update(_compiled(config.get("compile_config"), notes))
     return settings, notes
 
 
+def _layers(layers: list, notes: list[str]) -> tuple[int, list[tuple[str, dict]], dict[str, str]]:
+    """The input width, the Dense layers (label, config) and the lab's own scalers, or a SpecError naming the first layer refused."""
+    inputs = 1
+    dense: list[tuple[str, dict]] = []
+    scalings: dict[str, str] = {}
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            raise SpecError(FIELD, f"layer {index}, a {type(layer).__name__} instead of a layer", ALLOWED_LAYERS)
+        cls = layer.get("class_name")
+        inner = layer.get("config") or {}
+        label = f"layer {index} {inner.get('name', '?')!r} ({cls})"
+        if cls == "InputLayer":
+            shape = inner.get("batch_shape") or inner.get("batch_input_shape")
+            if index != 0:
+                raise SpecError(FIELD, f"{label}, a second input", INPUT_SHAPES)
+            if list(shape or [])[1:] not in ([1], [2]):
+                raise SpecError(FIELD, f"{label} of shape {tuple(shape or [])[1:]}", INPUT_SHAPES)
+            inputs = int(list(shape)[1])
+            continue
+        if cls == "Rescaling":
+            scalings.update(_scaling(label, inner, first=not dense and index <= 1, last=index == len(layers) - 1, notes=notes))
+            continue
+        if cls != "Dense":
+            raise SpecError(FIELD, label, ALLOWED_LAYERS + " (the lab rebuilds exactly what it can train; no convolutions, "
+                            "dropout, batch normalisation, Lambda or custom layers)")
+        if len(layer.get("inbound_nodes") or []) > 1:
+            raise SpecError(FIELD, f"{label}, used {len(layer['inbound_nodes'])} times", "each Dense layer used once, one after another")
+        for extra in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"):
+            if inner.get(extra):
+                raise SpecError(FIELD, f"{label} with a {extra.replace('_', ' ')}", "Dense layers without regularizers or constraints")
+        dense.append((label, inner))
+    return inputs, dense, scalings
+
+
+def _scaling(label: str, inner: dict, first: bool, last: bool, notes: list[str]) -> dict[str, str]:
+    """A Rescaling the lab's download writes (core/io/export.py), read back as the run's x or y scaling.
+
+    The lab scales outside the network with scalers fitted on the training data (core/data/datasets.py), and its
+    .keras file carries them as `scale_x_<kind>` right after the input and `unscale_y_<kind>` last: the kind
+    becomes data.x_scaling / data.y_scaling, fitted again on the data the file is trained on. A Rescaling
+    anywhere else, of another name, or whose numbers no scaler of its kind could give, is refused.
+    """
+    name = str(inner.get("name", ""))
+    match = re.fullmatch(r"(scale_x|unscale_y)(?:_(\w+))?", name)
+    role = None if match is None else "x" if match[1] == "scale_x" else "y"
+    kind = (match[2] or "") if match else ""
+    if role is None or not (first if role == "x" else last) or kind not in ("", *SCALINGS):
+        raise SpecError(FIELD, label, ALLOWED_LAYERS + "; a Rescaling only as the lab's download writes its scaling: "
+                        f"scale_x_<scaling> right after the input, unscale_y_<scaling> last (<scaling>: {', '.join(SCALINGS)})")
+    scale, offset = _numbers(inner.get("scale", 1.0)), _numbers(inner.get("offset", 0.0))
+    if not scale or not offset or not all(math.isfinite(v) for v in scale + offset) or min(scale) <= 0 \
+            or max(len(scale), len(offset)) > (2 if role == "x" else 1):
+        raise SpecError(FIELD, f"{label} with scale {_shown(scale)} and offset {_shown(offset)}",
+                        "the scale (a positive number per column) and offset of a scaler the lab fits")
+    identity = all(v == 1.0 for v in scale) and all(v == 0.0 for v in offset)
+    if kind == "none" and not identity:
+        raise SpecError(FIELD, f"{label} with scale {_shown(scale)} and offset {_shown(offset)}",
+                        "scale 1 and offset 0 for scaling none (the lab's download of an unscaled run)")
+    if not kind:  # a download from before the layers named their scaler: only no scaling is certain
+        if not identity:
+            notes.append(f"The file's {name} does not say which scaler fitted it: the form's "
+                         f"{'x' if role == 'x' else 'y'} scaling is kept.")
+            return {}
+        kind = "none"
+    return {f"data.{role}_scaling": kind}
+
+
+def _numbers(value: Any) -> list[float]:
+    """A Rescaling's scale or offset as Keras writes it (a number, a list, or a numpy array as {"class_name": "__numpy__"})."""
+    if isinstance(value, dict) and value.get("class_name") == "__numpy__":
+        value = (value.get("config") or {}).get("value")
+    values = value if isinstance(value, list) else [value]
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return []
+
+
+def _shown(values: list[float]) -> str:
+    return ", ".join(f"{v:.6g}" for v in values[:4]) + (", ..." if len(values) > 4 else "") if values else "(not a number)"
+
+
 def _activation(label: str, inner: dict) -> str:
     act = inner.get("activation", "linear")
     if isinstance(act, dict):  # a serialised function (a lambda, say): only the lab's own x^2 is known by name
-        inner_config = act.get("config")
-        act = act.get("registered_name") or (inner_config if isinstance(inner_config, str) else act.get("class_name"))
+        inner_config = act.get("config")  # a registered function: {"class_name": "function", "config": "tinynet>square"}
+        act = inner_config if isinstance(inner_config, str) else act.get("registered_name") or act.get("class_name")
     act = {"tinynet>square": "square", "square": "square", None: "linear"}.get(act, act)
     if act not in ACTIVATIONS:
         raise SpecError(FIELD, f"{label} with activation {act!r}", "one of " + ", ".join(ACTIVATIONS))
@@ -163,9 +308,11 @@ def _initializer(label: str, spec: Any, role: str) -> tuple[str, float | None]:
         if float(args.get("mean", 0.0)) != 0.0:
             raise SpecError(FIELD, f"{label}: {cls} of mean {args['mean']:g}", "a normal initializer of mean 0")
         scale = float(args.get("stddev", DEFAULT_INIT_SCALE))
-    if role == "bias":
-        raise SpecError(FIELD, f"{label} with a random bias initializer ({cls})", "zeros, ones or a glorot/he/lecun bias initializer")
-    return INITIALIZERS[cls], (None if math.isclose(scale, DEFAULT_INIT_SCALE, rel_tol=1e-6) else _short(scale))
+    scale = None if math.isclose(scale, DEFAULT_INIT_SCALE, rel_tol=1e-6) else _short(scale)
+    if role == "bias" and scale is not None:  # the lab's bias initializers take Keras's default scale (its own downloads)
+        raise SpecError(FIELD, f"{label} with a bias initializer {cls} of scale {scale:g}",
+                        f"zeros, ones, a glorot/he/lecun bias initializer, or a random one of Keras's default scale {DEFAULT_INIT_SCALE:g}")
+    return INITIALIZERS[cls], scale
 
 
 def _short(value: float) -> float:
