@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.system  # the real server and a browser: the system tier (see pytest.ini)
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tests" / "load.py"
 CASE_PAGES = ("sine-relu", "noisy-sine", "parabola", "segments", "custom")  # the cycle tests/load.py uses

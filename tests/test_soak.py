@@ -18,6 +18,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.system  # the real server and a browser: the system tier (see pytest.ini)
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tests" / "soak.py"
 CLOUD_MEMORY_MIB = 2.7e9 / 2**20  # Streamlit Community Cloud's limit for an app, about 2.7 GB
