@@ -1,17 +1,13 @@
 """The budget: where its limits come from, which requests it refuses and what it tells their users."""
 
 import math
-import os
-import subprocess
-import sys
 
 import pytest
+from inprocess import cli as _cli  # `python -m core` through main(argv), in this process
 
 from core.cases import scenarios
 from core.runner.budget import LIMITS, Budget, BudgetError, cost
 from core.settings.specs import DEFAULT_SEEDS, SpecError
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_limits_come_from_the_environment_then_secrets_then_defaults():
@@ -107,11 +103,6 @@ def test_the_stop_message_names_the_budget_and_what_would_fit():
     text = budget.stop_message(400, 3000)
     assert "wall-clock budget of 5 s (set by TINYNET_MAX_SECONDS)" in text and "after 400 of 3,000 epochs" in text
     assert "at most about 360 epochs" in text
-
-
-def _cli(*args, env=None):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_cli_refuses_an_oversized_run_and_sweep_with_one_line():

@@ -1,4 +1,9 @@
-"""The command line, run as users run it: `python -m core ...` in a subprocess."""
+"""The command line: `python -m core ...` through `main(argv)` in this process, and as a real process in the system tier.
+
+`cli(...)` (tests/inprocess.py) returns what the subprocess would: its exit code, stdout and stderr;
+its trainings run in this process. The tests marked `system` start `python -m core` itself: its
+worker process, a killed worker, and nothing on stderr but the one line.
+"""
 
 import json
 import os
@@ -7,12 +12,14 @@ import sys
 
 import numpy as np
 import pytest
+from inprocess import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def cli(*args, timeout=300):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def process_cli(*args, timeout=300):
+    """`python -m core ARGS` as users run it (without TF_CPP_MIN_LOG_LEVEL of ours): a fresh interpreter, its own worker process."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -59,6 +66,20 @@ def test_human_summary_and_saved_model(tmp_path):
     assert np.all(np.isfinite(np.asarray(model(np.zeros((2, 1), np.float32)))))
 
 
+@pytest.mark.system
+def test_python_m_core_trains_in_its_worker_saves_the_model_and_refuses_with_one_line(tmp_path):
+    path = tmp_path / "relu.keras"
+    out = process_cli("run", "sine-relu", "--set", "train.epochs=5", "--save-model", str(path))
+    assert out.returncode == 0 and out.stderr == "", out.stderr[-3000:]  # TensorFlow's start-up notes stay off the terminal
+    assert "sine-relu / question (seed 7): 5 epochs, 1,565 optimizer steps" in out.stdout and f"model saved to {path}" in out.stdout
+    import keras
+
+    assert keras.models.load_model(path).count_params() == 13  # made by the command's worker process
+    out = process_cli("run", "nope")
+    assert out.returncode == 2 and out.stdout == "" and "Traceback" not in out.stderr
+    assert out.stderr.startswith("error: scenario: 'nope' is not allowed; allowed: sine-relu,") and out.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("args, message", [
     (["run", "nope"], "error: scenario: 'nope' is not allowed; allowed: sine-relu, noisy-sine, parabola, segments"),
     (["run", "parabola", "--preset", "x"], "error: preset: 'x' is not allowed; allowed: presets of parabola: question, answer, one-neuron"),
@@ -99,6 +120,7 @@ def test_bench_json_on_one_small_case():
     assert data["peak_rss_mb"] > 0
 
 
+@pytest.mark.system
 def test_a_training_process_killed_mid_run_ends_the_command_with_one_line_and_exit_code_2():
     import signal
 

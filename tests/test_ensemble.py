@@ -2,12 +2,10 @@
 
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from inprocess import cli  # `python -m core` through main(argv), in this process
 
 from core.cases import scenarios
 from core.engine.training import train, train_restarts
@@ -15,8 +13,6 @@ from core.outcomes.restarts import summarize_sweep, wilson_interval
 from core.outcomes.results import ParabolaReadout, Readout
 from core.settings.criteria import Criterion
 from core.settings.specs import SpecError
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize("scenario, preset, epochs, members", [
@@ -96,11 +92,6 @@ def test_restarts_refuse_settings_that_couple_the_seeds():
         train_restarts(spec, 4)
     with pytest.raises(SpecError, match="seeds: 300 is not allowed"):
         train_restarts(scenarios.get("segments").spec(), 300)
-
-
-def cli(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_sweep_command_json_and_vary():

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from inprocess import cli  # `python -m core` through main(argv), in this process
 
 from core.cases import scenarios
 from core.data.datafile import example_csv
@@ -339,8 +340,7 @@ def test_the_engine_builds_from_the_recipes_the_script_writes():
 
 
 def test_cli_saves_a_script_that_runs(tmp_path):
-    out = run_python(["-m", "core", "run", "custom", "--set", "data.expression=abs(x) - 0.5", "--set", "train.epochs=5",
-                      "--save-script", "fit.py"], tmp_path)
+    out = cli("run", "custom", "--set", "data.expression=abs(x) - 0.5", "--set", "train.epochs=5", "--save-script", "fit.py", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "script saved to fit.py" in out.stdout
     lab_loss = float(re.search(r"^final: loss (\S+),", out.stdout, re.M).group(1))
@@ -358,7 +358,7 @@ def test_cli_saves_a_script_that_runs(tmp_path):
     (".", "allowed: a file path"),
 ])
 def test_a_bad_script_path_exits_2_with_one_line(where, reason, tmp_path):
-    out = run_python(["-m", "core", "run", "custom", "--save-script", where], tmp_path, timeout=120)
+    out = cli("run", "custom", "--save-script", where, cwd=tmp_path)
     assert out.returncode == 2
     assert out.stdout == ""
     assert out.stderr.startswith(f"error: --save-script: {where!r} is not allowed; {reason}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from inprocess import cli  # `python -m core` through main(argv), in this process
 
 from core.cases import scenarios
 from core.data.datasets import FEATURE_FUNCTIONS, make_dataset, playground_points
@@ -18,10 +19,6 @@ from core.settings.specs import FEATURES, PLANE_FUNCTIONS, DataSpec, RunSpec, Sp
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 PLAYGROUND = scenarios.get("playground")
-
-
-def cli(*args, timeout=240):
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
 def run_json(*args) -> dict:
