@@ -116,15 +116,15 @@ def test_a_rescaling_the_lab_could_not_have_written_is_refused(case):
     assert "scale" in refused.value.allowed, str(refused.value)  # the lab's own layers, or the numbers a scaler gives
 
 
-def test_a_download_from_before_the_layers_named_their_scaler_keeps_the_forms_scaling():
+def test_a_download_from_before_the_layers_named_their_scaler_keeps_the_current_scaling():
     def old_names(config):
         rescaling(config, 1).update(name="scale_x")
         rescaling(config, -1).update(name="unscale_y")
 
     settings, notes = read_model(with_config(edited(old_names)))
     assert "data.x_scaling" not in settings and "data.y_scaling" not in settings
-    assert notes == ["The file's scale_x does not say which scaler fitted it: the form's x scaling is kept.",
-                     "The file's unscale_y does not say which scaler fitted it: the form's y scaling is kept."]
+    assert notes == ["The file's scale_x does not say which scaler fitted it: the current x scaling is kept.",
+                     "The file's unscale_y does not say which scaler fitted it: the current y scaling is kept."]
     identity = edited(lambda c: [rescaling(c, i).update(name=n, scale=1.0, offset=0.0) for i, n in ((1, "scale_x"), (-1, "unscale_y"))])
     settings, notes = read_model(with_config(identity))
     assert (settings["data.x_scaling"], settings["data.y_scaling"], notes) == ("none", "none", [])

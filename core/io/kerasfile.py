@@ -39,7 +39,7 @@ FIELD = "model.file"
 MAX_BYTES = 20 * 1024 * 1024
 # What the archive may inflate to: the file runs in the dashboard's server, so a zip bomb (a few MB that inflate to
 # GB) is refused from its declared sizes before anything is inflated, and again while reading if they lie.
-MAX_CONFIG_BYTES = 1024 * 1024  # config.json once inflated; a Keras model of eight Dense layers needs about 15 kB
+MAX_CONFIG_BYTES = 1024 * 1024  # config.json once inflated; a Keras model of Dense layers needs a few kB per layer
 MAX_ENTRIES = 64  # files in the archive; Keras writes 3 (config.json, metadata.json, model.weights.h5)
 MAX_DIRECTORY_BYTES = 64 * 1024  # the zip's central directory, which zipfile parses whole when it opens the archive
 CHUNK = 64 * 1024  # config.json is inflated this much at a time
@@ -255,7 +255,7 @@ def _scaling(label: str, inner: dict, first: bool, last: bool, notes: list[str])
                         "scale 1 and offset 0 for scaling none (the lab's download of an unscaled run)")
     if not kind:  # a download from before the layers named their scaler: only no scaling is certain
         if not identity:
-            notes.append(f"The file's {name} does not say which scaler fitted it: the form's "
+            notes.append(f"The file's {name} does not say which scaler fitted it: the current "
                          f"{'x' if role == 'x' else 'y'} scaling is kept.")
             return {}
         kind = "none"
