@@ -58,21 +58,21 @@ def initializer(spec: RunSpec) -> dict:
 
 
 def wider_units(factor: int) -> Callable[[RunSpec], dict]:
-    return lambda spec: {"model.units": ",".join(str(min(MAX_UNITS, u * factor)) for u in spec.model.units)}
+    return lambda spec: {"model.units": tuple(min(MAX_UNITS, u * factor) for u in spec.model.units)}
 
 
 def deeper(spec: RunSpec) -> dict:
     units = spec.model.units or (8,)
     acts = spec.model.activation or ("tanh",)
-    return {"model.units": ",".join(str(u) for u in (*units, units[-1])), "model.activation": ",".join((*acts, acts[-1]))}
+    return {"model.units": (*units, units[-1]), "model.activation": (*acts, acts[-1])}
 
 
 def hidden_layer(spec: RunSpec) -> dict:
     """A model with no hidden layer gets one: the output's own nonlinearity moved inside, or 8 tanh units."""
     out = spec.model.output_activation
     if out in ("square",):
-        return {"model.units": "1", "model.activation": out, "model.output_activation": "linear"}
-    return {"model.units": "8", "model.activation": "tanh"}
+        return {"model.units": (1,), "model.activation": (out,), "model.output_activation": "linear"}
+    return {"model.units": (8,), "model.activation": ("tanh",)}
 
 
 def combine(spec: RunSpec, changes: list[Change]) -> RunSpec:
@@ -114,7 +114,7 @@ def nothing(s: Situation) -> list[Change]:
 
 
 def _relu_to(activation: str) -> Callable[[RunSpec], dict]:
-    return lambda s: {"model.activation": ",".join(activation if a == "relu" else a for a in s.model.activation)}
+    return lambda s: {"model.activation": tuple(activation if a == "relu" else a for a in s.model.activation)}
 
 
 def _epochs_times_4(s: Situation) -> list[Change]:
@@ -255,7 +255,7 @@ def propose_capacity(s: Situation) -> list[Change]:
     d, m = s.spec.data, s.spec.model
     out = []
     if d.n_inputs == 2 and set(d.input_features) != set(FEATURES):
-        out.append(change("features", "all the Playground's features", "features", lambda spec: {"data.features": ",".join(FEATURES)}))
+        out.append(change("features", "all the Playground's features", "features", lambda spec: {"data.features": tuple(FEATURES)}))
     if not m.units:
         out.append(change("hidden", "a hidden layer", "depth", hidden_layer))
     else:
