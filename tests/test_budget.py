@@ -7,7 +7,8 @@ from inprocess import cli as _cli  # `python -m core` through main(argv), in thi
 
 from core.cases import scenarios
 from core.runner.budget import LIMITS, Budget, BudgetError, cost
-from core.settings.specs import DEFAULT_SEEDS, SpecError
+from core.settings.rules import DEFAULT_SEEDS
+from core.settings.specs import SpecError
 
 
 def test_limits_come_from_the_environment_then_secrets_then_defaults():

@@ -20,7 +20,8 @@ from core.outcomes.restarts import check as check_restarts
 from core.outcomes.restarts import summarize_sweep
 from core.outcomes.results import Finding, RunResult
 from core.settings.criteria import Criterion
-from core.settings.specs import MAX_SEEDS, SpecError
+from core.settings.rules import MAX_SEEDS
+from core.settings.specs import SpecError
 from ui import controls, run
 from ui.charts.doctor import fixes_chart
 from ui.display import md, show_chart

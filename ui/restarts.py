@@ -14,7 +14,8 @@ from core.cases.scenarios import Scenario
 from core.outcomes.restarts import summarize_sweep
 from core.outcomes.results import RestartsResult, RunResult
 from core.settings.criteria import Criterion
-from core.settings.specs import DEFAULT_SEEDS, MAX_SEEDS, SpecError
+from core.settings.rules import DEFAULT_SEEDS, MAX_SEEDS
+from core.settings.specs import SpecError
 from ui import controls, run
 from ui.charts.restarts import restarts_histogram, restarts_loss_chart, success_rates_chart
 from ui.display import lower_label, md, show_chart

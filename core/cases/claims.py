@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from core.cases import scenarios
 from core.outcomes.restarts import SweepSummary, summarize_sweep
-from core.settings.specs import DEFAULT_SEEDS
+from core.settings.rules import DEFAULT_SEEDS
 
 CLAIMS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "claims.json")
 SEEDS = DEFAULT_SEEDS

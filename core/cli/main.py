@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core.settings.specs import DEFAULT_SEEDS, MAX_SEEDS
+from core.settings.rules import DEFAULT_SEEDS, MAX_SEEDS
 
 
 class UsageError(Exception):

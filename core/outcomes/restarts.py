@@ -19,7 +19,8 @@ import numpy as np
 from core.outcomes.results import MemberResult, RestartsResult, RunResult
 from core.settings.criteria import Criterion
 from core.settings.errors import SpecError
-from core.settings.specs import MAX_SEEDS, RunSpec
+from core.settings.rules import MAX_SEEDS
+from core.settings.specs import RunSpec
 
 MAX_MEMBERS = MAX_SEEDS
 
