@@ -1,4 +1,10 @@
-"""Every page under Streamlit's AppTest: presets fill controls, Train draws results, bad input is answered."""
+"""Every page under Streamlit's AppTest: presets fill controls, Train draws results, bad input is answered.
+
+The flows a page shows (presets and the URL, a bad URL value, the best seed, find a fix and load it) are
+tested here, once; the browser (tests/test_browser.py) only sees what AppTest cannot. The pages train in
+this process through an InProcessPool (tests/inprocess.py, the same results as a worker's); the tests
+about worker processes (a killed worker) use the real pool and are marked `system`.
+"""
 
 import re
 import threading
@@ -8,6 +14,22 @@ from streamlit.testing.v1 import AppTest
 
 PAGES = {name: f"../pages/{name}.py" for name in ("sine-relu", "noisy-sine", "parabola", "segments", "custom", "data", "playground")}
 TIMEOUT = 180
+
+
+@pytest.fixture(autouse=True)
+def inprocess_pool(request, monkeypatch):
+    """The pages train in this process (tests/inprocess.py), except in the tests about worker processes (marked system)."""
+    if request.node.get_closest_marker("system"):
+        yield None
+        return
+    from inprocess import InProcessPool
+
+    import ui.run
+
+    pool = InProcessPool()
+    monkeypatch.setattr(ui.run, "pool", lambda: pool)
+    yield pool
+    pool.shutdown()
 
 
 def page(scenario: str, **query) -> AppTest:
@@ -244,6 +266,9 @@ def test_the_best_seed_of_a_two_setup_restart_loads_into_its_own_setup():
     assert at.text_input(key="parabola.seed").value == str(seed)
     assert at.query_params["preset"] == "answer"
     assert at.button(key="parabola.preset.answer").proto.type == "primary"
+    at = at.button(key="parabola.train").click().run()
+    assert not at.exception
+    assert any(re.search(rf"^Trained in .*seed {seed} · preset As answered", s) for s in successes(at)), successes(at)
 
 
 def test_a_preset_click_and_the_compare_button_put_their_settings_in_the_url():
@@ -257,6 +282,11 @@ def test_a_preset_click_and_the_compare_button_put_their_settings_in_the_url():
     at.button(key="sine-relu.asked_vs_answered").click().run()
     assert not at.exception
     assert at.query_params["preset"] == "answer" and at.query_params["seed"] == "5"  # the run B it trained last
+    # The link reproduces run B: opened afresh, it fills the form with the posted fix and seed 5.
+    opened = page("sine-relu", **{name: at.query_params[name] for name in at.query_params})
+    assert opened.text_input(key="sine-relu.seed").value == "5" and opened.text_input(key="sine-relu.units").value == "32,32"
+    kinds = {name: opened.button(key=f"sine-relu.preset.{name}").proto.type for name in ("question", "answer")}
+    assert kinds == {"question": "secondary", "answer": "primary"}, kinds
 
 
 def test_a_link_with_its_own_settings_highlights_no_preset():
@@ -439,6 +469,7 @@ def test_trainings_beyond_the_server_slots_wait_their_turn_and_can_be_cancelled(
     assert run.busy_slots(first) == 0
 
 
+@pytest.mark.system
 def test_a_training_process_killed_mid_run_is_answered_and_the_next_train_works():
     import os
     import signal
@@ -484,7 +515,7 @@ def test_why_and_find_a_fix_on_the_page_then_load_the_best_into_the_settings():
     at = at.button(key="segments.find_fix").click().run()
     assert not at.exception
     verdicts = [s.value for s in at.success if "What fixes it" in s.value]
-    assert verdicts and "of 16 seeds" in verdicts[0]
+    assert verdicts and re.search(r"What fixes it: .* succeeds on 1[5-6] of 16 seeds", verdicts[0]), verdicts
     assert "The posted fix on the same seeds" in " ".join(m.value for m in at.markdown)
     table = at.dataframe[-1].value if at.dataframe else None
     assert table is not None and {"setup", "changes", "succeeded", "rate"} <= set(table.columns)
@@ -492,7 +523,7 @@ def test_why_and_find_a_fix_on_the_page_then_load_the_best_into_the_settings():
     at = at.button(key="segments.doctor_load").click().run()
     assert not at.exception
     assert at.session_state["segments.xscale"] == "standard"
-    assert at.query_params["xscale"] == "standard"
+    assert at.query_params["xscale"] == "standard" and at.query_params["opt"] == "adam"  # the link carries the fix
     at = at.button(key="segments.train").click().run()  # the loaded fix trains and meets the criterion
     assert any("**met**" in m.value for m in at.markdown)
 
@@ -592,15 +623,13 @@ def test_your_data_with_three_classes_trains_one_softmax_unit_per_class():
     assert trained in successes(at)
 
 
-# The Playground page: every dataset trains and draws its surface, its unit maps and its network.
-PLANE_SETTINGS = {
-    "circle": {}, "xor": {}, "gauss": {}, "spiral": {},
-    "plane": {"out": "linear", "loss": "mse"}, "multi_gauss": {"out": "linear", "loss": "mse"},
-}
+# The Playground page: a dataset of each task trains and draws its surface, its unit maps and its network. The page
+# draws every dataset of a task alike; each of the six trains in the engine's tests (tests/test_playground.py).
+PLANE_SETTINGS = {"circle": {}, "plane": {"out": "linear", "loss": "mse"}}
 
 
 @pytest.mark.parametrize("dataset", PLANE_SETTINGS)
-def test_the_playground_trains_every_dataset_and_draws_its_surface_and_units(dataset):
+def test_the_playground_trains_a_dataset_of_each_task_and_draws_its_surface_and_units(dataset):
     at = page("playground", preset="answer")
     at.selectbox(key="playground.dataset").set_value(dataset)
     for name, value in PLANE_SETTINGS[dataset].items():
