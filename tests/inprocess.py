@@ -226,13 +226,14 @@ def cli(*args, env: dict | None = None, cwd=None, timeout: float | None = None) 
     `env` adds environment variables for the call (TINYNET_MAX_SECONDS and friends), `cwd` is the
     folder it runs in; `timeout` is accepted for the subprocess form's sake and ignored.
     """
+    from core.cli import common
     from core.cli import main as command
 
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.dict(os.environ, {k: str(v) for k, v in (env or {}).items()}))
-        stack.enter_context(mock.patch.object(command, "_worker", _inprocess_worker))
+        stack.enter_context(mock.patch.object(common, "worker", _inprocess_worker))
         if cwd is not None:
             stack.enter_context(contextlib.chdir(cwd))
         stack.enter_context(contextlib.redirect_stdout(out))

@@ -79,16 +79,15 @@ def test_the_median_leaves_out_diverged_seeds_and_the_json_keeps_its_keys():
     assert data["best"]["seed"] == summary.best.seed and data["runs"][0]["score"] == 0.01
 
 
-def test_sweep_on_a_csv_names_the_seed_with_the_highest_r2_best(tmp_path, capsys):
-    from core.cli.main import main
+def test_sweep_on_a_csv_names_the_seed_with_the_highest_r2_best(tmp_path):
+    from tests.inprocess import cli
 
     x = np.linspace(0, 3, 40)
     path = tmp_path / "curve.csv"
     path.write_text("x,y\n" + "".join(f"{a:.4f},{np.sin(2 * a) + 0.1 * a:.4f}\n" for a in x))
-    code = main(["sweep", "data", "--data", str(path), "--seeds", "6", "--set", "train.epochs=150", "--json"])
-    out = capsys.readouterr()
-    assert code == 0, out.err
-    data = json.loads(out.out)
+    out = cli("sweep", "data", "--data", path, "--seeds", "6", "--set", "train.epochs=150", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
     assert data["criterion"]["kind"] == "r2_at_least"
     r2 = [run["final"]["r2"] for run in data["runs"]]
     assert len(set(r2)) > 1  # the seeds differ, so the choice matters

@@ -172,9 +172,10 @@ def test_a_four_row_xor_file_trains_on_every_row_by_default(tmp_path, capsys):
 
 
 def test_a_hold_out_that_leaves_too_few_rows_is_a_usage_error_before_training(tmp_path, capsys, monkeypatch):
+    import core.cli.common as cli_common
     import core.cli.main as cli_main
 
-    monkeypatch.setattr(cli_main, "_worker", lambda: pytest.fail("a worker was started for settings that cannot train"))
+    monkeypatch.setattr(cli_common, "worker", lambda: pytest.fail("a worker was started for settings that cannot train"))
     (tmp_path / "xor.csv").write_text(XOR)
     assert cli_main.main(["run", "data", "--data", str(tmp_path / "xor.csv"), "--set", "data.test_share=0.25"]) == 2
     out = capsys.readouterr()

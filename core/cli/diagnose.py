@@ -1,0 +1,96 @@
+"""`python -m core doctor`: why a setup fails, read from one run, and the changes that fix it, measured over seeds."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from core.cli import common
+
+
+def cmd_doctor(args) -> int:
+    from core import doctor
+    from core.cases import scenarios
+
+    scenario = scenarios.get(args.scenario)
+    scenario.preset(args.preset)
+    seconds = common.number_flag("--seconds", args.seconds, common.budget_from_env().max_doctor_seconds, 1, 86_400,
+                                 "a number of seconds from 1 to 86400")
+    target = common.number_flag("--target", args.target, doctor.TARGET_RATE, 0.01, 1, "a share of the seeds from 0.01 to 1")
+    spec = common.resolved_spec(scenario, args)
+    seeds = common.seeds_flag(args.seeds) if args.seeds is not None else doctor.default_seeds(spec)
+    base = scenario.criterion_for(spec.data.resolved_task)
+    criterion = base if args.threshold is None else common.threshold_flag(base, args.threshold)
+    from core.outcomes.restarts import check as check_restarts
+
+    check_restarts(spec, seeds)
+    budget = common.budget_from_env()
+    budget.check(spec)
+    budget.check(spec, seeds)
+    posted = None
+    if "answer" in scenario.preset_names() and args.preset != "answer" and args.data is None:
+        posted = scenario.spec("answer", seed=spec.seed)
+    say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    with common.worker() as pool:
+        say(f"training {scenario.id} / {args.preset} (seed {spec.seed}) to read its findings ...")
+        result = common.wait(pool.submit(spec, seconds=budget.seconds_for()))
+        found = doctor.findings(result, criterion)
+        for item in found:
+            say(f"  [{item.role}] {item.id}: {item.text}")
+        say(f"measuring over {seeds} seeds ({criterion.describe()}); budget {seconds:g} s")
+        began = time.perf_counter()
+
+        def progress(state) -> None:
+            m = state.measured
+            if m is not None:
+                low, high = m.interval
+                say(f"  {time.perf_counter() - began:6.1f} s  {state.stage}: {m.label} ({doctor.label_changes(m.changes)}): "
+                    f"{m.successes}/{m.seeds} ({low:.0%}-{high:.0%}) in {m.wall_s:.1f} s")
+
+        def check(candidate, members):
+            budget.check(candidate, members)
+            check_restarts(candidate, members)
+
+        report = doctor.find_fixes(spec, found, result, criterion, doctor.measure_with(pool, budget.seconds_for(seeds)),
+                                   seeds=seeds, posted=posted, target=target, seconds=seconds, progress=progress, check=check)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+        return 0
+    print(f"{scenario.id} / {args.preset}, seeds {report.seeds[0]}..{report.seeds[-1]}: success = {criterion.describe()}")
+    print("Why:")
+    for item in report.findings:
+        print(f"- [{item.role}] {item.text}")
+    print("What fixes it:")
+    print(f"  {report.summary()}")
+    rows = ([("as it is", report.control)] if report.control else []) + \
+           ([("posted fix", report.posted_fix)] if report.posted_fix else []) + [("fix", m) for m in report.fixes[:8]]
+    for kind, m in rows:
+        low, high = m.interval
+        median = "" if m.median_metric is None else f", median {m.metric} {m.median_metric:.3g}"
+        print(f"  {kind:<10} {m.successes:>3}/{m.seeds} ({m.success_rate:>4.0%}, 95% {low:.0%}-{high:.0%}){median}: "
+              f"{doctor.label_changes(m.changes) if kind != 'as it is' else 'no change'}")
+    for line in report.skipped:
+        print(f"  skipped: {line}")
+    print(f"{len(report.tried)} candidates measured in {report.wall_s:.1f} s" + (" (stopped)" if report.stopped else ""))
+    return 0
+
+
+
+def add_parsers(sub, scenario_help: str) -> None:
+    """The `doctor` command's flags."""
+    doctor = sub.add_parser("doctor", help="why a setup fails, and which changes fix it, measured over many seeds")
+    doctor.add_argument("scenario", help=scenario_help)
+    doctor.add_argument("--preset", default="question", help="question (default), answer or a variant")
+    doctor.add_argument("--seed", help="the seed of the diagnosed run and the first of the measured seeds (default: the preset's)")
+    doctor.add_argument("--seeds", default=None,
+                        help="seeds per candidate, the same for every candidate (1 to 256; default 16, or 8 for a setup as heavy as noisy-sine)")
+    doctor.add_argument("--threshold", help="the success criterion's threshold (default: the case's)")
+    doctor.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="change one setting before diagnosing (repeatable)")
+    doctor.add_argument("--data", metavar="PATH", help=common.DATA_HELP)
+    doctor.add_argument("--model", metavar="PATH", help=common.MODEL_HELP)
+    doctor.add_argument("--seconds", default=None, help="the search's wall-clock budget in seconds (default: the budget's "
+                        "max_doctor_seconds, 300 unless TINYNET_MAX_DOCTOR_SECONDS says otherwise)")
+    doctor.add_argument("--target", default=None, help="stop once a candidate succeeds on this share of the seeds (default 0.9)")
+    doctor.add_argument("--json", action="store_true", help="print the findings and the measured fixes as JSON")
