@@ -22,31 +22,27 @@ def cmd_list(args=None) -> int:
 
 
 def cmd_claims(args) -> int:
-    seeds = common.seeds_flag(args.seeds)
-    if args.write is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.write))):
-        raise common.UsageError(f"--write: {args.write!r} is not allowed; allowed: a path in an existing folder")
-    with common.quiet_native_stderr():
-        import core.engine.training  # noqa: F401
     from core.cases import claims
 
-    table = claims.measure(seeds, report=None if args.json else lambda line: print(line, flush=True))
-    if args.write:
-        claims.write(table, args.write)
-    if args.json:
-        print(json.dumps(table, indent=1))
-    return 0
+    seeds = common.seeds_flag(args.seeds)
+    return _measure_table(args, lambda report: claims.measure(seeds, report=report), claims.write)
 
 
 def cmd_fixes(args) -> int:
+    from core.cases import fixes
+
+    return _measure_table(args, lambda report: fixes.measure(report=report), fixes.write)
+
+
+def _measure_table(args, measure, write) -> int:
+    """A home-page table (core/cases/claims.py or fixes.py) measured in this process, printed and written if asked."""
     if args.write is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.write))):
         raise common.UsageError(f"--write: {args.write!r} is not allowed; allowed: a path in an existing folder")
     with common.quiet_native_stderr():
         import core.engine.training  # noqa: F401
-    from core.cases import fixes
-
-    table = fixes.measure(report=None if args.json else lambda line: print(line, flush=True))
+    table = measure(None if args.json else lambda line: print(line, flush=True))
     if args.write:
-        fixes.write(table, args.write)
+        write(table, args.write)
     if args.json:
         print(json.dumps(table, indent=1))
     return 0

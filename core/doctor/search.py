@@ -23,7 +23,7 @@ from typing import Any
 from core.doctor.changes import Change, combine
 from core.doctor.facts import pct
 from core.doctor.registry import candidates
-from core.outcomes.restarts import seeds_for, summarize_sweep, wilson_interval
+from core.outcomes.restarts import SuccessRate, seeds_for, summarize_sweep
 from core.outcomes.results import Finding, RestartsResult, RunResult
 from core.settings.criteria import Criterion
 from core.settings.specs import RunSpec, SpecError
@@ -43,7 +43,7 @@ def default_seeds(spec: RunSpec) -> int:
 
 
 @dataclass(frozen=True)
-class Measured:
+class Measured(SuccessRate):
     """One setup measured over the doctor's seeds: the control, a candidate, or the posted fix."""
 
     label: str
@@ -56,14 +56,6 @@ class Measured:
     stopped: bool = False
     diverged: int = 0
     because: tuple[str, ...] = ()
-
-    @property
-    def success_rate(self) -> float:
-        return self.successes / self.seeds if self.seeds else 0.0
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.seeds)
 
     @property
     def size(self) -> int:

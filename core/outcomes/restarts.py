@@ -72,8 +72,23 @@ class SeedOutcome:
         return {**self.member.to_json(), "score": self.score if math.isfinite(self.score) else None, "success": self.success}
 
 
+class SuccessRate:
+    """The rate of `successes` of `seeds` and its 95% Wilson interval, for anything that counts both."""
+
+    successes: int
+    seeds: int
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.seeds if self.seeds else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.seeds)
+
+
 @dataclass(frozen=True)
-class SweepSummary:
+class SweepSummary(SuccessRate):
     """A restarts request read under a criterion: every seed's verdict, the rate with its Wilson interval, the best seed.
 
     The best seed is the first under `criterion.rank` (a success first, then the better score, then the
@@ -95,14 +110,6 @@ class SweepSummary:
     @property
     def successes(self) -> int:
         return sum(run.success for run in self.runs)
-
-    @property
-    def success_rate(self) -> float:
-        return self.successes / self.seeds if self.seeds else 0.0
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.seeds)
 
     @property
     def diverged(self) -> int:
