@@ -1,10 +1,12 @@
-"""Trainings in the test process itself: a pool with WorkerPool's interface, and `python -m core` through `main(argv)`.
+"""Trainings in the test process itself: a pool with WorkerPool's interface, `python -m core` through `main(argv)`,
+and exported scripts run as __main__.
 
 The fast tier tests what a page or a command does with a training, not how a worker process runs
 it: `InProcessPool` trains with core.engine.training in a thread of this process (the same results
 bit for bit, see tests/test_workers.py) and streams the same progress a worker sends, so no test
 pays for a fresh interpreter that imports TensorFlow. `cli(...)` runs the command line in-process
-with that pool and returns what a subprocess would (exit code, stdout, stderr). The real processes,
+with that pool and returns what a subprocess would (exit code, stdout, stderr); `script(path)` does
+the same for a script the lab exported. The real processes,
 the real server and the browser are tested once each in the `system` tier (tests/test_workers.py,
 tests/test_cli.py's process tests, tests/test_browser.py, tests/test_load.py, tests/test_soak.py).
 """
@@ -15,6 +17,7 @@ import contextlib
 import io
 import itertools
 import os
+import runpy
 import sys
 import threading
 import time
@@ -218,6 +221,31 @@ def _inprocess_worker():
         yield pool
     finally:
         pool.shutdown()
+
+
+def script(path, cwd=None) -> Completed:
+    """`python PATH` for a script the lab exported, run in this process as __main__ (a fresh namespace), its output captured.
+
+    The script imports numpy and Keras only, which this process holds already; an exception ends it
+    with exit code 1 and its traceback on stderr, as in a process of its own. The system tier runs one
+    exported script in a fresh interpreter without the lab on its path (tests/test_export.py).
+    """
+    path = os.fspath(path)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.chdir(cwd if cwd is not None else os.path.dirname(os.path.abspath(path))))
+        stack.enter_context(mock.patch.object(sys, "argv", [path]))
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        try:
+            runpy.run_path(path, run_name="__main__")
+            code = 0
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    return Completed([path], code, out.getvalue(), err.getvalue())
 
 
 def cli(*args, env: dict | None = None, cwd=None, timeout: float | None = None) -> Completed:

@@ -25,6 +25,7 @@ def test_the_shipped_table_covers_every_posted_case():
 FRESH_SEEDS = 16
 
 
+@pytest.mark.system  # minutes of training: the shipped table against a fresh measurement, in the system tier
 @pytest.mark.parametrize("scenario", scenarios.POSTED)
 def test_shipped_claims_match_a_fresh_measurement(scenario):
     shipped = claims.load()

@@ -1,8 +1,9 @@
 """The exported Keras script rebuilds the run: the lab's data, weights, optimizer, loss and shuffles, so its losses.
 
-Each script is run as users run it, `python script.py` in a fresh process, and its printed final loss
-is compared with the lab's own run of the same spec. Because the script feeds model.fit every epoch's
-samples in the lab's order, it IS the lab's reference path (`train(spec, path="fit")`, model.fit on the
+Each script is run as __main__ in this process (tests/inprocess.py; it imports numpy and Keras only), and
+its printed final loss is compared with the lab's own run of the same spec; the system tier runs one as
+users run it, `python script.py` in a fresh process without the lab on its path. Because the script
+feeds model.fit every epoch's samples in the lab's order, it IS the lab's reference path (`train(spec, path="fit")`, model.fit on the
 same batches) outside the lab: the two agree to float32 rounding (asserted: 1e-6 relative, a few
 float32 ulps; measured: equal in all 9 printed digits, i.e. the same float32). The lab's default fast
 path runs the same steps in one XLA-compiled loop, which sums in another order; over a few epochs that
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from inprocess import cli  # `python -m core` through main(argv), in this process
+from inprocess import cli, script  # `python -m core` through main(argv) and exported scripts, in this process
 
 from core.cases import scenarios
 from core.data.datafile import example_csv
@@ -66,8 +67,8 @@ def case_spec(name: str) -> RunSpec:
     return scenarios.get(scenario).spec(preset).with_values(changes)
 
 
-def run_python(args, cwd, timeout=300):
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+def run_python(args, cwd, timeout=300, env=None):
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env or ENV, capture_output=True, text=True, timeout=timeout)
 
 
 def printed_loss(stdout: str) -> float:
@@ -87,7 +88,7 @@ def test_the_script_trains_to_the_labs_final_loss(name, tmp_path):
     fast = train(spec)
     path = tmp_path / "run.py"
     path.write_text(export.keras_script(spec, expected_final_loss=fast.final["loss"]))
-    out = run_python([str(path)], tmp_path)
+    out = script(path, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     loss = printed_loss(out.stdout)
     print(f"{name}: script {loss!r}, lab fit {fit.final['loss']!r} ({relative(loss, fit.final['loss']):.1e}), "
@@ -105,19 +106,33 @@ def test_the_script_trains_to_the_labs_final_loss(name, tmp_path):
         assert re.search(r"^max \|fit - target\| on 1001 points of the range: \S+$", out.stdout, re.M)
 
 
+@pytest.mark.system  # a fresh interpreter without the lab on its path, as users run the script
+def test_a_script_runs_as_users_run_it_in_a_fresh_process_without_the_lab(tmp_path):
+    from core.engine.training import train
+
+    spec = case_spec("custom-variety")  # the x^2 activation, written out in the script
+    fast = train(spec)
+    path = tmp_path / "run.py"
+    path.write_text(export.keras_script(spec, expected_final_loss=fast.final["loss"]))
+    out = run_python([str(path)], tmp_path, env={**ENV, "PYTHONPATH": ""})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert relative(printed_loss(out.stdout), fast.final["loss"]) <= FAST_RTOL
+    assert "the same final loss to float32 rounding" in out.stdout
+
+
 def test_a_script_that_ends_elsewhere_than_the_lab_says_why(tmp_path):
     from core.engine.training import train
 
     spec = case_spec("segments")
     lab = train(spec)
-    script = export.run_script(lab)
-    assert "\n".join(export.DIFFERENCE_NOTE) in script.split('"""')[1]  # the header says it too
-    assert f"lab_first = {[float(v) for v in lab.history['loss'][:export.FIRST_EPOCHS]]!r}" in script
+    text = export.run_script(lab)
+    assert "\n".join(export.DIFFERENCE_NOTE) in text.split('"""')[1]  # the header says it too
+    assert f"lab_first = {[float(v) for v in lab.history['loss'][:export.FIRST_EPOCHS]]!r}" in text
     # The lab's final loss as if a chaotic run had ended elsewhere: the script explains, and its first
     # epochs still agree with the lab's.
     path = tmp_path / "run.py"
-    path.write_text(script.replace(f"lab_loss = {lab.final['loss']!r}", f"lab_loss = {lab.final['loss'] * 1.5!r}"))
-    out = run_python([str(path)], tmp_path)
+    path.write_text(text.replace(f"lab_loss = {lab.final['loss']!r}", f"lab_loss = {lab.final['loss'] * 1.5!r}"))
+    out = script(path, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "they differ by more than float32 rounding: the lab trains with its own compiled loop" in out.stdout
     assert "(Adam at a large learning rate, for one) can end elsewhere. The loss curves agree at the start." in out.stdout
@@ -164,6 +179,7 @@ def test_the_keras_file_takes_and_returns_the_datas_own_units(name, tmp_path):
         assert np.all((fit >= 0) & (fit <= 1))
 
 
+@pytest.mark.system  # a fresh interpreter without the lab on its path
 def test_the_keras_file_loads_outside_the_lab(tmp_path):
     from core.engine.training import train
 
@@ -267,9 +283,9 @@ def test_the_custom_target_is_written_as_plain_numpy():
     source = export.data_source(spec)
     assert "return np.abs(x) - 0.5" in source and "# the lab's formula 'abs(x) - 0.5', as numpy" in source
     assert "def target(x):" in source and "segments" not in source and "10.5" not in source
-    script = export.keras_script(scenarios.get("custom").spec())
-    assert "return np.sin(3 * x) + 0.3 * x ** 2" in script
-    assert "import core" not in script and "from core" not in script
+    text = export.keras_script(scenarios.get("custom").spec())
+    assert "return np.sin(3 * x) + 0.3 * x ** 2" in text
+    assert "import core" not in text and "from core" not in text
     classifier = export.data_source(scenarios.get("custom").spec("classifier"))
     assert "return (np.sin(3 * x) + 0.3 * x ** 2 > 0.5).astype(np.float64)" in classifier
 
@@ -344,9 +360,8 @@ def test_cli_saves_a_script_that_runs(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "script saved to fit.py" in out.stdout
     lab_loss = float(re.search(r"^final: loss (\S+),", out.stdout, re.M).group(1))
-    script = (tmp_path / "fit.py").read_text()
-    assert "return np.abs(x) - 0.5" in script
-    run = run_python(["fit.py"], tmp_path)
+    assert "return np.abs(x) - 0.5" in (tmp_path / "fit.py").read_text()
+    run = script(tmp_path / "fit.py", tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert relative(printed_loss(run.stdout), lab_loss) <= FAST_RTOL
     difference = float(re.search(r"the lab's final loss: \S+ \(relative difference (\S+)\)", run.stdout).group(1))

@@ -30,6 +30,7 @@ def _successes(spec, seeds, criterion) -> int:
     return summarize_sweep(train_restarts(spec, len(seeds), seeds=list(seeds)), criterion).successes
 
 
+@pytest.mark.system  # minutes of training: the shipped table against a fresh measurement, in the system tier
 @pytest.mark.parametrize("row", SHIPPED["cases"] if SHIPPED else [], ids=lambda row: row["scenario"])
 def test_shipped_fixes_match_a_fresh_measurement(row):
     began = time.perf_counter()

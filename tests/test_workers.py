@@ -79,6 +79,7 @@ def test_a_wall_clock_budget_stops_the_run_as_on_the_server(pool):
     assert result.stopped and result.stop_reason == "budget"
 
 
+@pytest.mark.system  # starts, kills or recycles worker processes of its own
 def test_a_killed_worker_fails_its_job_clearly_and_the_next_request_gets_a_fresh_one():
     pool = WorkerPool(workers=1)
     try:
@@ -98,6 +99,7 @@ def test_a_killed_worker_fails_its_job_clearly_and_the_next_request_gets_a_fresh
         pool.shutdown()
 
 
+@pytest.mark.system  # starts, kills or recycles worker processes of its own
 def test_a_worker_over_its_memory_limit_is_replaced_after_its_job():
     pool = WorkerPool(workers=1, max_rss_mb=1.0)  # every worker is over 1 MB: each request gets a fresh one
     try:
@@ -114,6 +116,7 @@ def test_a_worker_over_its_memory_limit_is_replaced_after_its_job():
         pool.shutdown()
 
 
+@pytest.mark.system  # starts, kills or recycles worker processes of its own
 def test_a_job_still_running_on_a_retired_worker_finishes_and_can_be_stopped():
     pool = WorkerPool(workers=1, max_rss_mb=1.0)
     try:
@@ -139,15 +142,14 @@ def test_the_keras_file_is_made_in_a_worker(pool, tmp_path):
     data = pool.model_bytes(spec, result.final_weights)
     path = tmp_path / "model.keras"
     path.write_bytes(data)
-    code = ("import sys, numpy as np, keras; m = keras.models.load_model(sys.argv[1], safe_mode=False); "
-            "print(len(m.layers), float(np.asarray(m(np.array([[0.5]], dtype='float32'))).ravel()[0]))")
-    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    layers, value = out.stdout.split()
-    assert int(layers) == len(spec.model.units) + 3 and np.isfinite(float(value))  # scale_x, the Dense layers, unscale_y
+    import keras
+
+    model = keras.models.load_model(path, safe_mode=False)  # here, not in a worker: the file stands alone
+    value = float(np.asarray(model(np.array([[0.5]], dtype="float32"))).ravel()[0])
+    assert len(model.layers) == len(spec.model.units) + 3 and np.isfinite(value)  # scale_x, the Dense layers, unscale_y
 
 
+@pytest.mark.system  # starts, kills or recycles worker processes of its own
 def test_a_worker_ends_when_its_asker_is_killed():
     code = ("import os, sys; from core.runner.workers import WorkerPool; pool = WorkerPool(); w = pool.warm(); w.ready.wait(300); "
             "print(w.pid, flush=True); os.kill(os.getpid(), 9)")
@@ -174,6 +176,7 @@ def _wait_for(condition, seconds: float = 60.0) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.system  # starts, kills or recycles worker processes of its own
 def test_the_asking_process_never_imports_tensorflow():
     code = ("import sys; from core.cases import scenarios; from core.runner.workers import WorkerPool; pool = WorkerPool(); "
             "r = pool.submit(scenarios.get('parabola').spec('answer').with_value('train.epochs', 2)).wait(300); "
