@@ -1,14 +1,11 @@
 """Two inputs: the Playground's datasets, features, the engine, the doctor, the command line and the exports."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from inprocess import cli  # `python -m core` through main(argv), in this process
+from inprocess import cli, script  # `python -m core` through main(argv) and exported scripts, in this process
 
 from core.cases import scenarios
 from core.data.datasets import FEATURE_FUNCTIONS, make_dataset, playground_points
@@ -16,8 +13,6 @@ from core.doctor import findings
 from core.doctor.shape import best_line_accuracy
 from core.settings.specs import FEATURES, PLANE_FUNCTIONS, DataSpec, RunSpec, SpecError
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 PLAYGROUND = scenarios.get("playground")
 
 
@@ -200,9 +195,9 @@ def test_the_script_of_a_playground_run_trains_the_same(tmp_path):
 
     spec = PLAYGROUND.spec("circle").with_values({"train.epochs": 10, "data.x_scaling": "standard"})
     result = train(spec)
-    script = tmp_path / "run.py"
-    script.write_text(run_script(result))
-    out = subprocess.run([sys.executable, str(script)], env=ENV, capture_output=True, text=True, timeout=240)
+    path = tmp_path / "run.py"
+    path.write_text(run_script(result))
+    out = script(path, tmp_path)  # as __main__ in this process: it imports numpy and Keras only
     assert out.returncode == 0, out.stderr
     assert "the same final loss to float32 rounding" in out.stdout
     held = float(out.stdout.split("held-out samples: ")[1].split()[0])

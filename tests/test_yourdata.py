@@ -1,7 +1,6 @@
 """Your data: a user's CSV trained from the command line and in the engine, refused with its place when it is bad."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -145,11 +144,9 @@ def test_the_exported_script_reads_the_file_and_agrees_with_the_lab(files, tmp_p
               "--save-script", str(tmp_path / "run.py"))
     assert out.returncode == 0, out.stderr
     (tmp_path / "labels.csv").write_bytes((files / "labels.csv").read_bytes())
-    import subprocess
-    import sys
+    from inprocess import script  # run as __main__ in this process: it imports numpy and Keras only
 
-    done = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    done = script(tmp_path / "run.py", tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "the same final loss to float32 rounding" in done.stdout
     assert "loss on the 60 held-out samples" in done.stdout
@@ -318,11 +315,9 @@ def test_the_script_of_a_categorical_run_one_hots_its_labels_and_agrees(three, t
               "--save-script", str(tmp_path / "run.py"))
     assert out.returncode == 0, out.stderr
     (tmp_path / "three.csv").write_bytes(three.read_bytes())
-    import subprocess
-    import sys
+    from inprocess import script  # run as __main__ in this process: it imports numpy and Keras only
 
-    done = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    done = script(tmp_path / "run.py", tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "the same final loss to float32 rounding" in done.stdout and "accuracy on the training samples" in done.stdout
 
