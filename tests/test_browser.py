@@ -1,13 +1,17 @@
 """The dashboard in a real browser: `streamlit run dashboard.py` driven by headless Chromium.
 
-One Streamlit server and one Chromium serve the whole module. Every page must load without an
-exception, every case page must train from its "Train" button and draw its charts, and a bad URL
-parameter must be answered with a warning. Screenshots land in artifacts/screenshots/, the server's
-log in artifacts/streamlit-browser.log (its tail is added to every failure message).
+The browser is for what AppTest (tests/test_pages.py) cannot see: the layout at a laptop's and a
+narrow window's width, charts drawn by Vega, live redraws while a run trains, Stop clicked mid-run,
+uploads, text rendered as typed, and the real server (no TensorFlow in its process or its terminal).
+The flows AppTest can see (presets and the URL, a bad URL value, the best seed, find a fix and load
+it, a killed worker) are tested there, once. One Streamlit server and one Chromium serve the whole
+module. Screenshots land in artifacts/screenshots/, the server's log in artifacts/streamlit-browser.log
+(its tail is added to every failure message).
 
-Needs Debian's Chromium (`apt-get install chromium`, or TINYNET_CHROMIUM=/path/to/chromium) and the
-playwright package (`pip install -r requirements-dev.txt`). Without them the tests skip, except under
-CI (CI set and not "false"), where they fail. Leave them out with `--ignore=tests/test_browser.py`.
+Marked `system` (pytest.ini): `python -m pytest -m "not system"` leaves them out. Needs Debian's Chromium
+(`apt-get install chromium`, or TINYNET_CHROMIUM=/path/to/chromium) and the playwright package
+(`pip install -r requirements-dev.txt`). Without them the tests skip, except under CI (CI set and not
+"false"), where they fail.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from load import (
     maps_tensorflow,
 )
 
+pytestmark = pytest.mark.system  # the real server and a browser: the system tier (see pytest.ini)
+
 PAGES = (*CASE_PAGES, "data", "playground")  # every case page; the load test cycles through the first five
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -53,8 +59,7 @@ MIN_CHARTS = 3
 
 # The contract with the case pages: a form submit button named "Train"; a finished run says
 # "Trained in 1.2 s" (case-sensitive, a digit after it, so a story saying "trained in Keras" does
-# not count); a bad URL parameter lr is named in a warning.
-BAD_LR_WARNING = re.compile(r"\blr\b")
+# not count).
 
 # The app's run state as the browser sees it: stApp carries the script's run state and the
 # connection state; while a run is under way the status widget shows a running icon and a Stop
@@ -281,21 +286,6 @@ def draw_every_chart(page) -> dict:
     return state
 
 
-def test_home_page_loads(browser, server):
-    with visit(browser, server, "", "home") as page:
-        assert_no_exception(page)
-        if not page.locator('[data-testid="stMain"]').inner_text().strip():
-            raise AssertionError("the home page shows nothing")
-        screenshot(page, "home")
-
-
-@pytest.mark.parametrize("path", PAGES)
-def test_case_page_loads(browser, server, path):
-    with visit(browser, server, path, path) as page:
-        assert_on_page(page, path)
-        assert_no_exception(page)
-        screenshot(page, path)
-
 
 # The widths of a demo: a laptop (1366 x 768) and a narrow window or tablet (800 x 1000).
 LAYOUTS = {"1366": {"width": 1366, "height": 768}, "800": {"width": 800, "height": 1000}}
@@ -380,64 +370,78 @@ def shoot_tab(page, tab, name: str) -> None:
     tab.locator("xpath=ancestor::*[@data-testid='stTabs'][1]").screenshot(path=str(path))
 
 
-@pytest.mark.parametrize("width", LAYOUTS)
-@pytest.mark.parametrize("path", PAGES)
-def test_every_case_trains_and_every_tab_fits_the_window(browser, server, path, width):
-    """Train each case at a laptop's and a narrow window's width, open every tab, and fail on what looks broken.
+def resize(page, width: str) -> None:
+    """The window at one of LAYOUTS' widths (the page reflows; the script does not run again)."""
+    if page.viewport_size != LAYOUTS[width]:
+        page.set_viewport_size(LAYOUTS[width])
+        page.wait_for_timeout(500)  # let the layout and the charts settle at the new size
 
-    Screenshots of every result tab land in artifacts/screenshots/layout/<case>-<width>-<tab>.png.
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_case_trains_and_every_tab_fits_the_window(browser, server, path):
+    """Train each case at a laptop's width, open every tab, then resize the same page to a narrow window and look again.
+
+    Fails on what looks broken at either width. Screenshots of every result tab land in
+    artifacts/screenshots/layout/<case>-<width>-<tab>.png.
     """
-    viewport = LAYOUTS[width]
-    with visit(browser, server, path, f"layout/{path}-{width}", viewport=viewport) as page:
+    with visit(browser, server, path, f"layout/{path}", viewport=LAYOUTS["1366"]) as page:
         assert_on_page(page, path)
+        assert_no_exception(page)
+        screenshot(page, path)  # as it loads, before training
         form = '[data-testid="stForm"]'
-        problems, _, _ = check_every_tab(page, form, "settings")
+        results = f'[data-testid="stMain"] .st-key-{path}-tabs'
+        problems, _, _ = check_every_tab(page, form, "1366 px / settings")
         tabs_of(page, form).first.click()
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
         page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
         wait_until_idle(page, TRAIN_TIMEOUT_S)
-        draw_visible_charts(page)
-        problems += [f"after training: {p}" for p in layout_problems(page)]
-        results = f'[data-testid="stMain"] .st-key-{path}-tabs'
-        found, names, charts = check_every_tab(page, results, "results", shots=f"layout/{path}-{width}")
-        problems += found
-        assert len(names) >= 6, f"expected the result tabs, found {names}"
-        assert charts["drawn"] >= MIN_CHARTS, f"{charts['drawn']} chart(s) drawn after training, every tab shown"
-        assert_no_exception(page)
         compare = page.get_by_role("button", name="Compare as asked with as answered")
-        if compare.count():  # a posted case: two runs in the Compare tab, its fits and both losses
-            compare.click()
-            page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
-            wait_until_idle(page, TRAIN_TIMEOUT_S)
-            tab = tabs_of(page, results).last
-            tab.click()
-            page.get_by_text("Fits: A against B (current)").first.wait_for(state="visible")
+        posted = compare.count() > 0  # a posted case: two runs in the Compare tab, its fits and both losses
+        for width in LAYOUTS:
+            resize(page, width)
+            if width != "1366":  # the settings at the narrow width too (the laptop's were seen before training)
+                found, _, _ = check_every_tab(page, form, f"{width} px / settings")
+                problems += found
+                tabs_of(page, form).first.click()
             draw_visible_charts(page)
-            problems += [f"results / Compare with A and B: {p}" for p in layout_problems(page)]
-            shoot_tab(page, tab, f"layout/{path}-{width}-compare")
+            problems += [f"{width} px / after training: {p}" for p in layout_problems(page)]
+            found, names, charts = check_every_tab(page, results, f"{width} px / results", shots=f"layout/{path}-{width}")
+            problems += found
+            assert len(names) >= 6, f"expected the result tabs, found {names}"
+            assert charts["drawn"] >= MIN_CHARTS, f"{width} px: {charts['drawn']} chart(s) drawn after training, every tab shown"
             assert_no_exception(page)
-        screenshot(page, f"layout/{path}-{width}")  # the whole page at the window's width
+            if posted:
+                if width == "1366":
+                    compare.click()
+                    page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+                    wait_until_idle(page, TRAIN_TIMEOUT_S)
+                tab = tabs_of(page, results).last
+                tab.click()
+                page.get_by_text("Fits: A against B (current)").first.wait_for(state="visible")
+                draw_visible_charts(page)
+                problems += [f"{width} px / results / Compare with A and B: {p}" for p in layout_problems(page)]
+                shoot_tab(page, tab, f"layout/{path}-{width}-compare")
+                assert_no_exception(page)
+            screenshot(page, f"layout/{path}-{width}")  # the whole page at the window's width
         assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("width", LAYOUTS)
-def test_home_page_fits_the_window(browser, server, width):
-    with visit(browser, server, "", f"layout/home-{width}", viewport=LAYOUTS[width]) as page:
+def test_home_page_loads_and_fits_the_window(browser, server):
+    """The home page trains its four cards; at a laptop's width, then resized to a narrow window, nothing looks broken."""
+    problems = []
+    with visit(browser, server, "", "home", viewport=LAYOUTS["1366"]) as page:
+        assert_no_exception(page)
+        if not page.locator('[data-testid="stMain"]').inner_text().strip():
+            raise AssertionError("the home page shows nothing")
         page.locator('[data-testid="stVegaLiteChart"]').nth(3).wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
         wait_until_idle(page, TRAIN_TIMEOUT_S)
-        draw_visible_charts(page)
-        problems = layout_problems(page)
-        screenshot(page, f"layout/home-{width}")
-        assert not problems, "\n".join(problems)
-
-
-def test_bad_url_parameter_is_answered_with_a_warning(browser, server):
-    with visit(browser, server, "parabola?lr=abc", "parabola-bad-lr") as page:
-        assert_on_page(page, "parabola")
-        alerts = page.locator('[data-testid="stAlert"], [data-testid="stAlertContainer"]').filter(has_text=BAD_LR_WARNING)
-        alerts.first.wait_for(state="visible", timeout=10_000)
+        for width in LAYOUTS:
+            resize(page, width)
+            draw_visible_charts(page)
+            problems += [f"{width} px: {p}" for p in layout_problems(page)]
+            screenshot(page, f"layout/home-{width}")
         assert_no_exception(page)
-        screenshot(page, "parabola-bad-lr")
+    assert not problems, "\n".join(problems)
 
 
 def test_stop_training_ends_the_run_and_keeps_what_was_learned(browser, server):
@@ -455,58 +459,6 @@ def test_stop_training_ends_the_run_and_keeps_what_was_learned(browser, server):
         screenshot(page, "noisy-sine-stopped")
         assert page.get_by_text(re.compile(r"Stopped on request after [\d,]+ of 20,000 epochs")).count() >= 1
         assert draw_every_chart(page)["drawn"] >= MIN_CHARTS
-        assert_no_exception(page)
-
-
-def test_a_killed_training_process_is_answered_on_the_page_and_the_next_train_works(browser, server):
-    import signal
-
-    with visit(browser, server, "segments?preset=answer&epochs=100000", "segments-worker-killed") as page:
-        assert_on_page(page, "segments")
-        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
-        page.get_by_text(re.compile(r"epoch [1-9][\d,]* of 100,000")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
-        workers = descendants(server.process.pid)  # one, or two while a full one hands over to its replacement
-        assert workers, "no worker process under the server"
-        for worker in workers:
-            os.kill(worker, signal.SIGKILL)
-        message = page.get_by_text("The training process stopped: it ended on signal SIGKILL")
-        message.first.wait_for(state="visible", timeout=60_000)
-        assert "Your earlier results are kept; press Train to try again." in message.first.inner_text()
-        wait_until_idle(page, TRAIN_TIMEOUT_S)
-        screenshot(page, "segments-worker-killed")
-        assert_no_exception(page)
-        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()  # the same run again, in a fresh worker
-        page.get_by_text(re.compile(r"epoch [1-9][\d,]* of 100,000")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
-        assert not set(workers) & set(descendants(server.process.pid))
-        page.get_by_role("button", name="Stop training").click()
-        page.get_by_text(re.compile(r"Trained in \d.*stopped on request after [\d,]+ of 100,000 epochs")).first.wait_for(
-            timeout=TRAIN_TIMEOUT_S * 1000)
-        assert_no_exception(page)
-
-
-def test_the_server_process_never_maps_tensorflow(browser, server):
-    # Runs last: by now the home page has trained its cards and every case page has trained.
-    with visit(browser, server, "", "home-after-all") as page:
-        page.locator('[data-testid="stVegaLiteChart"]').nth(3).wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
-    assert descendants(server.process.pid), "no worker process under the server"
-    assert not maps_tensorflow(server.process.pid), "a TensorFlow library is mapped in the Streamlit server process"
-
-
-def test_find_a_fix_measures_candidates_and_loads_the_best_into_the_settings_and_the_url(browser, server):
-    with visit(browser, server, "segments", "segments-doctor") as page:
-        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
-        page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
-        wait_until_idle(page, TRAIN_TIMEOUT_S)
-        assert page.get_by_text("Why it fails").count() == 1
-        page.get_by_role("button", name="Find a fix").click()
-        page.get_by_text(re.compile(r"What fixes it: .* succeeds on 1[5-6] of 16 seeds")).first.wait_for(
-            state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
-        wait_until_idle(page, TRAIN_TIMEOUT_S)
-        draw_visible_charts(page)
-        screenshot(page, "segments-doctor")
-        page.get_by_role("button", name="Load it").click()
-        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
-        assert "xscale=standard" in page.url and "opt=adam" in page.url
         assert_no_exception(page)
 
 
@@ -529,76 +481,18 @@ def test_stop_the_search_keeps_what_was_measured(browser, server):
         assert_no_exception(page)
 
 
-def test_a_preset_click_and_the_compare_button_put_their_settings_in_the_url(browser, server):
-    with visit(browser, server, "sine-relu", "url-follows-clicks") as page:
-        page.get_by_role("button", name="As answered", exact=True).click()
-        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
-        assert "preset=answer" in page.url, page.url
-        page.get_by_role("button", name="As asked", exact=True).click()
-        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
-        assert "preset=" not in page.url, page.url  # the default preset: a bare link
-    with visit(browser, server, "sine-relu?seed=5", "url-after-compare") as page:
-        page.get_by_role("button", name="Compare as asked with as answered").click()
-        page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
-        wait_until_idle(page, TRAIN_TIMEOUT_S)
-        assert "preset=answer" in page.url and "seed=5" in page.url, page.url
-        # The link reproduces run B: opened afresh, it fills the form with the posted fix and seed 5.
-        copied = page.url
-    with visit(browser, server, copied.split("/", 3)[3], "url-after-compare-opened") as page:
-        page.get_by_role("tab", name="Training").click()
-        assert page.get_by_role("textbox", name="Seed", exact=True).input_value() == "5"
-        kinds = {name: page.get_by_role("button", name=name, exact=True).get_attribute("data-testid")
-                 for name in ("As asked", "As answered")}
-        assert kinds == {"As asked": "stBaseButton-secondary", "As answered": "stBaseButton-primary"}, kinds
-
-
-@pytest.mark.parametrize("formula", ["x**x", "__import__('os')", ":smile: *x* [a](b) $x$"])
-def test_a_refused_formula_is_quoted_exactly_as_typed(browser, server, formula):
+def test_a_refused_formula_is_quoted_exactly_as_typed(browser, server):
     with visit(browser, server, "custom", "refused-formula") as page:
-        page.get_by_role("textbox", name="Target f(x)").fill(formula)
-        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
-        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
-        alert = page.locator('[data-testid="stAlertContentError"], [data-testid="stAlert"]').filter(has_text="Nothing was trained")
-        alert.first.wait_for(state="visible")
-        text = alert.first.inner_text().replace("\u200b", "")  # the invisible space that keeps ":smile:" from becoming an emoji
-        assert repr(formula) in text, f"the message does not quote {formula!r} as typed: {text!r}"
-        assert not alert.first.locator("strong, em, a, .katex").count(), "part of the typed text was read as Markdown"
-        assert_no_exception(page)
-
-
-def test_the_best_seed_of_a_two_setup_restart_loads_into_its_own_setup(browser, server):
-    with visit(browser, server, "parabola", "restarts-load-best") as page:
-        seeds = page.get_by_role("spinbutton", name="Seeds", exact=True)
-        seeds.fill("3")
-        seeds.press("Enter")
-        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
-        page.get_by_role("button", name=re.compile(r"As asked and as answered, 3 seeds each")).click()
-        best = page.get_by_role("button", name=re.compile(r"Load the best seed of As answered \(\d+\)"))
-        best.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
-        wait_until_idle(page, TRAIN_TIMEOUT_S)
-        draw_visible_charts(page)
-        screenshot(page, "restarts-load-best")
-        seed = re.search(r"\((\d+)\)", best.inner_text()).group(1)
-        best.click()
-        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
-        assert "preset=answer" in page.url and (seed == "0" or f"seed={seed}" in page.url), page.url
-        page.get_by_role("tab", name="Training").click()
-        assert page.get_by_role("textbox", name="Learning rate").input_value() == "0.001"
-        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
-        page.get_by_text(re.compile(rf"Trained in .*seed {seed} · preset As answered")).first.wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
-        assert_no_exception(page)
-
-
-TF_CHATTER = re.compile(r"tensorflow|oneDNN|cuda|cuDNN|cpu_feature_guard|absl|XLA service|^[IWE]0000", re.IGNORECASE | re.MULTILINE)
-
-
-def test_the_terminal_shows_no_tensorflow_chatter(browser, server):
-    # Runs last: by now every page has trained in the server's worker processes.
-    with visit(browser, server, "", "home-last"):
-        pass
-    log = SERVER_LOG.read_text(errors="replace")
-    chatter = [line for line in log.splitlines() if TF_CHATTER.search(line)]
-    assert not chatter, "the terminal of `streamlit run dashboard.py` shows TensorFlow's chatter:\n" + "\n".join(chatter[:20])
+        for formula in ("x**x", "__import__('os')", ":smile: *x* [a](b) $x$"):  # one page, each typed in turn
+            page.get_by_role("textbox", name="Target f(x)").fill(formula)
+            page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+            wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+            alert = page.locator('[data-testid="stAlertContentError"], [data-testid="stAlert"]').filter(has_text="Nothing was trained")
+            alert.first.wait_for(state="visible")
+            text = alert.first.inner_text().replace("\u200b", "")  # the invisible space that keeps ":smile:" from becoming an emoji
+            assert repr(formula) in text, f"the message does not quote {formula!r} as typed: {text!r}"
+            assert not alert.first.locator("strong, em, a, .katex").count(), "part of the typed text was read as Markdown"
+            assert_no_exception(page)
 
 
 def test_your_data_uploads_a_csv_trains_it_and_refuses_a_bad_file_keeping_the_result(browser, server, tmp_path):
@@ -638,26 +532,22 @@ def test_your_data_uploads_a_csv_trains_it_and_refuses_a_bad_file_keeping_the_re
 
 
 def keras_file(folder: Path) -> Path:
-    """A user's .keras file: 1-5-1 tanh/sigmoid, SGD with Nesterov momentum, binary cross-entropy (made in a subprocess)."""
+    """A user's .keras file: 1-5-1 tanh/sigmoid, SGD with Nesterov momentum, binary cross-entropy (made here, as Keras saves it)."""
+    import keras
+
     path = folder / "mine.keras"
-    code = ("import keras; m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(5, activation='tanh'), "
-            "keras.layers.Dense(1, activation='sigmoid')]); m.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, "
-            f"nesterov=True), loss='binary_crossentropy'); m.save({str(path)!r})")
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-                   timeout=120)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(5, activation="tanh"), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True), loss="binary_crossentropy")
+    model.save(path)
     return path
 
 
-# The Playground page in the browser: every dataset trains from a link and draws its surface and unit maps.
-PLANE_LINKS = {
-    "circle": "dataset=circle", "xor": "dataset=xor", "gauss": "dataset=gauss", "spiral": "dataset=spiral&units=8,8",
-    "plane": "dataset=plane&out=linear&loss=mse", "multi_gauss": "dataset=multi_gauss&out=linear&loss=mse&units=8",
-}
-
-
-@pytest.mark.parametrize("dataset", PLANE_LINKS)
-def test_every_playground_dataset_trains_from_a_link_and_draws_its_surface_and_unit_maps(browser, server, dataset):
-    path = f"playground?preset=answer&{PLANE_LINKS[dataset]}&epochs=30"
+# The Playground page in the browser: a dataset trains from a link and draws its surface and unit maps. Each dataset
+# trains in the engine's tests (tests/test_playground.py) and on the page under AppTest (tests/test_pages.py); the
+# browser sees the drawing once, here on a regression (the layout pass draws the classification of XOR, the live test
+# the spiral's unit maps).
+def test_a_playground_dataset_trains_from_a_link_and_draws_its_surface_and_unit_maps(browser, server):
+    dataset, path = "multi_gauss", "playground?preset=answer&dataset=multi_gauss&out=linear&loss=mse&units=8&epochs=30"
     with visit(browser, server, path, f"playground-{dataset}") as page:
         assert_on_page(page, "playground")
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
@@ -689,3 +579,17 @@ def test_the_playground_draws_the_unit_maps_live_while_it_trains(browser, server
         page.get_by_text(re.compile(r"Trained in \d.*stopped on request")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
         wait_until_idle(page, TRAIN_TIMEOUT_S)
         assert_no_exception(page)
+
+
+TF_CHATTER = re.compile(r"tensorflow|oneDNN|cuda|cuDNN|cpu_feature_guard|absl|XLA service|^[IWE]0000", re.IGNORECASE | re.MULTILINE)
+
+
+def test_the_server_never_maps_tensorflow_and_its_terminal_shows_no_tensorflow_chatter(browser, server):
+    # Runs last: by now the home page has trained its cards and every page has trained in the server's worker processes.
+    with visit(browser, server, "", "home-after-all") as page:
+        page.locator('[data-testid="stVegaLiteChart"]').nth(3).wait_for(timeout=TRAIN_TIMEOUT_S * 1000)
+    assert descendants(server.process.pid), "no worker process under the server"
+    assert not maps_tensorflow(server.process.pid), "a TensorFlow library is mapped in the Streamlit server process"
+    log = SERVER_LOG.read_text(errors="replace")
+    chatter = [line for line in log.splitlines() if TF_CHATTER.search(line)]
+    assert not chatter, "the terminal of `streamlit run dashboard.py` shows TensorFlow's chatter:\n" + "\n".join(chatter[:20])
