@@ -255,8 +255,11 @@ def screenshot(page, name: str) -> None:
             page.set_viewport_size(viewport)
 
 
-def draw_visible_charts(page, timeout_s: float = 15) -> dict:
-    """Wait until Vega has drawn every chart on show (it draws a moment after the script finishes)."""
+def draw_visible_charts(page, timeout_s: float = 15, quiet_s: float = 1.0) -> dict:
+    """Wait until Vega has drawn every chart on show (it draws a moment after the script finishes).
+
+    With no chart on show, return once none has appeared for `quiet_s` (a tab of text, not a chart still mounting).
+    """
     deadline = time.monotonic() + timeout_s
     none_since = time.monotonic()
     while True:
@@ -266,7 +269,7 @@ def draw_visible_charts(page, timeout_s: float = 15) -> dict:
             none_since = now
             if state["visible_drawn"] == state["visible"]:
                 return state
-        elif now - none_since >= 1.0:  # nothing to draw here (a tab of text), not a chart still mounting
+        elif now - none_since >= quiet_s:  # nothing to draw here (a tab of text), not a chart still mounting
             return state
         if now > deadline:
             return state
@@ -291,6 +294,7 @@ def draw_every_chart(page) -> dict:
 LAYOUTS = {"1366": {"width": 1366, "height": 768}, "800": {"width": 800, "height": 1000}}
 MIN_CHART_PX = 200
 MIN_INPUT_PX = 90
+SETTINGS_QUIET_S = 0.2  # the settings' tabs draw no chart: a moment after the click is enough to measure them
 
 # What looks broken at a width, measured on what is on show: the main area scrolling sideways, a chart
 # wider than the column it sits in or narrower than MIN_CHART_PX, a text box, number box or select box
@@ -342,11 +346,12 @@ def tabs_of(page, where: str):
     return page.locator(f'{where} [role="tab"]')
 
 
-def check_every_tab(page, where: str, what: str, shots: str | None = None) -> tuple[list[str], list[str], dict]:
+def check_every_tab(page, where: str, what: str, shots: str | None = None, quiet_s: float = 1.0) -> tuple[list[str], list[str], dict]:
     """Open each tab under `where` in turn, wait for its charts, and collect what looks broken there.
 
     With `shots`, each tab's panel is also saved as artifacts/screenshots/<shots>-<tab>.png. Returns the
-    problems, the tab names and the chart count once every tab has been shown.
+    problems, the tab names and the chart count once every tab has been shown. `quiet_s`: how long a tab
+    without a chart is watched for one (the settings' tabs hold inputs only: a moment is enough).
     """
     problems, names, charts = [], [], {}
     tabs = tabs_of(page, where)
@@ -354,7 +359,7 @@ def check_every_tab(page, where: str, what: str, shots: str | None = None) -> tu
         tab = tabs.nth(index)
         name = tab.inner_text().strip()
         tab.click()
-        charts = draw_visible_charts(page)
+        charts = draw_visible_charts(page, quiet_s=quiet_s)
         names.append(name)
         problems += [f"{what} / {name}: {p}" for p in layout_problems(page)]
         if shots:
@@ -390,7 +395,7 @@ def test_every_case_trains_and_every_tab_fits_the_window(browser, server, path):
         screenshot(page, path)  # as it loads, before training
         form = '[data-testid="stForm"]'
         results = f'[data-testid="stMain"] .st-key-{path}-tabs'
-        problems, _, _ = check_every_tab(page, form, "1366 px / settings")
+        problems, _, _ = check_every_tab(page, form, "1366 px / settings", quiet_s=SETTINGS_QUIET_S)
         tabs_of(page, form).first.click()
         page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
         page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
@@ -400,7 +405,7 @@ def test_every_case_trains_and_every_tab_fits_the_window(browser, server, path):
         for width in LAYOUTS:
             resize(page, width)
             if width != "1366":  # the settings at the narrow width too (the laptop's were seen before training)
-                found, _, _ = check_every_tab(page, form, f"{width} px / settings")
+                found, _, _ = check_every_tab(page, form, f"{width} px / settings", quiet_s=SETTINGS_QUIET_S)
                 problems += found
                 tabs_of(page, form).first.click()
             draw_visible_charts(page)
