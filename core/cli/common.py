@@ -200,3 +200,15 @@ def number_flag(flag: str, raw: str | None, default: float, lo: float, hi: float
     if not (math.isfinite(value) and lo <= value <= hi):
         raise UsageError(f"{flag}: {raw!r} is not allowed; allowed: {what}")
     return value
+
+
+def add_case_flags(parser, scenario_help: str, seed_help: str, set_help: str, preset_help: str = "question (default), answer or a "
+                   "variant") -> None:
+    """The flags that name a case and change it, the same for run, sweep and doctor: scenario, --preset, --seed, --set,
+    --data and --model (each read by resolved_spec)."""
+    parser.add_argument("scenario", help=scenario_help)
+    parser.add_argument("--preset", default="question", help=preset_help)
+    parser.add_argument("--seed", help=seed_help)
+    parser.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE", help=set_help)
+    parser.add_argument("--data", metavar="PATH", help=DATA_HELP)
+    parser.add_argument("--model", metavar="PATH", help=MODEL_HELP)

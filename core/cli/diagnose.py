@@ -80,16 +80,12 @@ def cmd_doctor(args) -> int:
 def add_parsers(sub, scenario_help: str) -> None:
     """The `doctor` command's flags."""
     doctor = sub.add_parser("doctor", help="why a setup fails, and which changes fix it, measured over many seeds")
-    doctor.add_argument("scenario", help=scenario_help)
-    doctor.add_argument("--preset", default="question", help="question (default), answer or a variant")
-    doctor.add_argument("--seed", help="the seed of the diagnosed run and the first of the measured seeds (default: the preset's)")
+    common.add_case_flags(doctor, scenario_help,
+                          seed_help="the seed of the diagnosed run and the first of the measured seeds (default: the preset's)",
+                          set_help="change one setting before diagnosing (repeatable)")
     doctor.add_argument("--seeds", default=None,
                         help="seeds per candidate, the same for every candidate (1 to 256; default 16, or 8 for a setup as heavy as noisy-sine)")
     doctor.add_argument("--threshold", help="the success criterion's threshold (default: the case's)")
-    doctor.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                        help="change one setting before diagnosing (repeatable)")
-    doctor.add_argument("--data", metavar="PATH", help=common.DATA_HELP)
-    doctor.add_argument("--model", metavar="PATH", help=common.MODEL_HELP)
     doctor.add_argument("--seconds", default=None, help="the search's wall-clock budget in seconds (default: the budget's "
                         "max_doctor_seconds, 300 unless TINYNET_MAX_DOCTOR_SECONDS says otherwise)")
     doctor.add_argument("--target", default=None, help="stop once a candidate succeeds on this share of the seeds (default 0.9)")

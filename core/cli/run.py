@@ -100,13 +100,9 @@ def _print_summary(result, notes: list[str]) -> None:
 def add_parsers(sub, scenario_help: str) -> None:
     """The `run` command's flags."""
     run = sub.add_parser("run", help="train one scenario preset")
-    run.add_argument("scenario", help=scenario_help)
-    run.add_argument("--preset", default="question", help="question (default), answer or a variant (see list)")
-    run.add_argument("--seed", help="seed of the initializers and shuffles (default: the preset's)")
-    run.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                     help="change one setting, e.g. train.learning_rate=0.01 or model.units=32,32 (repeatable)")
-    run.add_argument("--data", metavar="PATH", help=common.DATA_HELP)
-    run.add_argument("--model", metavar="PATH", help=common.MODEL_HELP)
+    common.add_case_flags(run, scenario_help, seed_help="seed of the initializers and shuffles (default: the preset's)",
+                          set_help="change one setting, e.g. train.learning_rate=0.01 or model.units=32,32 (repeatable)",
+                          preset_help="question (default), answer or a variant (see list)")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument("--full", action="store_true", help="with --json: add recorded weights and replayed fits")
     run.add_argument("--save-model", metavar="PATH", help="write the trained model to PATH (.keras)")

@@ -53,18 +53,12 @@ def cmd_sweep(args) -> int:
     return 0
 
 
-
 def add_parsers(sub, scenario_help: str) -> None:
     """The `sweep` command's flags."""
     sweep = sub.add_parser("sweep", help="train many seeds of a preset at once and report how often it succeeds")
-    sweep.add_argument("scenario", help=scenario_help)
-    sweep.add_argument("--preset", default="question", help="question (default), answer or a variant")
+    common.add_case_flags(sweep, scenario_help, seed_help="the first seed (default: the preset's); the others follow it",
+                          set_help="change one setting (repeatable)")
     sweep.add_argument("--seeds", default=str(DEFAULT_SEEDS), help=f"how many seeds (1 to {MAX_SEEDS}; default {DEFAULT_SEEDS})")
-    sweep.add_argument("--seed", help="the first seed (default: the preset's); the others follow it")
-    sweep.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                       help="change one setting (repeatable)")
-    sweep.add_argument("--data", metavar="PATH", help=common.DATA_HELP)
-    sweep.add_argument("--model", metavar="PATH", help=common.MODEL_HELP)
     sweep.add_argument("--vary", metavar="SECTION.FIELD=V1,V2,...", help="a success rate for each of these values of one setting")
     sweep.add_argument("--threshold", help="the success criterion's threshold (default: the case's, see --help of the case)")
     sweep.add_argument("--json", action="store_true", help="print the result as JSON")
