@@ -7,9 +7,8 @@ all answer a wrong value with the same message: the field, the value and what is
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from core.settings.errors import SpecError
@@ -137,49 +136,3 @@ def _number(value: Any, integer: bool) -> float | int | None:
     if integer:
         return int(number) if number == int(number) else None
     return number
-
-
-def _f(default: Any, rule: Rule) -> Any:
-    return field(default=default, metadata={"rule": rule})
-
-
-class _Spec:
-    """Shared behaviour: validation of every field on construction, dict conversion, rules."""
-
-    section = ""
-    ATTACHED: tuple[str, ...] = ()  # fields without a rule: objects carried along, never in to_dict
-
-    def __post_init__(self) -> None:
-        for f in _ruled(self):
-            value = getattr(self, f.name)
-            object.__setattr__(self, f.name, f.metadata["rule"].parse(f"{self.section}.{f.name}", value))
-        self._check()
-
-    def _check(self) -> None:
-        """Rules that tie several fields together; subclasses override."""
-
-    @classmethod
-    def rules(cls) -> dict[str, Rule]:
-        return {f.name: f.metadata["rule"] for f in _ruled(cls)}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None):
-        values = dict(values or {})
-        unknown = sorted(set(values) - set(cls.rules()) - set(cls.ATTACHED))
-        if unknown:
-            raise SpecError(f"{cls.section}.{unknown[0]}", values[unknown[0]], f"fields of {cls.section}: " + ", ".join(cls.rules()))
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in _ruled(self)}
-
-    def replace(self, **changes: Any):
-        return dataclasses.replace(self, **changes)
-
-
-def _ruled(spec) -> list[dataclasses.Field]:
-    return [f for f in dataclasses.fields(spec) if "rule" in f.metadata]
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value

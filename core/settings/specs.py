@@ -36,9 +36,53 @@ from core.settings.rules import (
     SCALINGS,
     TASKS,
     Rule,
-    _f,
-    _Spec,
 )
+
+
+def _f(default: Any, rule: Rule) -> Any:
+    return field(default=default, metadata={"rule": rule})
+
+
+class _Spec:
+    """Shared behaviour: validation of every field on construction, dict conversion, rules."""
+
+    section = ""
+    ATTACHED: tuple[str, ...] = ()  # fields without a rule: objects carried along, never in to_dict
+
+    def __post_init__(self) -> None:
+        for f in _ruled(self):
+            value = getattr(self, f.name)
+            object.__setattr__(self, f.name, f.metadata["rule"].parse(f"{self.section}.{f.name}", value))
+        self._check()
+
+    def _check(self) -> None:
+        """Rules that tie several fields together; subclasses override."""
+
+    @classmethod
+    def rules(cls) -> dict[str, Rule]:
+        return {f.name: f.metadata["rule"] for f in _ruled(cls)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None):
+        values = dict(values or {})
+        unknown = sorted(set(values) - set(cls.rules()) - set(cls.ATTACHED))
+        if unknown:
+            raise SpecError(f"{cls.section}.{unknown[0]}", values[unknown[0]], f"fields of {cls.section}: " + ", ".join(cls.rules()))
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in _ruled(self)}
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)
+
+
+def _ruled(spec) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(spec) if "rule" in f.metadata]
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 @dataclass(frozen=True)
