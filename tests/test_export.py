@@ -31,7 +31,8 @@ from core.data.expression import FUNCTIONS, TWO_ARGUMENTS, evaluate, numpy_sourc
 from core.io import export
 from core.settings import recipes
 from core.settings.network import layer_shapes
-from core.settings.specs import INITIALIZERS, LOSSES, OPTIMIZERS, RunSpec, TrainSpec
+from core.settings.rules import INITIALIZERS, LOSSES, OPTIMIZERS
+from core.settings.specs import RunSpec, TrainSpec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}

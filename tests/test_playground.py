@@ -11,7 +11,8 @@ from core.cases import scenarios
 from core.data.datasets import FEATURE_FUNCTIONS, make_dataset, playground_points
 from core.doctor import findings
 from core.doctor.shape import best_line_accuracy
-from core.settings.specs import FEATURES, PLANE_FUNCTIONS, DataSpec, RunSpec, SpecError
+from core.settings.rules import FEATURES, PLANE_FUNCTIONS
+from core.settings.specs import DataSpec, RunSpec, SpecError
 
 PLAYGROUND = scenarios.get("playground")
 

@@ -15,8 +15,8 @@ from typing import Any
 import streamlit as st
 
 from core.cases.scenarios import Scenario
-from core.settings.rules import PLANE_REGRESSIONS
-from core.settings.specs import FUNCTIONS, PLANE_FUNCTIONS, DataSpec, ModelSpec, RunSpec, SpecError, all_rules, parse_value
+from core.settings.rules import FUNCTIONS, PLANE_FUNCTIONS, PLANE_REGRESSIONS
+from core.settings.specs import DataSpec, ModelSpec, RunSpec, SpecError, all_rules, parse_value
 from ui.state import keys
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.data.expression import evaluate
-from core.settings.specs import PLANE_FUNCTIONS, DataSpec
+from core.settings.rules import PLANE_FUNCTIONS
+from core.settings.specs import DataSpec
 
 FINE_GRID = 1001  # points on which the clean target and the fit are compared
 REPLAY_STRIDE = 5  # every 5th fine-grid point (201 in all) is recorded per epoch for replay

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.outcomes.results import RunResult
-from core.settings.specs import FEATURES, MAX_EPOCHS, MAX_UNITS, RunSpec
+from core.settings.rules import FEATURES, MAX_EPOCHS, MAX_UNITS
+from core.settings.specs import RunSpec
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from core.data.expression import numpy_source
 from core.outcomes.results import RunResult
 from core.settings import recipes
 from core.settings.network import layer_shapes
-from core.settings.specs import PLANE_FUNCTIONS, RunSpec
+from core.settings.rules import PLANE_FUNCTIONS
+from core.settings.specs import RunSpec
 
 
 def history_frame(history: dict) -> pd.DataFrame:

@@ -33,8 +33,7 @@ from typing import Any
 
 from core.settings.errors import SpecError
 from core.settings.recipes import DEFAULT_INIT_SCALE
-from core.settings.rules import MAX_LAYERS
-from core.settings.specs import ACTIVATIONS, MAX_OUTPUTS, SCALINGS
+from core.settings.rules import ACTIVATIONS, MAX_LAYERS, MAX_OUTPUTS, SCALINGS
 
 FIELD = "model.file"
 MAX_BYTES = 20 * 1024 * 1024
