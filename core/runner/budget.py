@@ -48,6 +48,10 @@ LIMITS = {
     # ten or so architectures and keeps server + worker near 1.1 GB on a 2.7 GB Community Cloud box.
     "workers": Limit("TINYNET_WORKERS", 1, 1, "worker processes that train (each holds its own TensorFlow, ~0.7 GB)", ""),
     "worker_memory_mb": Limit("TINYNET_WORKER_MEMORY_MB", 850.0, 300.0, "MB of resident memory after which a worker is replaced", " MB"),
+    # The hard limit: a request whose estimated peak would pass it is refused before it starts (core/runner/memory.py),
+    # and a worker that passes it during a job is stopped and replaced. Server (~0.4 GB) + one worker at this
+    # limit stay under Community Cloud's 2.7 GB.
+    "worker_limit_mb": Limit("TINYNET_WORKER_LIMIT_MB", 2000.0, 500.0, "MB of resident memory a worker may reach during a job", " MB"),
 }
 WHOLE = ("max_trainings", "workers")  # counts: no 'none', no fractions
 UNLIMITED = ("none", "inf", "unlimited")
@@ -111,6 +115,7 @@ class Budget:
     max_trainings: int = LIMITS["max_trainings"].default
     workers: int = LIMITS["workers"].default
     worker_memory_mb: float = LIMITS["worker_memory_mb"].default
+    worker_limit_mb: float = LIMITS["worker_limit_mb"].default
     sources: tuple[tuple[str, str], ...] = ()  # (limit, where it was set) for limits not at their default
 
     @classmethod
