@@ -15,6 +15,7 @@ import sys
 
 import streamlit as st
 
+from core.settings.errors import bounded
 from core.settings.specs import RunSpec
 from ui.controls import architecture
 from ui.display import md
@@ -50,7 +51,7 @@ def report(what: str, error: BaseException, spec: RunSpec | None = None) -> str:
     details = getattr(error, "details", "")
     LOG.error("%s failed%s%s", what, f" ({settings})" if settings else "", f"\nIn the worker process:\n{details}" if details else "",
               exc_info=(type(error), error, error.__traceback__))
-    text = f"{what} failed: {kind}: {message}."
+    text = f"{what} failed: {kind}: {bounded(message)}."
     if settings:
         text += f" Settings: {settings}."
     return text + " The details are in the server log."

@@ -42,16 +42,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from core.runner.workers import WorkerDied
+    from core.settings.errors import bounded
     from core.settings.specs import SpecError
 
     try:
         args = _parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, so that a reader gone away (`| head`) is met below, not at exit
+        return code
+    except BrokenPipeError:  # the reader stopped reading: end quietly, with SIGPIPE's status, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (UsageError, SpecError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {bounded(err)}", file=sys.stderr)
         return 2
     except WorkerDied as err:  # killed, out of memory, a crash in a library: one line, not a traceback
-        print(f"error: {err}; nothing was saved; run the command again", file=sys.stderr)
+        print(f"error: {bounded(err)}; nothing was saved; run the command again", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
