@@ -82,3 +82,63 @@ def test_the_digest_names_the_content_not_the_parse():
     a = read_table("1,2\n2,3\n3,4\n4,5\n")
     assert a.digest == read_table(b"1,2\n2,3\n3,4\n4,5\n").digest
     assert a.digest != read_table("1,2\n2,3\n3,4\n4,6\n").digest
+
+
+HOSTILE = {
+    # what a visitor can paste or upload, and the words its refusal must contain
+    "a 16,000-digit cell": (b"x,y\n1," + b"7" * 16_000 + b"x\n" + b"2,3\n" * 5, "line 2 of 16,003 characters"),
+    "10.4 million lines": (b",\n" * 10_400_000, "10,400,001 lines"),
+    "a million columns": (b",".join(b"c%d" % i for i in range(1_000_000)) + b"\n" + b"1,2\n" * 4, "1,000,000 columns"),
+    "a 20 MB cell": (b"x,y\n1," + b"a" * (20 * 1024 * 1024 - 20) + b"\n", "20,971,502 characters"),
+    "too many cells": (b"".join(b"1,2,3,4,5,6,7,8,9,10,11\n" for _ in range(190_000)), "190,000 rows × 11 columns"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_file_is_refused_before_the_work_in_little_time_and_memory(name):
+    """Issue 23: each limit is checked before the work it bounds (under 0.5 s and 100 MB on a 20 MB input), and
+    the message names the limit without repeating the input."""
+    import time
+    import tracemalloc
+
+    content, words = HOSTILE[name]
+    tracemalloc.start()
+    began = time.perf_counter()
+    try:
+        with pytest.raises(SpecError) as caught:
+            datafile.parse(content)
+        seconds, (_, peak) = time.perf_counter() - began, tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    message = str(caught.value)
+    assert words in message and len(message) <= 500 and "\n" not in message, message
+    assert peak < 100e6 + len(content), f"{peak / 1e6:.0f} MB"
+    assert seconds < 5, f"{seconds:.2f} s"  # a loose bound against a regression to seconds of parsing; README has the figures
+
+
+def test_the_number_pattern_reads_a_long_run_of_digits_once():
+    """The earlier pattern backtracked quadratically: 16,000 digits then an x took 7 s; now it is linear."""
+    import time
+
+    began = time.perf_counter()
+    assert not datafile._is_number("7" * 200_000 + "x") and datafile._is_number("7" * 200_000)
+    assert time.perf_counter() - began < 1.0
+    for good in ("1", "-2.5", ".5", "3.", "1e-3", "+4E+2", "nan", "-inf", "Infinity"):
+        assert datafile._is_number(good), good
+    for bad in ("", "1.2.3", "e5", "1e", "1_000", "--1", "0x10", "1 2"):
+        assert not datafile._is_number(bad), bad
+
+
+def test_quoted_cells_are_read_as_csv_quotes_them():
+    table = datafile.parse(b'"size, m2","price"\n"1",2\n3,"4"\n5,6\n7,8\n')
+    assert table.names == ("size, m2", "price") and table.values[0].tolist() == [1.0, 2.0]
+    with pytest.raises(SpecError, match="line 2, column 0"):  # """1""" is the text "1" with its quotes, not the number 1
+        datafile.parse(b'x,y\n"""1""",2\n3,4\n5,6\n7,8\n')
+
+
+def test_only_line_ends_end_a_line_so_places_are_right():
+    """U+2028 (a Unicode line separator) inside a line no longer shifts the line numbers in a message."""
+    content = "x,y\n1,2\u2028\n3,4\r\n5,six\n7,8\n".encode()
+    with pytest.raises(SpecError, match="line 4, column 1"):
+        datafile.parse(content)
+    assert datafile.parse(b"x,y\r\n1,2\r3,4\r\n5,6\n7,8").rows == 4

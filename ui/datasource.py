@@ -13,7 +13,7 @@ import streamlit as st
 from core.cases.scenarios import Scenario
 from core.data import datafile
 from core.io import kerasfile
-from core.settings.errors import SpecError
+from core.settings.errors import SpecError, shorten
 from ui import controls
 from ui.display import md
 from ui.state import keys
@@ -53,7 +53,8 @@ def panel(scenario: Scenario, form: controls.FormRead) -> None:
         elif note:
             st.info(md(note), icon=":material/model_training:")
         with st.expander("…or paste rows"):
-            st.text_area("Rows (CSV)", key=k.paste, height=140, placeholder="x,y\n0,0.1\n1,0.9\n2,4.2\n3,8.8")
+            st.text_area("Rows (CSV)", key=k.paste, height=140, placeholder="x,y\n0,0.1\n1,0.9\n2,4.2\n3,8.8",
+                         max_chars=datafile.PASTE_CHARS, help=f"At most {datafile.PASTE_CHARS:,} characters; a bigger table is an upload.")
             st.button("Use these rows", key=k.use_paste, on_click=_pasted, args=(scenario,))
         problem = st.session_state.get(k.data_error)
         if problem:
@@ -64,8 +65,9 @@ def panel(scenario: Scenario, form: controls.FormRead) -> None:
                        + "; ".join(md(c) for c in columns),
                        icon=":material/view_column:")
         what = "the example" if own is None else "your data"
-        st.caption(f"Training on {what}: **{md(table.name or 'pasted rows')}**, {table.rows:,} rows, columns "
-                   + ", ".join(md(n) for n in table.names) + (" (header line)" if table.header else " (no header)")
+        names = ", ".join(md(shorten(n, 40)) for n in table.names[:12]) + (f" and {len(table.names) - 12} more" if len(table.names) > 12 else "")
+        st.caption(f"Training on {what}: **{md(shorten(table.name or 'pasted rows', 80))}**, {table.rows:,} rows, columns "
+                   + names + (" (header line)" if table.header else " (no header)")
                    + ". " + _chosen(form))
         with st.expander("First rows"):
             st.dataframe(pd.DataFrame(table.values[:8], columns=list(table.names)), hide_index=True, width="stretch")
@@ -98,7 +100,7 @@ def _uploaded(scenario: Scenario) -> None:
     upload = st.session_state.get(keys(scenario.id).upload)
     if upload is None:  # the user removed the file from the widget: the data it gave stays until they choose another
         return
-    _use(scenario, upload.getvalue(), upload.name, f"The file {upload.name!r} was")
+    _use(scenario, upload.getvalue(), shorten(upload.name, 80), f"The file {shorten(upload.name, 80)!r} was")
 
 
 def _pasted(scenario: Scenario) -> None:
@@ -133,7 +135,7 @@ def _model_uploaded(scenario: Scenario) -> None:
         spec = controls.session_spec(scenario, controls.current_preset(scenario)).with_text(settings)
         kerasfile.check_inputs(settings, spec)
     except SpecError as err:
-        st.session_state[k.model_error] = (f"The model {upload.name!r} was not used: {err.value} is not allowed; "
+        st.session_state[k.model_error] = (f"The model {shorten(upload.name, 80)!r} was not used: {err.value} is not allowed; "
                                                  f"allowed: {err.allowed}. The settings before it are kept.")
         return
     controls.load(scenario, spec)
