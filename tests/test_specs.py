@@ -124,3 +124,18 @@ def test_typed_values_rebuild_only_their_section_and_text_is_read_once_by_the_sa
             spec.with_text(dict([bad]))
     with pytest.raises(SpecError, match=re.escape("train.learning_rate: 50.0 is not allowed")):
         spec.with_values({"train.learning_rate": 50.0})  # a typed value is still checked by its rule
+
+
+def test_a_spec_of_eight_hidden_layers_can_be_changed_and_read_back():
+    """Issue 23: the output's initializer made nine names where the rule allowed eight, so such a spec was refused."""
+    from core.cases.scenarios import get
+    from core.settings.specs import RunSpec
+
+    spec = get("sine-relu").spec().with_text({"model.units": "4,4,4,4,4,4,4,4",
+                                             "model.kernel_initializer": ",".join(["he_normal"] * 8 + ["glorot_uniform"])})
+    assert len(spec.model.kernel_initializer) == 9
+    assert RunSpec.from_dict(spec.to_dict()).key() == spec.key()
+    changed = spec.with_text({k: str(v) for k, v in {"train.learning_rate": 0.01}.items()})
+    assert changed.model.kernel_initializer == spec.model.kernel_initializer and changed.train.learning_rate == 0.01
+    with pytest.raises(SpecError, match="0 to 9"):
+        spec.with_text({"model.kernel_initializer": ",".join(["zeros"] * 10)})

@@ -57,6 +57,7 @@ class Rule:
     choices: tuple[str, ...] = ()
     optional: bool = False  # None is allowed (means "the framework's default")
     full: bool = False  # the word "full" is allowed (batch size)
+    most: int = MAX_LAYERS  # items of a units or names list (one per hidden layer, or one more with the output)
 
     def allowed(self) -> str:
         if self.kind == "choice":
@@ -67,7 +68,7 @@ class Rule:
             return f"text of at most {self.hi:g} characters"
         if self.kind in ("units", "names"):
             item = f"whole numbers {_show(self.lo)} to {_show(self.hi)}" if self.kind == "units" else ", ".join(self.choices)
-            return f"a comma-separated list of 0 to {MAX_LAYERS} of: {item}"
+            return f"a comma-separated list of 0 to {self.most} of: {item}"
         word = "a whole number" if self.kind == "int" else "a number"
         text = f"{word} from {_show(self.lo)} to {_show(self.hi)}"
         if self.full:
@@ -104,10 +105,12 @@ class Rule:
                     return choice
             raise fail
         if self.kind in ("units", "names"):
+            if isinstance(value, str) and (len(value) > 40 * self.most or value.count(",") > 2 * self.most):
+                raise fail  # refused before it is split: a pasted list of millions of items is not read
             items = value.split(",") if isinstance(value, str) else value
             items = items if isinstance(items, (list, tuple)) else [items]
             items = [item for item in items if not (isinstance(item, str) and not item.strip())]
-            if len(items) > MAX_LAYERS:
+            if len(items) > self.most:
                 raise fail
             inner = Rule("int" if self.kind == "units" else "choice", self.help, self.lo, self.hi, self.choices)
             try:

@@ -24,6 +24,7 @@ from core.settings.rules import (
     INITIALIZERS,
     LOSSES,
     MAX_EPOCHS,
+    MAX_LAYERS,
     MAX_OUTPUTS,
     MAX_PLANE_NOISE,
     MAX_SAMPLES,
@@ -253,7 +254,8 @@ class ModelSpec(_Spec):
                                           "(with softmax and a categorical cross-entropy)", 1, MAX_OUTPUTS))
     use_bias: bool = _f(True, Rule("bool", "whether every layer has a bias"))
     kernel_initializer: tuple[str, ...] = _f(("glorot_uniform",), Rule("names", "Keras initializer of the weights of each Dense layer, "
-                                                                        "the output last (one name applies to all)", choices=INITIALIZERS))
+                                                                        "the output last (one name applies to all)", choices=INITIALIZERS,
+                                                                        most=MAX_LAYERS + 1))
     kernel_init_scale: float | None = _f(None, Rule("float", "stddev (normal) or limit (uniform) of the kernel initializer; empty: Keras's default",
                                                     1e-6, 100.0, optional=True))
     bias_initializer: str = _f("zeros", Rule("choice", "Keras initializer of the biases", choices=INITIALIZERS))
