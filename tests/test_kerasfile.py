@@ -101,9 +101,9 @@ NOT_THE_LABS = {
     "an unknown scaler": (lambda c: rescaling(c, 1).update(name="scale_x_log"), "layer 1 'scale_x_log' (Rescaling)"),
     "scale_x last": (lambda c: rescaling(c, -1).update(name="scale_x_minmax"), "'scale_x_minmax' (Rescaling)"),
     "unscale_y first": (lambda c: rescaling(c, 1).update(name="unscale_y_minmax"), "'unscale_y_minmax' (Rescaling)"),
-    "none that scales": (lambda c: rescaling(c, 1).update(name="scale_x_none"), "'scale_x_none' (Rescaling) with scale 0.159155"),
-    "a negative scale": (lambda c: rescaling(c, -1).update(scale=-2.0), "'unscale_y_minmax' (Rescaling) with scale -2 and offset"),
-    "three columns": (lambda c: rescaling(c, 1).update(scale=[1.0, 2.0, 3.0]), "with scale 1, 2, 3 and offset"),
+    "none that scales": (lambda c: rescaling(c, 1).update(name="scale_x_none"), "'scale_x_none' (Rescaling): scale 0.159155"),
+    "a negative scale": (lambda c: rescaling(c, -1).update(scale=-2.0), "'unscale_y_minmax' (Rescaling): scale -2, offset"),
+    "three columns": (lambda c: rescaling(c, 1).update(scale=[1.0, 2.0, 3.0]), "(Rescaling): scale 1, 2, 3, offset"),
 }
 
 
@@ -221,7 +221,7 @@ def test_inflating_stops_past_the_cap_whatever_the_header_says(bomb):
         tracemalloc.start()
         began = time.perf_counter()
         try:
-            with pytest.raises(SpecError, match=r"config.json, which inflates past 1,048,576 bytes although it declares 3,221,225,472"):
+            with pytest.raises(SpecError, match=r"config.json, which inflates past 1,048,576 bytes.*it declares 3,221,225,472"):
                 kerasfile._inflate(opened, info)
             seconds, peak = time.perf_counter() - began, tracemalloc.get_traced_memory()[1]
         finally:

@@ -9,7 +9,10 @@ download (core/io/export.py) reads back as the run it came from: its scaling lay
 and `unscale_y_<scaling>`, become `data.x_scaling` and `data.y_scaling`.
 
 The file comes from a visitor and is read in the dashboard's server, so the archive is read with a cap on
-what it inflates to, checked before and while inflating (`read_config`).
+what it inflates to, checked before and while inflating (`read_config`), and its JSON with a cap on nesting
+(json.loads recurses once per level). Every value read from the JSON is checked for its type and range before
+use (`_mapping`, `_list`, `_number`, `_flag`), so a malformed file of any kind ends in one SpecError of field
+model.file, never in another exception; a name or class from the file is echoed shortened (`_shown_text`).
 
 The lab trains the file's architecture from fresh weights drawn with the run's seed (its
 initializers' own seeds, if any, are not used); the file's trained weights are not read.
@@ -23,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import re
@@ -31,9 +35,9 @@ import zipfile
 import zlib
 from typing import Any
 
-from core.settings.errors import SpecError
+from core.settings.errors import SpecError, shorten
 from core.settings.recipes import DEFAULT_INIT_SCALE
-from core.settings.rules import ACTIVATIONS, MAX_LAYERS, MAX_OUTPUTS, SCALINGS
+from core.settings.rules import ACTIVATIONS, MAX_LAYERS, MAX_OUTPUTS, MAX_UNITS, SCALINGS
 
 FIELD = "model.file"
 MAX_BYTES = 20 * 1024 * 1024
@@ -42,11 +46,23 @@ MAX_BYTES = 20 * 1024 * 1024
 MAX_CONFIG_BYTES = 1024 * 1024  # config.json once inflated; a Keras model of Dense layers needs a few kB per layer
 MAX_ENTRIES = 64  # files in the archive; Keras writes 3 (config.json, metadata.json, model.weights.h5)
 MAX_DIRECTORY_BYTES = 64 * 1024  # the zip's central directory, which zipfile parses whole when it opens the archive
+MAX_DEPTH = 64  # levels of [ and { in config.json; Keras writes about 8, and json.loads recurses once per level
 CHUNK = 64 * 1024  # config.json is inflated this much at a time
+ECHO = 40  # characters of a name or class from the file that a message repeats
 END_RECORD = struct.Struct("<4s4H2LH")  # the zip's end of central directory record
+# What zipfile and zlib raise on a damaged or crafted archive (NotImplementedError is a RuntimeError, struct.error
+# a damaged record, UnicodeDecodeError a ValueError, OverflowError an ArithmeticError).
+ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, EOFError, OSError, ValueError,
+                  LookupError, ArithmeticError, RuntimeError)
 NOT_KERAS = "a .keras file saved by Keras 3 (model.save('mine.keras'))"
+AS_KERAS = "as Keras 3 writes it"
 ALLOWED_LAYERS = "an InputLayer of shape (1,) or (2,), then Dense layers only"
 INPUT_SHAPES = ("one input of shape (1,): a single x, or (2,): x1, x2")
+# A JSON string, escapes included; one left open runs to the end, so that every quote starts a match and the pass
+# stays linear (a string that never closes is invalid JSON, which json.loads then refuses without recursing into it).
+STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+STEPS = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 # Keras class names -> the lab's names
 INITIALIZERS = {
@@ -54,6 +70,7 @@ INITIALIZERS = {
     "LecunNormal": "lecun_normal", "LecunUniform": "lecun_uniform", "Zeros": "zeros", "Ones": "ones",
     "RandomUniform": "random_uniform", "RandomNormal": "random_normal", "TruncatedNormal": "truncated_normal",
 }
+KERAS_NAMES = {lab: keras for keras, lab in INITIALIZERS.items()}  # glorot_uniform -> GlorotUniform
 SCALED = {"RandomUniform", "RandomNormal", "TruncatedNormal"}
 OPTIMIZERS = {"SGD": "sgd", "Adam": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad"}
 LOSSES = {
@@ -64,6 +81,8 @@ LOSSES = {
     "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
     "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
 }
+ALLOWED_LOSSES = ("mse, mae, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy "
+                  "(or MeanSquaredError with reduction 'sum')")
 
 
 def check_inputs(settings: dict[str, str], spec) -> None:
@@ -85,14 +104,15 @@ def read_config(content: bytes, name: str = "model.keras") -> Any:
     case its declared size lies. A crafted file is refused in milliseconds, with memory of the order of the cap.
     """
     if len(content) > MAX_BYTES:
-        raise SpecError(FIELD, f"{name} ({len(content) / 1e6:.1f} MB)", f"a .keras file of at most {MAX_BYTES // (1024 * 1024)} MB")
+        raise SpecError(FIELD, f"{shorten(name, ECHO)} ({len(content) / 1e6:.1f} MB)",
+                        f"a .keras file of at most {MAX_BYTES // (1024 * 1024)} MB")
     entries, directory = _end_record(content)
     if entries > MAX_ENTRIES or directory > MAX_DIRECTORY_BYTES:
         raise SpecError(FIELD, f"an archive of {entries:,} entries in a central directory of {directory:,} bytes",
                         f"at most {MAX_ENTRIES} entries and {MAX_DIRECTORY_BYTES:,} bytes of directory ({NOT_KERAS}: 3 entries)")
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+    except ARCHIVE_ERRORS:
         raise SpecError(FIELD, "a file that is not a zip with a config.json", NOT_KERAS) from None
     with archive:
         if len(archive.infolist()) > MAX_ENTRIES:
@@ -107,15 +127,34 @@ def read_config(content: bytes, name: str = "model.keras") -> Any:
         if info.file_size > MAX_CONFIG_BYTES:
             raise SpecError(FIELD, f"config.json of {info.file_size:,} bytes once inflated ({info.compress_size:,} in the file)",
                             f"a config.json of at most {MAX_CONFIG_BYTES:,} bytes (a model of Dense layers needs a few thousand)")
-        text = _inflate(archive, info)
+        raw = _inflate(archive, info)
+    return _parsed(raw)
+
+
+def _parsed(raw: bytes) -> Any:
+    """config.json's bytes as JSON: UTF-8, at most MAX_DEPTH levels deep (measured before json.loads recurses), valid."""
     try:
-        return json.loads(text.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise SpecError(FIELD, f"config.json that is not UTF-8 text (byte {err.start:,}: {err.object[err.start:err.start + 4]!r})",
                         NOT_KERAS + ", whose config.json is UTF-8 JSON") from None
+    depth = _depth(text)
+    if depth > MAX_DEPTH:
+        raise SpecError(FIELD, f"config.json nested {depth:,} levels deep",
+                        f"at most {MAX_DEPTH} levels of lists and objects ({NOT_KERAS}: about 8)")
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise SpecError(FIELD, f"config.json that is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})",
                         NOT_KERAS + ", whose config.json is UTF-8 JSON") from None
+    except (ValueError, RecursionError) as err:  # a number of over 4,300 digits, say
+        raise SpecError(FIELD, f"config.json that is not valid JSON ({_plain(err)})", NOT_KERAS + ", whose config.json is UTF-8 JSON") from None
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of lists and objects in JSON text, brackets inside strings left out: one linear pass in C."""
+    brackets = NOT_BRACKETS.sub("", STRINGS.sub("", text))
+    return max(itertools.accumulate(map(STEPS.__getitem__, brackets)), default=0)
 
 
 def _end_record(content: bytes) -> tuple[int, int]:
@@ -143,31 +182,102 @@ def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
             while chunk := handle.read(CHUNK):
                 total += len(chunk)
                 if total > MAX_CONFIG_BYTES:
-                    raise SpecError(FIELD, f"{info.filename}, which inflates past {MAX_CONFIG_BYTES:,} bytes although it declares "
-                                    f"{info.file_size:,}", f"a {info.filename} of at most {MAX_CONFIG_BYTES:,} bytes")
+                    raise SpecError(FIELD, f"{info.filename}, which inflates past {MAX_CONFIG_BYTES:,} bytes",
+                                    f"a {info.filename} of at most {MAX_CONFIG_BYTES:,} bytes (it declares {info.file_size:,})")
                 chunks.append(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as err:
-        raise SpecError(FIELD, f"{info.filename} that cannot be read back ({err}; a damaged file, or one whose sizes lie)",
-                        NOT_KERAS) from None
+    except SpecError:  # past the cap, above: a ValueError, which the next clause would take for the archive's own
+        raise
+    except ARCHIVE_ERRORS as err:
+        raise SpecError(FIELD, f"{info.filename} that cannot be read back ({_plain(err)})",
+                        f"{NOT_KERAS}, undamaged (a damaged file, or one whose sizes lie, cannot be read)") from None
     return b"".join(chunks)
+
+
+def _plain(err: BaseException) -> str:
+    """A library's error message on one line, shortened: it may quote bytes of the file."""
+    return shorten(" ".join(str(err).split()) or type(err).__name__, ECHO)
+
+
+def _shown_text(value: Any) -> str:
+    """A value from the file as a message repeats it: quoted, its first ECHO characters and its length when longer."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= ECHO else f"{value[:ECHO]!r}… ({len(value):,} characters)"
+    return shorten(repr(value), ECHO)
+
+
+def _what(value: Any) -> str:
+    """What a JSON value is, for a message: null, true, 3, 'abc' (shortened), a list of 2 items, an object of 3 keys."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return f"a list of {len(value):,} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return f"an object of {len(value):,} key{'s' if len(value) != 1 else ''}"
+    return _shown_text(value)
+
+
+def _mapping(value: Any, where: str) -> dict:
+    """A JSON object of the file (null or absent: an empty one), or a SpecError naming where and what it is instead."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SpecError(FIELD, f"{where}: {_what(value)}", f"an object {{...}} there, {AS_KERAS}")
+    return value
+
+
+def _list(value: Any, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SpecError(FIELD, f"{where}: {_what(value)}", f"a list [...] there, {AS_KERAS}")
+    return value
+
+
+def _number(value: Any, where: str, default: float | None = None) -> float:
+    """A finite JSON number of the file (null or absent: `default`, when there is one)."""
+    if value is None and default is not None:
+        return default
+    number = math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
+    if not math.isfinite(number):
+        raise SpecError(FIELD, f"{where} {_what(value)}", f"a finite number, {AS_KERAS}")
+    return number
+
+
+def _flag(value: Any, where: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise SpecError(FIELD, f"{where} {_what(value)}", f"true or false, {AS_KERAS}")
+    return value
 
 
 def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str], list[str]]:
     """The settings a .keras file describes, as dotted names -> text values, and notes on what was not taken over."""
     config = read_config(content, name)
     if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Functional"):
-        kind = config.get("class_name") if isinstance(config, dict) else type(config).__name__
-        raise SpecError(FIELD, f"a model of class {kind!r}", "a Sequential or Functional model of " + ALLOWED_LAYERS)
+        kind = f"a model of class {_what(config.get('class_name'))}" if isinstance(config, dict) else f"config.json of {_what(config)}"
+        raise SpecError(FIELD, kind, "a Sequential or Functional model of " + ALLOWED_LAYERS)
     notes: list[str] = []
-    inputs, dense, scalings = _layers((config.get("config") or {}).get("layers") or [], notes)
+    layers = _list(_mapping(config.get("config"), "the model's config").get("layers"), "the model's layers")
+    inputs, dense, scalings = _layers(layers, notes)
     if not dense:
         raise SpecError(FIELD, "a model without Dense layers", ALLOWED_LAYERS)
     if len(dense) - 1 > MAX_LAYERS:
         raise SpecError(FIELD, f"{len(dense) - 1} hidden layers", f"at most {MAX_LAYERS} hidden Dense layers")
-    out_label, out = dense[-1]
-    if not 1 <= int(out.get("units") or 0) <= MAX_OUTPUTS:
-        raise SpecError(FIELD, f"{out_label} with {out.get('units')} units", f"an output layer of 1 to {MAX_OUTPUTS} units")
-    biases = {bool(inner.get("use_bias", True)) for _, inner in dense}
+    settings = {"model.inputs": str(inputs), **_dense(dense), **scalings}
+    settings.update(_compiled(config.get("compile_config"), notes))
+    return settings, notes
+
+
+def _dense(dense: list[tuple[str, dict]]) -> dict[str, str]:
+    """The model.* settings of the Dense stack: widths, activations, biases, initializers and their one scale."""
+    units = [_units(label, inner, output=index == len(dense) - 1) for index, (label, inner) in enumerate(dense)]
+    biases = {_flag(inner.get("use_bias"), f"{label} use_bias", True) for label, inner in dense}
     if len(biases) != 1:
         raise SpecError(FIELD, "biases on some layers only", "use_bias the same on every Dense layer")
     activations = [_activation(label, inner) for label, inner in dense]
@@ -179,20 +289,31 @@ def read_model(content: bytes, name: str = "model.keras") -> tuple[dict[str, str
     bias_inits = {_initializer(label, inner.get("bias_initializer"), "bias")[0] for label, inner in dense}
     if len(bias_inits) != 1:
         raise SpecError(FIELD, "bias initializers " + ", ".join(sorted(bias_inits)), "one bias initializer for every layer")
-    settings = {
-        "model.inputs": str(inputs),
-        "model.units": ",".join(str(int(inner["units"])) for _, inner in dense[:-1]),
+    return {
+        "model.units": ",".join(str(u) for u in units[:-1]),
         "model.activation": ",".join(activations[:-1]),
         "model.output_activation": activations[-1],
-        "model.output_units": str(int(out["units"])),
+        "model.output_units": str(units[-1]),
         "model.use_bias": str(biases.pop()).lower(),
         "model.kernel_initializer": ",".join(name for name, _ in kernels),
         "model.kernel_init_scale": "" if not scales else repr(scales.pop()),
         "model.bias_initializer": bias_inits.pop(),
-        **scalings,
     }
-    settings.update(_compiled(config.get("compile_config"), notes))
-    return settings, notes
+
+
+def _units(label: str, inner: dict, output: bool) -> int:
+    """A Dense layer's width: a whole number from 1 to MAX_UNITS (MAX_OUTPUTS for the output layer)."""
+    units, high = inner.get("units"), MAX_OUTPUTS if output else MAX_UNITS
+    number = units if isinstance(units, (int, float)) and not isinstance(units, bool) else math.nan
+    if not 1 <= number <= high or number != int(number):  # nan and inf fail the range before int() sees them
+        raise SpecError(FIELD, f"{label} with {_what(units)} units",
+                        f"{'an output' if output else 'a hidden Dense'} layer of 1 to {high} units (a whole number)")
+    return int(number)
+
+
+def _class_text(cls: Any) -> str:
+    """A layer's class for its label: as is when a plain name (Dense, Dropout), else quoted and shortened."""
+    return cls if isinstance(cls, str) and cls.isidentifier() and len(cls) <= ECHO else _shown_text(cls)
 
 
 def _layers(layers: list, notes: list[str]) -> tuple[int, list[tuple[str, dict]], dict[str, str]]:
@@ -202,17 +323,14 @@ def _layers(layers: list, notes: list[str]) -> tuple[int, list[tuple[str, dict]]
     scalings: dict[str, str] = {}
     for index, layer in enumerate(layers):
         if not isinstance(layer, dict):
-            raise SpecError(FIELD, f"layer {index}, a {type(layer).__name__} instead of a layer", ALLOWED_LAYERS)
+            raise SpecError(FIELD, f"layer {index}, {_what(layer)} instead of a layer", ALLOWED_LAYERS)
         cls = layer.get("class_name")
-        inner = layer.get("config") or {}
-        label = f"layer {index} {inner.get('name', '?')!r} ({cls})"
+        inner = _mapping(layer.get("config"), f"layer {index} ({_class_text(cls)}) config")
+        label = f"layer {index} {_shown_text(inner.get('name', '?'))} ({_class_text(cls)})"
         if cls == "InputLayer":
-            shape = inner.get("batch_shape") or inner.get("batch_input_shape")
             if index != 0:
                 raise SpecError(FIELD, f"{label}, a second input", INPUT_SHAPES)
-            if list(shape or [])[1:] not in ([1], [2]):
-                raise SpecError(FIELD, f"{label} of shape {tuple(shape or [])[1:]}", INPUT_SHAPES)
-            inputs = int(list(shape)[1])
+            inputs = _input_width(label, inner.get("batch_shape") or inner.get("batch_input_shape"))
             continue
         if cls == "Rescaling":
             scalings.update(_scaling(label, inner, first=not dense and index <= 1, last=index == len(layers) - 1, notes=notes))
@@ -220,13 +338,23 @@ def _layers(layers: list, notes: list[str]) -> tuple[int, list[tuple[str, dict]]
         if cls != "Dense":
             raise SpecError(FIELD, label, ALLOWED_LAYERS + " (the lab rebuilds exactly what it can train; no convolutions, "
                             "dropout, batch normalisation, Lambda or custom layers)")
-        if len(layer.get("inbound_nodes") or []) > 1:
-            raise SpecError(FIELD, f"{label}, used {len(layer['inbound_nodes'])} times", "each Dense layer used once, one after another")
+        nodes = _list(layer.get("inbound_nodes"), f"{label} inbound_nodes")
+        if len(nodes) > 1:
+            raise SpecError(FIELD, f"{label}, used {len(nodes)} times", "each Dense layer used once, one after another")
         for extra in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"):
             if inner.get(extra):
                 raise SpecError(FIELD, f"{label} with a {extra.replace('_', ' ')}", "Dense layers without regularizers or constraints")
         dense.append((label, inner))
     return inputs, dense, scalings
+
+
+def _input_width(label: str, shape: Any) -> int:
+    """The width of an InputLayer's batch shape [null, 1] or [null, 2]."""
+    width = shape[1:] if isinstance(shape, list) else None
+    if width not in ([1], [2]) or type(width[0]) is not int:  # [1.0] and [true] equal [1] in Python, not in a shape
+        shown = shorten(repr(tuple(width)), ECHO) if isinstance(width, list) else _what(shape)
+        raise SpecError(FIELD, f"{label} of shape {shown}", INPUT_SHAPES)
+    return width[0]
 
 
 def _scaling(label: str, inner: dict, first: bool, last: bool, notes: list[str]) -> dict[str, str]:
@@ -237,7 +365,7 @@ def _scaling(label: str, inner: dict, first: bool, last: bool, notes: list[str])
     becomes data.x_scaling / data.y_scaling, fitted again on the data the file is trained on. A Rescaling
     anywhere else, of another name, or whose numbers no scaler of its kind could give, is refused.
     """
-    name = str(inner.get("name", ""))
+    name = inner.get("name") if isinstance(inner.get("name"), str) else ""
     match = re.fullmatch(r"(scale_x|unscale_y)(?:_(\w+))?", name)
     role = None if match is None else "x" if match[1] == "scale_x" else "y"
     kind = (match[2] or "") if match else ""
@@ -247,11 +375,11 @@ def _scaling(label: str, inner: dict, first: bool, last: bool, notes: list[str])
     scale, offset = _numbers(inner.get("scale", 1.0)), _numbers(inner.get("offset", 0.0))
     if not scale or not offset or not all(math.isfinite(v) for v in scale + offset) or min(scale) <= 0 \
             or max(len(scale), len(offset)) > (2 if role == "x" else 1):
-        raise SpecError(FIELD, f"{label} with scale {_shown(scale)} and offset {_shown(offset)}",
+        raise SpecError(FIELD, f"{label}: scale {_shown(scale)}, offset {_shown(offset)}",
                         "the scale (a positive number per column) and offset of a scaler the lab fits")
     identity = all(v == 1.0 for v in scale) and all(v == 0.0 for v in offset)
     if kind == "none" and not identity:
-        raise SpecError(FIELD, f"{label} with scale {_shown(scale)} and offset {_shown(offset)}",
+        raise SpecError(FIELD, f"{label}: scale {_shown(scale)}, offset {_shown(offset)}",
                         "scale 1 and offset 0 for scaling none (the lab's download of an unscaled run)")
     if not kind:  # a download from before the layers named their scaler: only no scaling is certain
         if not identity:
@@ -263,13 +391,19 @@ def _scaling(label: str, inner: dict, first: bool, last: bool, notes: list[str])
 
 
 def _numbers(value: Any) -> list[float]:
-    """A Rescaling's scale or offset as Keras writes it (a number, a list, or a numpy array as {"class_name": "__numpy__"})."""
+    """A Rescaling's scale or offset as Keras writes it (a number, a list, or a numpy array as {"class_name": "__numpy__"}).
+
+    Anything else (text, null, nested lists, an integer too large for a float) gives [], which the caller refuses.
+    """
     if isinstance(value, dict) and value.get("class_name") == "__numpy__":
-        value = (value.get("config") or {}).get("value")
+        array = value.get("config")
+        value = array.get("value") if isinstance(array, dict) else None
     values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return []
     try:
         return [float(v) for v in values]
-    except (TypeError, ValueError):
+    except OverflowError:
         return []
 
 
@@ -282,9 +416,9 @@ def _activation(label: str, inner: dict) -> str:
     if isinstance(act, dict):  # a serialised function (a lambda, say): only the lab's own x^2 is known by name
         inner_config = act.get("config")  # a registered function: {"class_name": "function", "config": "tinynet>square"}
         act = inner_config if isinstance(inner_config, str) else act.get("registered_name") or act.get("class_name")
-    act = {"tinynet>square": "square", "square": "square", None: "linear"}.get(act, act)
-    if act not in ACTIVATIONS:
-        raise SpecError(FIELD, f"{label} with activation {act!r}", "one of " + ", ".join(ACTIVATIONS))
+    act = "linear" if act is None else "square" if act == "tinynet>square" else act
+    if not isinstance(act, str) or act not in ACTIVATIONS:
+        raise SpecError(FIELD, f"{label} with activation {_what(act)}", "one of " + ", ".join(ACTIVATIONS))
     return act
 
 
@@ -292,25 +426,27 @@ def _initializer(label: str, spec: Any, role: str) -> tuple[str, float | None]:
     if spec is None:
         return ("glorot_uniform", None) if role == "kernel" else ("zeros", None)
     cls = spec.get("class_name") if isinstance(spec, dict) else spec
-    args = (spec.get("config") or {}) if isinstance(spec, dict) else {}
-    lower = {v: k for k, v in INITIALIZERS.items()}
-    cls = lower.get(cls, cls)
-    if cls not in INITIALIZERS:
-        raise SpecError(FIELD, f"{label} with {role} initializer {cls!r}", "one of " + ", ".join(INITIALIZERS))
+    if not isinstance(cls, str) or KERAS_NAMES.get(cls, cls) not in INITIALIZERS:
+        raise SpecError(FIELD, f"{label} {role} initializer {_what(cls)}", "one of " + ", ".join(INITIALIZERS))
+    cls = KERAS_NAMES.get(cls, cls)
+    args = _mapping(spec.get("config"), f"{label} {role} initializer config") if isinstance(spec, dict) else {}
     if cls not in SCALED:
         return INITIALIZERS[cls], None
+    where = f"{label} {cls}"
     if cls == "RandomUniform":
-        low, high = float(args.get("minval", -DEFAULT_INIT_SCALE)), float(args.get("maxval", DEFAULT_INIT_SCALE))
+        low = _number(args.get("minval"), f"{where} minval", -DEFAULT_INIT_SCALE)
+        high = _number(args.get("maxval"), f"{where} maxval", DEFAULT_INIT_SCALE)
         if not math.isclose(low, -high, rel_tol=1e-6):
             raise SpecError(FIELD, f"{label}: RandomUniform({low:g}, {high:g})", "a uniform range symmetric about 0 (-a, a)")
         scale = high
     else:
-        if float(args.get("mean", 0.0)) != 0.0:
-            raise SpecError(FIELD, f"{label}: {cls} of mean {args['mean']:g}", "a normal initializer of mean 0")
-        scale = float(args.get("stddev", DEFAULT_INIT_SCALE))
+        mean = _number(args.get("mean"), f"{where} mean", 0.0)
+        if mean != 0.0:
+            raise SpecError(FIELD, f"{label}: {cls} of mean {mean:g}", "a normal initializer of mean 0")
+        scale = _number(args.get("stddev"), f"{where} stddev", DEFAULT_INIT_SCALE)
     scale = None if math.isclose(scale, DEFAULT_INIT_SCALE, rel_tol=1e-6) else _short(scale)
     if role == "bias" and scale is not None:  # the lab's bias initializers take Keras's default scale (its own downloads)
-        raise SpecError(FIELD, f"{label} with a bias initializer {cls} of scale {scale:g}",
+        raise SpecError(FIELD, f"{label} bias initializer {cls}({scale:g})",
                         f"zeros, ones, a glorot/he/lecun bias initializer, or a random one of Keras's default scale {DEFAULT_INIT_SCALE:g}")
     return INITIALIZERS[cls], scale
 
@@ -320,54 +456,77 @@ def _short(value: float) -> float:
     return float(f"{value:.7g}")
 
 
+def _setting(value: Any, where: str, default: float | None = None) -> str:
+    """A finite number of the file as a setting's text, as it was typed."""
+    return repr(_short(_number(value, where, default)))
+
+
 def _compiled(compile_config: Any, notes: list[str]) -> dict[str, str]:
+    compile_config = _mapping(compile_config, "compile_config")
     if not compile_config:
         notes.append("The file was saved without compile settings (optimizer, loss): the current training settings are kept.")
         return {}
-    out: dict[str, str] = {}
-    optimizer = compile_config.get("optimizer")
-    if isinstance(optimizer, dict):
-        cls, args = optimizer.get("class_name"), optimizer.get("config") or {}
-        if cls not in OPTIMIZERS:
-            raise SpecError(FIELD, f"optimizer {cls!r}", "one of " + ", ".join(OPTIMIZERS))
-        lr = args.get("learning_rate")
-        if isinstance(lr, dict):  # a schedule: Keras 2's decay is InverseTimeDecay with decay_steps 1
-            sched = lr.get("config") or {}
-            if lr.get("class_name") != "InverseTimeDecay" or float(sched.get("decay_steps", 0)) != 1 or sched.get("staircase"):
-                raise SpecError(FIELD, f"learning-rate schedule {lr.get('class_name')!r}",
-                                "a constant learning rate, or InverseTimeDecay with decay_steps=1 (Keras 2's decay)")
-            out["train.decay"] = repr(_short(float(sched["decay_rate"])))
-            lr = sched.get("initial_learning_rate")
-        out["train.optimizer"] = OPTIMIZERS[cls]
-        if lr is not None:
-            out["train.learning_rate"] = repr(_short(float(lr)))
-        if args.get("decay"):  # a Keras 2 file read by a legacy optimizer
-            out["train.decay"] = repr(_short(float(args["decay"])))
-        if cls in ("SGD", "RMSprop"):
-            out["train.momentum"] = repr(_short(float(args.get("momentum") or 0.0)))
-        if cls == "SGD":
-            out["train.nesterov"] = str(bool(args.get("nesterov"))).lower()
-        for clip in ("clipnorm", "global_clipnorm"):
-            out[f"train.{clip}"] = "" if args.get(clip) is None else repr(_short(float(args[clip])))
-        if args.get("clipvalue") is not None or args.get("weight_decay") or args.get("use_ema"):
-            notes.append("The optimizer's clipvalue, weight_decay and EMA settings are not used: the lab trains without them.")
-        defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "rho": 0.9, "initial_accumulator_value": 0.1}
-        odd = [k for k, v in defaults.items() if k in args and not math.isclose(float(args[k]), v, rel_tol=1e-6)]
-        if odd or args.get("amsgrad") or args.get("centered"):
-            notes.append("The optimizer's " + ", ".join(odd + [k for k in ("amsgrad", "centered") if args.get(k)])
-                         + " differ from Keras's defaults; the lab uses the defaults.")
-    loss = compile_config.get("loss")
-    if loss is not None:
-        name = loss.get("class_name") if isinstance(loss, dict) else loss
-        reduction = (loss.get("config") or {}).get("reduction") if isinstance(loss, dict) else None
-        if isinstance(loss, dict) and (loss.get("config") or {}).get("from_logits"):
-            raise SpecError(FIELD, f"loss {name!r} with from_logits=True", "a loss on the output's probabilities "
-                            "(from_logits=False, with a sigmoid or softmax output)")
-        if name in ("MeanSquaredError", "mse", "mean_squared_error") and reduction == "sum":
-            out["train.loss"] = "sse"
-        elif name in LOSSES:
-            out["train.loss"] = LOSSES[name]
-        else:
-            raise SpecError(FIELD, f"loss {name!r}", "mse, mae, binary_crossentropy, categorical_crossentropy, "
-                            "sparse_categorical_crossentropy (or MeanSquaredError with reduction 'sum')")
+    out = _optimizer(compile_config.get("optimizer"), notes)
+    out.update(_loss(compile_config.get("loss")))
     return out
+
+
+def _optimizer(optimizer: Any, notes: list[str]) -> dict[str, str]:
+    """The train.* settings of a serialised optimizer: its class, learning rate (or Keras 2's decay), momentum and clipping."""
+    if optimizer is None:
+        return {}
+    optimizer = _mapping(optimizer, "optimizer")
+    cls = optimizer.get("class_name")
+    if not isinstance(cls, str) or cls not in OPTIMIZERS:
+        raise SpecError(FIELD, f"optimizer {_what(cls)}", "one of " + ", ".join(OPTIMIZERS))
+    args = _mapping(optimizer.get("config"), f"optimizer {cls} config")
+    out: dict[str, str] = {}
+    lr = args.get("learning_rate")
+    if isinstance(lr, dict):  # a schedule: Keras 2's decay is InverseTimeDecay with decay_steps 1
+        sched = _mapping(lr.get("config"), "learning-rate schedule config")
+        if lr.get("class_name") != "InverseTimeDecay" or _number(sched.get("decay_steps"), "InverseTimeDecay decay_steps", 0.0) != 1 \
+                or sched.get("staircase"):
+            raise SpecError(FIELD, f"learning-rate schedule {_what(lr.get('class_name'))}",
+                            "a constant learning rate, or InverseTimeDecay with decay_steps=1 (Keras 2's decay)")
+        out["train.decay"] = _setting(sched.get("decay_rate"), "InverseTimeDecay decay_rate")
+        lr = sched.get("initial_learning_rate")
+    out["train.optimizer"] = OPTIMIZERS[cls]
+    if lr is not None:
+        out["train.learning_rate"] = _setting(lr, f"{cls} learning_rate")
+    if args.get("decay"):  # a Keras 2 file read by a legacy optimizer
+        out["train.decay"] = _setting(args["decay"], f"{cls} decay")
+    if cls in ("SGD", "RMSprop"):
+        out["train.momentum"] = _setting(args.get("momentum"), f"{cls} momentum", 0.0)
+    if cls == "SGD":
+        out["train.nesterov"] = str(_flag(args.get("nesterov"), f"{cls} nesterov", False)).lower()
+    for clip in ("clipnorm", "global_clipnorm"):
+        out[f"train.{clip}"] = "" if args.get(clip) is None else _setting(args[clip], f"{cls} {clip}")
+    if args.get("clipvalue") is not None or args.get("weight_decay") or args.get("use_ema"):
+        notes.append("The optimizer's clipvalue, weight_decay and EMA settings are not used: the lab trains without them.")
+    defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "rho": 0.9, "initial_accumulator_value": 0.1}
+    odd = [k for k, v in defaults.items() if args.get(k) is not None
+           and not math.isclose(_number(args[k], f"{cls} {k}"), v, rel_tol=1e-6)]
+    if odd or args.get("amsgrad") or args.get("centered"):
+        notes.append("The optimizer's " + ", ".join(odd + [k for k in ("amsgrad", "centered") if args.get(k)])
+                     + " differ from Keras's defaults; the lab uses the defaults.")
+    return out
+
+
+def _loss(loss: Any) -> dict[str, str]:
+    """train.loss of a loss given by name ("mse") or serialised ({"class_name": "MeanSquaredError", "config": {...}})."""
+    if loss is None:
+        return {}
+    if not isinstance(loss, (str, dict)):  # a list or dict of losses is for a model of several outputs
+        raise SpecError(FIELD, f"loss {_what(loss)}", "one loss: " + ALLOWED_LOSSES)
+    name = loss.get("class_name") if isinstance(loss, dict) else loss
+    args = _mapping(loss.get("config"), "loss config") if isinstance(loss, dict) else {}
+    if not isinstance(name, str):
+        raise SpecError(FIELD, f"loss {_what(name)}", ALLOWED_LOSSES)
+    if args.get("from_logits"):
+        raise SpecError(FIELD, f"loss {_shown_text(name)} with from_logits=True", "a loss on the output's probabilities "
+                        "(from_logits=False, with a sigmoid or softmax output)")
+    if name in ("MeanSquaredError", "mse", "mean_squared_error") and args.get("reduction") == "sum":
+        return {"train.loss": "sse"}
+    if name not in LOSSES:
+        raise SpecError(FIELD, f"loss {_shown_text(name)}", ALLOWED_LOSSES)
+    return {"train.loss": LOSSES[name]}
