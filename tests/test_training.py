@@ -9,6 +9,7 @@ import pytest
 from core.cases import scenarios
 from core.engine import loop as compiled_loop
 from core.engine.callbacks import HistoryRecorder, WeightRecorder
+from core.engine.context import CHUNK_CAPACITY, RECORD_CHUNK_BYTES, record_capacity, recorded_values
 from core.engine.stopping import StopFlag
 from core.engine.training import resolve_record_every, train
 from core.outcomes.results import metric_name
@@ -194,6 +195,16 @@ def test_record_every_and_its_automatic_choice():
     assert r.replay_predictions.shape == (5, len(r.replay_x))
     assert resolve_record_every(scenarios.get("noisy-sine").spec("question")) == 1
     assert resolve_record_every(scenarios.get("noisy-sine").spec("deep")) > 1
+    # The result keeps the recorded epochs only: the final weights are not views into a chunk's every-epoch snapshots.
+    assert all(w.base is None for w in r.final_weights)
+
+
+def test_a_big_net_records_fewer_epochs_per_call():
+    small = scenarios.get("sine-relu").spec()
+    big = small.with_text({"model.units": ",".join(["256"] * 8)})
+    assert record_capacity(small) == CHUNK_CAPACITY
+    assert 1 <= record_capacity(big) < CHUNK_CAPACITY
+    assert 4 * recorded_values(big) * record_capacity(big) <= RECORD_CHUNK_BYTES
 
 
 def test_result_is_plain_data():

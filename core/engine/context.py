@@ -39,6 +39,7 @@ logging.getLogger("tensorflow").addFilter(_NoRetracingNotes())
 # A one-unit softmax is a real mistake the lab diagnoses (doctor: output_range); Keras's warning at every call is noise.
 warnings.filterwarnings("ignore", message="You are using a softmax over axis")
 CHUNK_CAPACITY = 64  # epochs one call of the compiled loop can hold
+RECORD_CHUNK_BYTES = 32 << 20  # a recording loop's per-epoch weights and replayed fit per call at most: fewer epochs for a big net
 ORDER_BUDGET = 1 << 22  # shuffled indices (int32) per call at most: fewer epochs per call for many members x samples
 CHUNK_SECONDS = 0.15  # aim of one chunk's length: progress several times a second
 RECORD_BUDGET = 2_000_000  # recorded weights and replay points per run before record_every is raised
@@ -60,12 +61,22 @@ class Outcome(NamedTuple):
 # Pieces shared by both paths
 
 
+def recorded_values(spec: RunSpec) -> int:
+    """Numbers a recording loop keeps per epoch: every weight and the replayed fit."""
+    replay_points = len(range(0, FINE_GRID, REPLAY_STRIDE)) if spec.data.n_inputs == 1 else len(range(0, PLANE_GRID, PLANE_STRIDE)) ** 2
+    return count_params(spec.model) + replay_points
+
+
 def resolve_record_every(spec: RunSpec) -> int:
     if spec.record_every:
         return spec.record_every
-    replay_points = len(range(0, FINE_GRID, REPLAY_STRIDE)) if spec.data.n_inputs == 1 else len(range(0, PLANE_GRID, PLANE_STRIDE)) ** 2
-    values = (count_params(spec.model) + replay_points) * spec.train.epochs
-    return max(1, math.ceil(values / RECORD_BUDGET))
+    return max(1, math.ceil(recorded_values(spec) * spec.train.epochs / RECORD_BUDGET))
+
+
+def record_capacity(spec: RunSpec) -> int:
+    """Epochs one call of a recording loop may hold: every epoch's weights are kept inside the call, whatever
+    record_every says, so a big net gets fewer epochs per call (float32: 4 bytes a value)."""
+    return max(1, min(CHUNK_CAPACITY, RECORD_CHUNK_BYTES // (4 * recorded_values(spec))))
 
 
 class RunContext:

@@ -22,7 +22,16 @@ import tensorflow as tf
 from core.engine.callbacks import (
     SnapshotProbe,
 )
-from core.engine.context import CHUNK_CAPACITY, CHUNK_SECONDS, ORDER_BUDGET, Outcome, Progress, RunContext, callback_list
+from core.engine.context import (
+    CHUNK_CAPACITY,
+    CHUNK_SECONDS,
+    ORDER_BUDGET,
+    Outcome,
+    Progress,
+    RunContext,
+    callback_list,
+    record_capacity,
+)
 from core.engine.ensemble import FlatEnsemble, member_loss
 from core.engine.models import build_model, initial_weights
 from core.engine.stopping import StopFlag
@@ -138,6 +147,8 @@ class CompiledLoop:
         self.net = _SingleNet(spec) if members == 1 else _StackedNet(spec, members, batch)
         self.optimizer = self.net.optimizer
         self.capacity = max(1, min(CHUNK_CAPACITY, ORDER_BUDGET // max(1, members * n)))
+        if record:  # the recorded weights fill capacity entries per call, however many epochs it runs
+            self.capacity = min(self.capacity, record_capacity(spec))
         self._optimizer_start = [np.array(v.numpy()) for v in self.optimizer.variables]
         # autograph=False: the loops are explicit tf.while_loops, and converting the source costs ~1 s.
         self._chunk = tf.function(self._chunk_fn, jit_compile=True, reduce_retracing=False, autograph=False)
@@ -396,7 +407,10 @@ def train_fast(ctx: RunContext, callbacks: list, progress: Progress | None, stop
         done, compile_s = drive(loop, ctx, [spec.seed], spec.train.epochs, replay, lambda: dict(state["logs"]), progress, stop)
         listeners.on_train_end()
         diverged_at = state["diverged_at"]
-        return Outcome(done, diverged_at, state["diverged_step"], state["weights"], compile_s,
+        probe.set([], np.empty(0))  # a caller's callback keeps its probe: not a view into the last chunk
+        # Copies: the kept weights are views into a chunk's snapshots, which would keep every epoch of it alive.
+        final = [np.array(w, copy=True) for w in state["weights"]]
+        return Outcome(done, diverged_at, state["diverged_step"], final, compile_s,
                         done < spec.train.epochs and diverged_at is None)
     finally:
         POOL.release(spec, loop)
