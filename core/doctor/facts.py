@@ -15,7 +15,7 @@ import numpy as np
 from core.data.datasets import Scaler, features
 from core.outcomes.results import RunResult
 from core.settings.criteria import Criterion
-from core.settings.network import layer_outputs, layer_shapes, split_layers
+from core.settings.network import layer_output, layer_shapes, split_layers
 
 EDGE_SHARE = 0.02  # a boundary within 2% of the span from an end of the data range is "at the edge"
 # Output activations and the values they can produce (scaled units).
@@ -119,7 +119,7 @@ class Facts:
         return ~np.isfinite(values) | (values <= self.lo + margin) | (values >= self.hi - margin)
 
     def dead_first_layer(self, weights) -> np.ndarray:
-        post = layer_outputs(self.spec.model, weights, self.xs)[0][1]
+        post = layer_output(self.spec.model, weights, self.xs, 0)[1]
         return np.all(post <= 0, axis=0)
 
 

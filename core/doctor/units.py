@@ -10,7 +10,7 @@ import numpy as np
 
 from core.doctor.facts import SATURATED_SLOPE, SATURATING, WORKING_RANGE, Facts, fail_role, num, pct, xs_text
 from core.outcomes.results import Finding
-from core.settings.network import layer_outputs, split_layers
+from core.settings.network import layer_output, split_layers
 
 
 def dead_units(f: Facts) -> Finding | None:
@@ -52,7 +52,7 @@ def saturated_units(f: Facts) -> Finding | None:
             evidence[layer.name] = {"saturated": len(stuck), "units": layer.units, "median_share": float(np.median([shares[i] for i in stuck]))}
     output = f.shapes[-1]
     if output.activation in SATURATING:
-        pre, post = layer_outputs(f.spec.model, f.final_weights, f.xs)[-1]
+        pre, post = layer_output(f.spec.model, f.final_weights, f.xs, -1)
         slope = post * (1 - post) if output.activation == "sigmoid" else 1 - post**2
         share = float(np.mean(slope < SATURATED_SLOPE * SATURATING[output.activation]))
         if share >= 0.5 and f.result.task == "regression":

@@ -28,7 +28,7 @@ from core.outcomes.results import (
     SquareFamily,
     UnitsReadout,
 )
-from core.settings.network import layer_outputs, layer_shapes, split_layers
+from core.settings.network import iter_layer_outputs, layer_output, layer_shapes, split_layers
 from core.settings.specs import ModelSpec, RunSpec
 
 # A sigmoid/tanh unit counts as saturated where its derivative is below this share of its maximum
@@ -188,16 +188,15 @@ def _units_readout(spec: ModelSpec, weights, data: Dataset, replay_x: np.ndarray
     hidden = shapes[:-1]
     if not hidden:
         return None
-    outputs = layer_outputs(spec, weights, data.x_train)
+    # Each hidden layer is read as the pass reaches it (the output layer is not computed): one layer's values at a time.
+    layers, positive = [], None
+    for shape, (pre, post) in zip(hidden, iter_layer_outputs(spec, weights, data.x_train, upto=len(hidden) - 1)):
+        layers.append(LayerReadout(shape.name, shape.activation, shape.units, *_states(shape, post)))
+        if positive is None and data.inputs > 1:
+            positive = np.mean(pre > 0, axis=0)
     if data.inputs > 1:  # two inputs: no kink or threshold on a line; which side of its boundary each unit puts the data
-        layers = [LayerReadout(shape.name, shape.activation, shape.units, *_states(shape, outputs[index][1]))
-                  for index, shape in enumerate(hidden)]
-        positive = np.mean(outputs[0][0] > 0, axis=0)
         return UnitsReadout(layers=tuple(layers), positive_share=tuple(float(v) for v in positive))
     lo, hi = data.x_range
-    layers = []
-    for index, shape in enumerate(hidden):
-        layers.append(LayerReadout(shape.name, shape.activation, shape.units, *_states(shape, outputs[index][1])))
     # First-layer boundaries in original x: w * (x - s) / k + b = 0  ->  x = s - k b / w.
     first_kernel, first_bias = split_layers(spec, weights)[0]
     k, s = data.x_scaler.scale, data.x_scaler.shift
@@ -213,7 +212,7 @@ def _units_readout(spec: ModelSpec, weights, data: Dataset, replay_x: np.ndarray
     contributions = None  # one output per class: each unit feeds every class's score, not one curve
     if spec.output_units == 1:
         replay_scaled = data.x_scaler.transform(replay_x).astype(np.float32)
-        last_hidden = layer_outputs(spec, weights, replay_scaled)[len(hidden) - 1][1]
+        last_hidden = layer_output(spec, weights, replay_scaled, len(hidden) - 1)[1]
         out_kernel, out_bias = split_layers(spec, weights)[-1]
         ky = data.y_scaler.scale
         additive = spec.output_activation == "linear"

@@ -5,8 +5,7 @@ only this module, so none of it imports TensorFlow. The activations compute what
 constants, float32), so a forward pass here agrees with the Keras model to float32 rounding.
 
 Example:
-    >>> from core.settings.recipes import square
-from core.settings.specs import ModelSpec
+    >>> from core.settings.specs import ModelSpec
     >>> [shape.units for shape in layer_shapes(ModelSpec(units=(4,)))]
     [4, 1]
 """
@@ -14,6 +13,7 @@ from core.settings.specs import ModelSpec
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -102,23 +102,49 @@ def split_layers(spec: ModelSpec, weights: list[np.ndarray]) -> list[tuple[np.nd
     return [(weights[i], weights[i + 1] if spec.use_bias else None) for i in range(0, len(weights), step)]
 
 
-def layer_outputs(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(pre-activation, activation) of every layer for scaled inputs x, computed in float32."""
+def iter_layer_outputs(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray,
+                       upto: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(pre-activation, activation) of each layer in turn for scaled inputs x, computed in float32, through layer
+    `upto` (an index, negative from the end; default the output). A caller that reads each layer as it comes holds
+    one layer's values at a time, not the whole network's."""
+    shapes = layer_shapes(spec)
+    last = len(shapes) - 1 if upto is None else range(len(shapes))[upto]
     out = np.asarray(x, dtype=np.float32).reshape(-1, spec.inputs)
-    layers = []
-    for (kernel, bias), shape in zip(split_layers(spec, weights), layer_shapes(spec)):
+    for index, ((kernel, bias), shape) in enumerate(zip(split_layers(spec, weights), shapes)):
+        if index > last:
+            return
         pre = out @ np.asarray(kernel, np.float32)
         if bias is not None:
             pre = pre + np.asarray(bias, np.float32)
         out = apply_activation(shape.activation, pre)
-        layers.append((pre, out))
-    return layers
+        yield pre, out
+
+
+def layer_outputs(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray,
+                  layers: Iterable[int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(pre-activation, activation) of every layer for scaled inputs x, computed in float32.
+
+    With `layers` (indices, negative from the end) only those are kept, in layer order: the pass still runs
+    through the earlier layers but keeps none of them, and stops at the last layer asked for.
+    """
+    if layers is None:
+        return list(iter_layer_outputs(spec, weights, x))
+    count = len(layer_shapes(spec))
+    wanted = {range(count)[index] for index in layers}
+    if not wanted:
+        return []
+    return [pair for index, pair in enumerate(iter_layer_outputs(spec, weights, x, max(wanted))) if index in wanted]
+
+
+def layer_output(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pre-activation, activation) of layer `index` (negative from the end) alone."""
+    return layer_outputs(spec, weights, x, (index,))[0]
 
 
 def forward(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
     """The network's output (scaled units) for scaled inputs x without Keras: shape (n,), or (n, classes) for several output units."""
     with np.errstate(over="ignore", invalid="ignore"):
-        out = layer_outputs(spec, weights, x)[-1][1].astype(np.float64)
+        out = layer_output(spec, weights, x, -1)[1].astype(np.float64)
     return out.ravel() if spec.output_units == 1 else out
 
 

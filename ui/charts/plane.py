@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.outcomes.results import RunResult
-from core.settings.network import layer_outputs, layer_shapes, split_layers
+from core.settings.network import iter_layer_outputs, layer_shapes, split_layers
 
 # The Playground's colours: orange for its -1 (class 0 here), blue for +1 (class 1), near-white between.
 CLASS0 = "#f59322"
@@ -148,8 +148,11 @@ def replay_surface(r: RunResult, index: int) -> alt.LayerChart:
 
 def unit_values(spec, weights, encoded_grid: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
     """(layer name, activation, (points, units) outputs) of every hidden layer over an encoded grid."""
-    outputs = layer_outputs(spec.model, weights, encoded_grid)
-    return [(shape.name, shape.activation, outputs[i][1]) for i, shape in enumerate(layer_shapes(spec.model)[:-1])]
+    hidden = layer_shapes(spec.model)[:-1]
+    if not hidden:
+        return []
+    outputs = iter_layer_outputs(spec.model, weights, encoded_grid, upto=len(hidden) - 1)  # the output layer is not needed
+    return [(shape.name, shape.activation, post) for shape, (_, post) in zip(hidden, outputs)]
 
 
 def unit_maps(spec, weights, grid: np.ndarray, encoded_grid: np.ndarray, title: str = "What each hidden unit computes",
