@@ -386,7 +386,7 @@ def test_a_long_name_or_class_from_the_file_is_repeated_shortened_with_its_lengt
         read_model(keras_file(config))
     message = str(refused.value)
     assert message.startswith("model.file: \"layer 2 '") and "characters)" in message, message  # the newlines escaped
-    assert "\n" not in message and len(message) <= MAX_MESSAGE and len(refused.value.value) <= 100, message
+    assert "\n" not in message and len(message) <= MAX_MESSAGE and len(refused.value.value) <= 130, message
     config = sequential()
     config["config"]["layers"][2]["config"]["activation"] = "a" * 10_000
     with pytest.raises(SpecError) as refused:

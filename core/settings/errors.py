@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 MAX_MESSAGE = 500  # characters of any message the lab shows
-SHOWN = 60  # characters kept of a value echoed in a message
+SHOWN = 100  # characters kept of a value echoed in a message
 MAX_ALLOWED = 300  # characters of the "allowed" part (a list of column names, say)
 
 
