@@ -1,6 +1,7 @@
 """The budget: where its limits come from, which requests it refuses and what it tells their users."""
 
 import math
+import re
 
 import pytest
 from inprocess import cli as _cli  # `python -m core` through main(argv), in this process
@@ -124,3 +125,43 @@ def test_cli_run_stops_at_the_wall_clock_budget_and_keeps_the_partial_result():
     data = json.loads(out.stdout)
     assert data["stopped"] and data["stop_reason"] == "budget" and 0 < data["epochs"] < 3000
     assert "Stopped at the wall-clock budget of 1 s (set by TINYNET_MAX_SECONDS)" in out.stderr
+
+
+WIDE = ",".join(["1024"] * 8)
+OVER_MEMORY = {
+    # issue 23's reproductions that passed the work caps and took a worker past 2.7 GB, as (case, settings, seeds, setting)
+    "test points": ("playground", {"model.units": "1024,1024", "model.activation": "tanh", "data.n_samples": 50,
+                                   "data.test_samples": 200_000, "train.epochs": 1, "train.batch_size": "full"}, 0, "data.test_samples"),
+    "recorded epochs": ("sine-relu", {"model.units": ",".join(["256"] * 8), "record_every": 1, "train.epochs": 2000,
+                                      "train.batch_size": "full", "data.n_samples": 3}, 0, "record_every"),
+    "seeds": ("sine-relu", {"model.units": WIDE, "train.epochs": 1, "train.batch_size": "full", "data.n_samples": 3}, 256, "seeds"),
+}
+
+
+@pytest.mark.parametrize("name", OVER_MEMORY)
+def test_a_request_over_the_memory_limit_is_refused_before_it_starts_with_what_fits(name):
+    """Issue 23: the estimate names the costliest setting and the largest value that fits, and that value does fit."""
+    case, values, seeds, setting = OVER_MEMORY[name]
+    spec = scenarios.get(case).spec().with_values(values)
+    budget = Budget()
+    with pytest.raises(BudgetError) as refused:
+        budget.check(spec, seeds)
+    message = str(refused.value)
+    assert refused.value.field == setting and "Over the memory budget" in message and "2,000 MB" in message, message
+    assert len(message) <= 500, message
+    suggested = int(re.search(r"To fit it: \D*([\d,]+)", message)[1].replace(",", ""))
+    fitted = (spec, suggested) if setting == "seeds" else (spec.with_values({setting: suggested}), seeds)
+    budget.check(*fitted)  # the value the message offers is within the budget
+    assert "TINYNET_WORKER_LIMIT_MB" in message
+    assert math.isinf(Budget.from_sources({"TINYNET_WORKER_LIMIT_MB": "none"}).worker_limit_mb)
+    Budget.from_sources({"TINYNET_WORKER_LIMIT_MB": "none"}).check(spec, seeds)  # no memory cap: only the work caps
+
+
+def test_every_posted_preset_and_its_restarts_fit_the_default_memory_limit():
+    from core.runner import memory
+
+    for scenario in scenarios.SCENARIOS.values():
+        for preset in scenario.presets:
+            spec = scenario.spec(preset.name)
+            for seeds in (0, DEFAULT_SEEDS):
+                assert memory.estimate(spec, seeds).peak_mb < LIMITS["worker_limit_mb"].default, (scenario.id, preset.name, seeds)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from collections.abc import Callable
 from typing import NamedTuple
@@ -11,12 +10,21 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from core.data.datasets import FINE_GRID, PLANE_GRID, PLANE_STRIDE, REPLAY_STRIDE, Dataset, make_dataset
+from core.data.datasets import Dataset, make_dataset
 from core.engine.callbacks import (
     LabCallback,
 )
+from core.outcomes.recording import (  # noqa: F401 - the engine's limits, kept where the memory budget reads them too
+    CHUNK_CAPACITY,
+    ORDER_BUDGET,
+    RECORD_BUDGET,
+    RECORD_CHUNK_BYTES,
+    record_capacity,
+    recorded_values,
+    resolve_record_every,
+)
 from core.outcomes.results import metric_name
-from core.settings.network import count_params, predicted_class
+from core.settings.network import predicted_class
 from core.settings.specs import RunSpec
 
 Progress = Callable[[int, dict], None]
@@ -38,11 +46,7 @@ class _NoRetracingNotes(logging.Filter):
 logging.getLogger("tensorflow").addFilter(_NoRetracingNotes())
 # A one-unit softmax is a real mistake the lab diagnoses (doctor: output_range); Keras's warning at every call is noise.
 warnings.filterwarnings("ignore", message="You are using a softmax over axis")
-CHUNK_CAPACITY = 64  # epochs one call of the compiled loop can hold
-RECORD_CHUNK_BYTES = 32 << 20  # a recording loop's per-epoch weights and replayed fit per call at most: fewer epochs for a big net
-ORDER_BUDGET = 1 << 22  # shuffled indices (int32) per call at most: fewer epochs per call for many members x samples
 CHUNK_SECONDS = 0.15  # aim of one chunk's length: progress several times a second
-RECORD_BUDGET = 2_000_000  # recorded weights and replay points per run before record_every is raised
 PROGRESS_INTERVAL = 0.1  # seconds between progress calls on the model.fit path
 
 
@@ -59,24 +63,6 @@ class Outcome(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 # Pieces shared by both paths
-
-
-def recorded_values(spec: RunSpec) -> int:
-    """Numbers a recording loop keeps per epoch: every weight and the replayed fit."""
-    replay_points = len(range(0, FINE_GRID, REPLAY_STRIDE)) if spec.data.n_inputs == 1 else len(range(0, PLANE_GRID, PLANE_STRIDE)) ** 2
-    return count_params(spec.model) + replay_points
-
-
-def resolve_record_every(spec: RunSpec) -> int:
-    if spec.record_every:
-        return spec.record_every
-    return max(1, math.ceil(recorded_values(spec) * spec.train.epochs / RECORD_BUDGET))
-
-
-def record_capacity(spec: RunSpec) -> int:
-    """Epochs one call of a recording loop may hold: every epoch's weights are kept inside the call, whatever
-    record_every says, so a big net gets fewer epochs per call (float32: 4 bytes a value)."""
-    return max(1, min(CHUNK_CAPACITY, RECORD_CHUNK_BYTES // (4 * recorded_values(spec))))
 
 
 class RunContext:

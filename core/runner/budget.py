@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from core.runner import memory
+from core.settings.errors import bounded
 from core.settings.network import count_params
 from core.settings.specs import RunSpec, SpecError
 
@@ -65,7 +67,7 @@ class BudgetError(SpecError):
         self.message = message
 
     def __str__(self) -> str:
-        return self.message
+        return bounded(self.message)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,14 @@ class Budget:
         return self.max_sweep_seconds if members else self.max_seconds
 
     def check(self, spec: RunSpec, members: int = 0) -> Cost:
-        """Raise BudgetError when `spec` (times `members` seeds for restarts) is over a work cap."""
+        """Raise BudgetError when `spec` (times `members` seeds for restarts) is over a work cap, or a SpecError when its
+        estimated memory would pass the worker's limit (core/runner/memory.py)."""
+        # Memory first: it is what would take the server down, and what fits it usually fits the work caps too.
+        refused = memory.over(spec, members, self.worker_limit_mb, self.where("worker_limit_mb"))
+        if refused is not None:
+            part, message = refused
+            raise BudgetError(part.setting, f"{memory.estimate(spec, members).peak_mb:,.0f} MB", f"at most {self.worker_limit_mb:,.0f} MB",
+                              message)
         work = cost(spec, members or 1)
         for name, needed in (("max_step_params", work.step_params), ("max_sample_params", work.sample_params)):
             cap = getattr(self, name)
@@ -162,7 +171,7 @@ class Budget:
         for limit, where in self.sources:
             if limit == name:
                 return f"set by {where}"
-        return f"the default; change it with {LIMITS[name].variable} or secrets [budget] {name}"
+        return f"the default; set {LIMITS[name].variable} or secrets [budget] {name}"
 
     def describe(self) -> str:
         """One line for a page or the command line."""
@@ -239,5 +248,5 @@ def _shrink(spec: RunSpec, work: Cost, name: str, cap: float, members: int) -> s
         samples = int(n * share)
         if samples >= 3:
             ways.append(f"at most {samples:,} samples (data.n_samples, now {n:,})")
-    ways.append(f"a smaller network (now {work.params:,} parameters, so at most about {max(1, int(work.params * share)):,})")
+    ways = ways[:2] + [f"a network of at most about {max(1, int(work.params * share)):,} parameters (now {work.params:,})"]
     return "; or ".join(ways)
