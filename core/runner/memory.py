@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.data.datasets import FINE_GRID, PLANE_GRID
-from core.outcomes.recording import ORDER_BUDGET, record_capacity, recorded_values, resolve_record_every
+from core.outcomes.recording import ORDER_BUDGET, RECORD_BUDGET, record_capacity, recorded_values, resolve_record_every
 from core.outcomes.results import metric_name
 from core.settings.network import count_params
 from core.settings.specs import RunSpec, SpecError
@@ -107,6 +107,13 @@ def estimate(spec: RunSpec, members: int = 0) -> MemoryEstimate:
 def over(spec: RunSpec, members: int, limit_mb: float, where: str) -> tuple[Part, str] | None:
     """None when the request's estimated peak fits under `limit_mb`; otherwise its costliest part and the message saying
     what it would need, the limit (`where` it is set) and the largest value of the costliest setting that fits."""
+    if not members and recorded(spec) > RECORD_BUDGET:  # what the server keeps with the result, whatever the worker's limit
+        every = max(1, math.ceil(recorded_values(spec) * spec.train.epochs / RECORD_BUDGET))  # what the lab would choose
+        part = Part("the recorded epochs kept (one per record_every)", "record_every", recorded(spec) * F32)
+        return part, (f"Over the memory budget: this run would record {recorded(spec):,} numbers (every {resolve_record_every(spec):,} "
+                      f"epochs, {recorded_values(spec):,} weights and fitted points each), which the server keeps with its "
+                      f"result; at most {RECORD_BUDGET:,}. To fit it: record every {every:,} epochs or more (record_every, "
+                      f"now {resolve_record_every(spec):,}), or leave record_every empty to let the lab choose.")
     found = estimate(spec, members)
     if not math.isfinite(limit_mb) or found.peak_mb <= limit_mb:
         return None
@@ -115,6 +122,11 @@ def over(spec: RunSpec, members: int, limit_mb: float, where: str) -> tuple[Part
     return largest, (f"Over the memory budget: this {what} would need about {found.peak_mb:,.0f} MB in the training process "
                      f"(mostly {largest.what}: {largest.bytes / MB:,.0f} MB); the limit is {limit_mb:,.0f} MB ({where}). "
                      f"To fit it: {_what_fits(spec, members, limit_mb, largest.setting)}.")
+
+
+def recorded(spec: RunSpec, every: int | None = None) -> int:
+    """Numbers a single run's result keeps of its recorded epochs (weights and replayed fit), every `every` epochs."""
+    return recorded_values(spec) * (spec.train.epochs // (every or resolve_record_every(spec)))
 
 
 def _what_fits(spec: RunSpec, members: int, limit_mb: float, setting: str) -> str:
