@@ -410,7 +410,8 @@ _POOL_LOCK = threading.Lock()
 
 
 def pool() -> WorkerPool:
-    """The server's worker processes (one pool for all sessions), sized by the budget's `workers` and `worker_memory_mb`.
+    """The server's worker processes (one pool for all sessions), sized by the budget's `workers` and `worker_memory_mb`;
+    a worker that passes `worker_limit_mb` during a job is stopped (its job fails with OverMemory) and replaced.
 
     The first call starts a worker at once, so that TensorFlow loads while the first page draws. A
     changed setting drains the old pool (its running jobs finish) and starts a new one.
@@ -418,10 +419,11 @@ def pool() -> WorkerPool:
     global _POOL
     limits = budget()[0]
     with _POOL_LOCK:
-        if _POOL is None or _POOL.closed or (_POOL.size, _POOL.max_rss_mb) != (limits.workers, limits.worker_memory_mb):
+        wanted = (limits.workers, limits.worker_memory_mb, limits.worker_limit_mb)
+        if _POOL is None or _POOL.closed or (_POOL.size, _POOL.max_rss_mb, _POOL.limit_mb) != wanted:
             if _POOL is not None:
                 _POOL.drain()
-            _POOL = WorkerPool(workers=limits.workers, max_rss_mb=limits.worker_memory_mb)
+            _POOL = WorkerPool(workers=limits.workers, max_rss_mb=limits.worker_memory_mb, limit_mb=limits.worker_limit_mb)
             _POOL.warm()
         return _POOL
 

@@ -41,10 +41,11 @@ def engine():
 
 @contextmanager
 def worker():
-    """One worker process for this command: the training runs there, so a crash in a library is one line, not a core dump."""
+    """One worker process for this command: the training runs there, so a crash in a library is one line, not a core dump.
+    It is stopped if it passes the budget's hard memory limit (TINYNET_WORKER_LIMIT_MB) during a job."""
     from core.runner.workers import WorkerPool
 
-    pool = WorkerPool(workers=1, max_rss_mb=float("inf"), keep_warm=False)
+    pool = WorkerPool(workers=1, max_rss_mb=float("inf"), keep_warm=False, limit_mb=budget_from_env().worker_limit_mb)
     try:
         yield pool
     finally:

@@ -12,7 +12,10 @@ new architecture), so a long-lived server that trains in-process grows without b
 resident memory passes `max_rss_mb` after a job is retired once its other jobs are done (no run is
 cut) and a fresh one is started in its place, ready before the next request. A worker that dies
 mid-run (killed, out of memory, a crash in a library) fails its jobs with `WorkerDied`, whose message
-says what happened, and is replaced the same way. A worker whose asker has gone exits by itself.
+says what happened, and is replaced the same way. A hard limit (`limit_mb`) is watched during the jobs:
+a watchdog thread reads each busy worker's resident memory from /proc a few times a second and kills a
+worker that passes it; its jobs fail with `OverMemory` (what to shrink) and it is replaced as after a
+death, the other workers and the asker untouched. A worker whose asker has gone exits by itself.
 
 Example:
     >>> pool = WorkerPool(workers=1)
@@ -55,6 +58,7 @@ from core.runner.messages import (
     StopRequest,
     not_understood,
 )
+from core.runner.worker import rss_mb
 from core.settings.errors import SpecError
 from core.settings.specs import RunSpec
 
@@ -64,6 +68,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 POLL_SECONDS = 0.2  # how often a worker's reader looks whether its process is still alive
 HARD_LIMIT = 1.25  # a busy worker is retired only past this multiple of its limit; an idle one at the limit
 REPLACE_JOIN_SECONDS = 30.0  # how long a replacement waits for the retired worker to end (so both are not resident at once)
+WATCH_SECONDS = 0.2  # how often the watchdog reads the busy workers' resident memory
+LIMIT_SETTING = "TINYNET_WORKER_LIMIT_MB"  # where a server sets the hard limit (core/runner/budget.py)
 
 
 class WorkerDied(RuntimeError):
@@ -75,6 +81,28 @@ class WorkerDied(RuntimeError):
     def __init__(self, how: str):
         super().__init__(f"the training process stopped: {how}")
         self.how = how
+
+
+class OverMemory(WorkerDied):
+    """The pool stopped the worker because its resident memory passed the hard limit (`limit_mb`) during this job."""
+
+    def __init__(self, limit_mb: float, rss_mb: float):
+        super().__init__(f"it passed its memory limit of {limit_mb:,.0f} MB ({LIMIT_SETTING}) during this job ({rss_mb:,.0f} MB), "
+                         f"so the job was stopped; fewer or narrower hidden layers, fewer samples, fewer seeds or a larger "
+                         f"record_every need less memory")
+        self.limit_mb, self.rss_mb = limit_mb, rss_mb
+
+
+def over_limit(workers: list[Worker], limit_mb: float, read: Callable[[int], float | None] = rss_mb) -> list[tuple[Worker, float]]:
+    """The live workers with a job whose resident memory (`read(pid)`, MB; None: the process is gone) passes `limit_mb`."""
+    found = []
+    for worker in workers:
+        if not worker.jobs or not worker.alive or worker.over_memory is not None:
+            continue
+        rss = read(worker.pid)
+        if rss is not None and rss > limit_mb:
+            found.append((worker, rss))
+    return found
 
 
 class TrainingError(RuntimeError):
@@ -131,7 +159,8 @@ class Job:
         return self._done.is_set()
 
     def wait(self, timeout: float | None = None):
-        """The result; raises WorkerDied, SpecError or TrainingError (TimeoutError if `timeout` passes first)."""
+        """The result; raises WorkerDied (OverMemory: past the pool's hard memory limit), SpecError or TrainingError
+        (TimeoutError if `timeout` passes first)."""
         if not self._done.wait(timeout):
             raise TimeoutError(f"job {self.id}: no result after {timeout} s")
         if self._error is not None:
@@ -169,6 +198,7 @@ class Worker:
         self.jobs: dict[int, Job] = {}
         self.rss_mb: float | None = None
         self.retiring = False
+        self.over_memory: tuple[float, float] | None = None  # (limit, resident MB) once the pool killed it for its memory
         self.ready = threading.Event()  # set once the engine is imported (or the process has died)
         self.ready_s: float | None = None  # seconds from start to ready
         self._on_idle = on_idle
@@ -202,6 +232,11 @@ class Worker:
     def close(self) -> None:
         """End the process once its jobs are done (they keep receiving stop requests until then)."""
         self.send(RetireRequest())
+
+    def stop_for_memory(self, limit_mb: float, rss: float) -> None:
+        """Kill the process now: it passed the hard memory limit; its jobs fail with OverMemory."""
+        self.over_memory = (limit_mb, rss)
+        self.process.kill()
 
     def _read(self) -> None:
         while True:
@@ -244,7 +279,7 @@ class Worker:
             jobs, self.jobs = list(self.jobs.values()), {}
         self.ready.set()
         for job in jobs:
-            job._finish(error=WorkerDied(how))
+            job._finish(error=OverMemory(*self.over_memory) if self.over_memory is not None else WorkerDied(how))
         if self._on_idle is not None and (jobs or not self.retiring or code != 0):
             self._on_idle(self)
 
@@ -299,10 +334,18 @@ class WorkerPool:
             this; it still finishes its running jobs). `math.inf`: never recycled.
         keep_warm: start a worker ahead of the first request (see `warm`) and start the replacement
             of a retired or dead worker at once, so the next request does not also pay TensorFlow's import.
+        limit_mb: the hard limit: a worker whose resident memory passes it while it has a job is killed at
+            once (read every WATCH_SECONDS; Linux /proc, elsewhere not watched), its jobs fail with
+            OverMemory and it is replaced as after a death. `math.inf`: not watched.
     """
 
-    def __init__(self, workers: int = 1, max_rss_mb: float = 850.0, keep_warm: bool = True):
+    def __init__(self, workers: int = 1, max_rss_mb: float = 850.0, keep_warm: bool = True, limit_mb: float = math.inf):
         self.size, self.max_rss_mb, self.keep_warm = int(workers), float(max_rss_mb), keep_warm
+        self.limit_mb = float(limit_mb)
+        self.stopped_for_memory = 0  # workers killed at the hard limit
+        self._watchdog: threading.Thread | None = None
+        self._wake = threading.Event()  # set when a job starts (and on drain): the watchdog looks again
+        self._draining: list[Worker] = []  # drained workers still finishing their jobs: still watched
         self._workers: list[Worker] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -337,7 +380,38 @@ class WorkerPool:
             worker = self._pick()
             job = Job(next(self._ids), worker, progress)
             worker.start(job, message(job.id))
+            self._watch_start()
         return job
+
+    def _watch_start(self) -> None:
+        """Wake the watchdog (started on the first job) to watch the busy workers' memory; nothing to do without /proc."""
+        if math.isinf(self.limit_mb) or not os.path.isdir("/proc"):
+            return
+        if self._watchdog is None:
+            self._watchdog = threading.Thread(target=self._watch, daemon=True, name="worker-watchdog")
+            self._watchdog.start()
+        self._wake.set()
+
+    def _watch(self) -> None:
+        """Every WATCH_SECONDS while a worker has a job: kill a worker past `limit_mb`. Sleeps while none has a job."""
+        while True:
+            self._wake.clear()  # before looking: a job started after this look sets it again
+            with self._lock:
+                workers = [w for w in self._workers + self._draining if w.alive]
+                self._draining = [w for w in self._draining if w.alive]
+                closed = self.closed
+            busy = [w for w in workers if w.jobs]
+            if not busy:
+                if closed:
+                    return
+                self._wake.wait()
+                continue
+            for worker, rss in over_limit(busy, self.limit_mb):
+                LOG.warning("worker %s passed its memory limit (%.0f MB > %.0f MB) during a job: stopped", worker.pid, rss, self.limit_mb)
+                with self._lock:
+                    self.stopped_for_memory += 1
+                worker.stop_for_memory(self.limit_mb, rss)
+            time.sleep(WATCH_SECONDS)
 
     def _live(self) -> list[Worker]:
         return [w for w in self._workers if w.alive and not w.retiring]
@@ -399,6 +473,8 @@ class WorkerPool:
         with self._lock:
             self.closed = True
             workers, self._workers = self._workers, []
+            self._draining = list(workers)
+        self._wake.set()
         for worker in workers:
             worker.close()
         return workers
