@@ -15,7 +15,7 @@ import numpy as np
 from core.data.datasets import Scaler, features
 from core.outcomes.results import RunResult
 from core.settings.criteria import Criterion
-from core.settings.network import layer_output, layer_shapes, split_layers
+from core.settings.network import ROWS, layer_output, layer_shapes, split_layers
 
 EDGE_SHARE = 0.02  # a boundary within 2% of the span from an end of the data range is "at the edge"
 # Output activations and the values they can produce (scaled units).
@@ -119,8 +119,12 @@ class Facts:
         return ~np.isfinite(values) | (values <= self.lo + margin) | (values >= self.hi - margin)
 
     def dead_first_layer(self, weights) -> np.ndarray:
-        post = layer_output(self.spec.model, weights, self.xs, 0)[1]
-        return np.all(post <= 0, axis=0)
+        """Whether each first-layer unit is at or below 0 on every training point, read ROWS points at a time (the
+        server never holds a wide layer's values for every row of a big file)."""
+        dead = np.ones(self.shapes[0].units, bool)
+        for start in range(0, len(self.xs), ROWS):
+            dead &= np.all(layer_output(self.spec.model, weights, self.xs[start:start + ROWS], 0)[1] <= 0, axis=0)
+        return dead
 
 
 def fail_role(facts: Facts, role: str = "cause") -> str:

@@ -136,9 +136,16 @@ def layer_outputs(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray,
     return [pair for index, pair in enumerate(iter_layer_outputs(spec, weights, x, max(wanted))) if index in wanted]
 
 
+ROWS = 8192  # rows one pass computes at once: the layers before the one asked for never hold every row of a big file
+
+
 def layer_output(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """(pre-activation, activation) of layer `index` (negative from the end) alone."""
-    return layer_outputs(spec, weights, x, (index,))[0]
+    """(pre-activation, activation) of layer `index` (negative from the end) alone, computed ROWS rows at a time."""
+    x = np.asarray(x, dtype=np.float32).reshape(-1, spec.inputs)
+    if len(x) <= ROWS:
+        return layer_outputs(spec, weights, x, (index,))[0]
+    pieces = [layer_outputs(spec, weights, x[start:start + ROWS], (index,))[0] for start in range(0, len(x), ROWS)]
+    return np.concatenate([pre for pre, _ in pieces]), np.concatenate([post for _, post in pieces])
 
 
 def forward(spec: ModelSpec, weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
