@@ -88,7 +88,7 @@ def _render(scenario: Scenario, extras: Extras) -> None:
         if job is not None:
             _follow(scenario, job, extras)
         result = st.session_state.get(k.result)
-        if result is None:
+        if result is None and not failure:
             st.info("Press **Train** to train the settings in the form.",
                     icon=":material/play_arrow:")
         else:

@@ -109,7 +109,7 @@ def parse(content: bytes | str, name: str = "") -> Table:
         raise SpecError(FIELD, f"byte {err.start}", "a text file (UTF-8): numbers separated by commas, semicolons, tabs or spaces") from None
     if "\r" in text:  # Windows and old Mac line ends; only these end a line (not U+2028 or a form feed inside one)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    count = text.count("\n") + 1
+    count = text.count("\n") + (not text.endswith("\n"))  # a last line need not end with a line end
     if count > MAX_LINES:
         raise SpecError(FIELD, f"{count:,} lines", f"at most {MAX_ROWS:,} rows (and {MAX_LINES:,} lines with blank and comment lines)")
     first_number, first = _first_line(text)
