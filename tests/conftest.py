@@ -39,3 +39,12 @@ def chromium() -> str:
             "`pip install -r requirements-dev.txt`."
         )
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """With two test processes (pytest-xdist, `-n 2 --dist loadgroup` in pytest.ini), the system tier runs in one of
+    them, one test after another, as it would alone: its servers, browsers and worker processes never meet each
+    other, and its memory and time checks see one of them at a time. The other process runs the fast tier."""
+    for item in items:
+        if item.get_closest_marker("system"):
+            item.add_marker(pytest.mark.xdist_group("system"))

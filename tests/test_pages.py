@@ -561,7 +561,8 @@ def test_your_data_trains_pasted_rows_and_a_bad_file_keeps_the_results():
     at.button(key="data.use_paste").click().run()
     assert not at.exception
     assert errors(at) == ["The pasted rows were not used: line 3, column 1 ('y'): 'abc' is not allowed; allowed: a number in every "
-                          "cell (a header is allowed only on the first line). The data and results from before are kept."]
+                          "cell (at most 100 characters; a header is allowed only on the first line). The data and results from "
+                          "before are kept."]
     assert trained in successes(at)
     assert any("Training on your data: **pasted rows**, 60 rows" in shown(c.value) for c in at.caption)
     for text, where in (("", "an empty file"), ("a,b,c,y\n" + "1,2,3,0\n2,3,4,1\n" * 3, "data.x_columns"),

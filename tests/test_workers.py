@@ -65,7 +65,7 @@ def test_a_worker_trains_exactly_what_the_process_itself_would(pool):
 def test_stop_ends_a_run_in_the_worker_and_keeps_what_it_learned(pool):
     spec = scenarios.get("segments").spec("answer").with_values(LONG)
     started = threading.Event()
-    job = pool.submit(spec, progress=lambda epoch, logs: started.set())
+    job = pool.submit(spec, progress=lambda epoch, logs: epoch >= 1 and started.set())  # an epoch done, not only begun
     assert started.wait(timeout=120)
     job.stop()
     result = job.wait(timeout=120)
