@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from test_load import run_script
 
 pytestmark = pytest.mark.system  # the real server, its worker and a browser: the system tier (see pytest.ini)
 
@@ -33,26 +32,11 @@ SERVER_LIMIT_MB = 400
 REFUSAL_WITHIN_S = 5.0  # an upload's refusal, from choosing the file (a 20 MB one is uploaded first) to the message
 
 
-def _run(command: list[str]) -> tuple[int, str]:
-    """Run the script; on timeout send SIGTERM first so it stops its own server and browser."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NO_COLOR": "1"}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        out, _ = process.communicate(timeout=SUBPROCESS_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGTERM)
-        try:
-            out, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, _ = process.communicate(timeout=30)
-        pytest.fail(f"tests/abuse.py did not finish within {SUBPROCESS_TIMEOUT_S} s; its output:\n{out[-6_000:]}", pytrace=False)
-    return process.returncode, out
-
-
 def test_a_link_over_the_memory_budget_and_hostile_uploads_are_refused_while_another_session_trains(chromium, tmp_path):
     report_path = tmp_path / "abuse.json"
-    code, output = _run([sys.executable, str(SCRIPT), "--json", str(report_path), "--chromium", chromium])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NO_COLOR": "1"}
+    finished = run_script([sys.executable, str(SCRIPT), "--json", str(report_path), "--chromium", chromium], env, SUBPROCESS_TIMEOUT_S)
+    code, output = finished.returncode, finished.stdout or ""
     assert report_path.is_file(), f"tests/abuse.py wrote no report (exit code {code}); output:\n{output[-6_000:]}"
     report = json.loads(report_path.read_text())
     summary = output[output.find("server process alone:"):] if "server process alone:" in output else output[-4_000:]

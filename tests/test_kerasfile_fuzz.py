@@ -11,7 +11,6 @@ the test, naming the mutation. The command line turns such a file into exit code
 from __future__ import annotations
 
 import copy
-import io
 import json
 import math
 import random
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 from inprocess import cli
+from test_kerasfile import zipped  # the same archive builder (its default: stored; here deflated, as Keras writes)
 
 from core.io import kerasfile
 from core.io.kerasfile import read_model
@@ -152,14 +152,6 @@ EXPECTED = {  # what each base reads as: the mutations start from files that rea
                    "train.learning_rate": "0.02", "train.decay": "0.001", "train.nesterov": "true", "train.clipnorm": "1.0",
                    "train.loss": "mae"},
 }
-
-
-def zipped(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=method) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def keras_file(config: Any, method: int = zipfile.ZIP_DEFLATED) -> bytes:

@@ -43,11 +43,12 @@ def _sessions() -> int:
     return value
 
 
-def _run(command: list[str], env: dict) -> subprocess.CompletedProcess:
-    """Run the script; on timeout send SIGTERM first so it stops its own server and browser."""
+def run_script(command: list[str], env: dict, timeout_s: float = SUBPROCESS_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """Run a test script (tests/load.py, tests/abuse.py); on timeout send SIGTERM first so it stops its own server and
+    browser, then fail with its output."""
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        out, _ = process.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+        out, _ = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGTERM)
         try:
@@ -55,7 +56,7 @@ def _run(command: list[str], env: dict) -> subprocess.CompletedProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             out, _ = process.communicate(timeout=30)
-        pytest.fail(f"tests/load.py did not finish within {SUBPROCESS_TIMEOUT_S} s; its output:\n{out[-6_000:]}",
+        pytest.fail(f"{command[1]} did not finish within {timeout_s} s; its output:\n{out[-6_000:]}",
                     pytrace=False)
     return subprocess.CompletedProcess(command, process.returncode, out, "")
 
@@ -66,7 +67,7 @@ def test_sessions_train_at_the_same_time_and_get_their_own_right_results(chromiu
     command = [sys.executable, str(SCRIPT), "--sessions", str(sessions), "--timeout", str(SESSION_TIMEOUT_S),
                "--json", str(report_path), "--chromium", chromium]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NO_COLOR": "1"}
-    finished = _run(command, env)
+    finished = run_script(command, env)
     output = finished.stdout or ""
     # The script's own table and summary, for -rA and the CI log.
     print(output[output.find("\n#  page"):] if "\n#  page" in output else output[-6_000:])
