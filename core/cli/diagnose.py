@@ -5,13 +5,33 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from core.cli import common
 
 
-def cmd_doctor(args) -> int:
+@dataclass(frozen=True)
+class Plan:
+    """A doctor request read from its flags and checked, before anything trains."""
+
+    scenario: Any
+    preset: str
+    spec: Any  # RunSpec
+    criterion: Any  # Criterion
+    seeds: int
+    seconds: float
+    target: float
+    posted: Any  # the case's posted answer (RunSpec) or None
+    budget: Any  # Budget
+
+
+def prepare(args) -> Plan:
+    """The doctor's request from `args` (the `doctor` command's flags), every value checked: a UsageError or SpecError names what is wrong."""
     from core import doctor
     from core.cases import scenarios
+    from core.outcomes.restarts import check as check_restarts
 
     scenario = scenarios.get(args.scenario)
     scenario.preset(args.preset)
@@ -22,8 +42,6 @@ def cmd_doctor(args) -> int:
     seeds = common.seeds_flag(args.seeds) if args.seeds is not None else doctor.default_seeds(spec)
     base = scenario.criterion_for(spec.data.resolved_task)
     criterion = base if args.threshold is None else common.threshold_flag(base, args.threshold)
-    from core.outcomes.restarts import check as check_restarts
-
     check_restarts(spec, seeds)
     budget = common.budget_from_env()
     budget.check(spec)
@@ -31,29 +49,54 @@ def cmd_doctor(args) -> int:
     posted = None
     if "answer" in scenario.preset_names() and args.preset != "answer" and args.data is None:
         posted = scenario.spec("answer", seed=spec.seed)
+    return Plan(scenario, args.preset, spec, criterion, seeds, seconds, target, posted, budget)
+
+
+def check_with(budget) -> Callable:
+    """The check every candidate passes before it trains: the budget and the restarts' own limits."""
+    from core.outcomes.restarts import check as check_restarts
+
+    def check(candidate, members):
+        budget.check(candidate, members)
+        check_restarts(candidate, members)
+
+    return check
+
+
+def diagnose(plan: Plan, pool, say: Callable[[str], None], posted: bool = True):
+    """Train the setup once, read its findings, then search for a fix over `plan.seeds` seeds: the DoctorReport."""
+    from core import doctor
+
+    spec, criterion, budget = plan.spec, plan.criterion, plan.budget
+    say(f"training {plan.scenario.id} / {plan.preset} (seed {spec.seed}) to read its findings ...")
+    result = common.wait(pool.submit(spec, seconds=budget.seconds_for()))
+    found = doctor.findings(result, criterion)
+    for item in found:
+        say(f"  [{item.role}] {item.id}: {item.text}")
+    say(f"measuring over {plan.seeds} seeds ({criterion.describe()}); budget {plan.seconds:g} s")
+    began = time.perf_counter()
+
+    def progress(state) -> None:
+        m = state.measured
+        if m is not None:
+            low, high = m.interval
+            say(f"  {time.perf_counter() - began:6.1f} s  {state.stage}: {m.label} ({doctor.label_changes(m.changes)}): "
+                f"{m.successes}/{m.seeds} ({low:.0%}-{high:.0%}) in {m.wall_s:.1f} s")
+
+    return doctor.find_fixes(spec, found, result, criterion, doctor.measure_with(pool, budget.seconds_for(plan.seeds)),
+                             seeds=plan.seeds, posted=plan.posted if posted else None, target=plan.target, seconds=plan.seconds,
+                             progress=progress, check=check_with(budget))
+
+
+def cmd_doctor(args) -> int:
+    from core import doctor
+
+    plan = prepare(args)
+    criterion = plan.criterion
+    scenario = plan.scenario
     say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
     with common.worker() as pool:
-        say(f"training {scenario.id} / {args.preset} (seed {spec.seed}) to read its findings ...")
-        result = common.wait(pool.submit(spec, seconds=budget.seconds_for()))
-        found = doctor.findings(result, criterion)
-        for item in found:
-            say(f"  [{item.role}] {item.id}: {item.text}")
-        say(f"measuring over {seeds} seeds ({criterion.describe()}); budget {seconds:g} s")
-        began = time.perf_counter()
-
-        def progress(state) -> None:
-            m = state.measured
-            if m is not None:
-                low, high = m.interval
-                say(f"  {time.perf_counter() - began:6.1f} s  {state.stage}: {m.label} ({doctor.label_changes(m.changes)}): "
-                    f"{m.successes}/{m.seeds} ({low:.0%}-{high:.0%}) in {m.wall_s:.1f} s")
-
-        def check(candidate, members):
-            budget.check(candidate, members)
-            check_restarts(candidate, members)
-
-        report = doctor.find_fixes(spec, found, result, criterion, doctor.measure_with(pool, budget.seconds_for(seeds)),
-                                   seeds=seeds, posted=posted, target=target, seconds=seconds, progress=progress, check=check)
+        report = diagnose(plan, pool, say)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
         return 0

@@ -15,11 +15,12 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core.cli import diagnose, lab, run, sweep
+from core.cli import casebook, diagnose, lab, run, sweep
 from core.cli.common import Parser, UsageError
 
 COMMANDS = {"list": lab.cmd_list, "example-data": lab.example_data, "run": run.cmd_run, "sweep": sweep.cmd_sweep,
-            "doctor": diagnose.cmd_doctor, "claims": lab.cmd_claims, "fixes": lab.cmd_fixes, "bench": lab.cmd_bench}
+            "doctor": diagnose.cmd_doctor, "claims": lab.cmd_claims, "fixes": lab.cmd_fixes, "bench": lab.cmd_bench,
+            "casebook": casebook.cmd_casebook}
 
 
 def _scenario_help() -> str:
@@ -35,9 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     scenario_help = _scenario_help()
     lab.add_listing(sub)
-    for module in (run, sweep, diagnose, lab):
+    for module in (run, sweep, diagnose, lab, casebook):
         module.add_parsers(sub, scenario_help)
     return parser
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser (the casebook reads its cases' arguments with it)."""
+    return _parser()
 
 
 def main(argv: list[str] | None = None) -> int:

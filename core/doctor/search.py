@@ -307,15 +307,11 @@ class FixSearch:
             except SpecError as err:
                 self.skipped.append(f"{label}: {err}")
                 return None
-        began = time.perf_counter()
-        outcome = self.measure(s, self.seed_list, lambda share: self._report(share=float(share)), self.stop)
-        wall = time.perf_counter() - began
+        m, outcome = measure_setup(self.measure, self.spec, s, self.seed_list, self.criterion, label, because,
+                                   lambda share: self._report(share=float(share)), self.stop)
         if outcome.epochs_run:
-            self._pace.append(wall / self._work(s) * s.train.epochs / max(outcome.epochs_run, 1))
-        summary = summarize_sweep(outcome, self.criterion)
-        return Measured(label=label, changes=describe_changes(self.spec, s), successes=summary.successes,
-                        seeds=len(self.seed_list), median_metric=summary.median_score(), metric=self.criterion.name, wall_s=wall,
-                        stopped=outcome.stopped, diverged=summary.diverged, because=tuple(because))
+            self._pace.append(m.wall_s / self._work(s) * s.train.epochs / max(outcome.epochs_run, 1))
+        return m
 
     def _report(self, **changes) -> None:
         """Move the progress on (`measured` is reported once, then cleared) and tell the listener."""
@@ -341,6 +337,17 @@ class FixSearch:
 
     def _out_of_time(self, s: RunSpec) -> bool:
         return time.perf_counter() - self.began + (self._estimate(s) or 0.0) > self.seconds
+
+
+def measure_setup(measure: Measure, control: RunSpec, spec: RunSpec, seeds: list[int], criterion: Criterion, label: str,
+                  because=(), progress=None, stop=None) -> tuple[Measured, RestartsResult]:
+    """`spec` trained on `seeds` and judged by `criterion`: its Measured (changes described against `control`) and the outcome."""
+    began = time.perf_counter()
+    outcome = measure(spec, list(seeds), progress, stop)
+    summary = summarize_sweep(outcome, criterion)
+    return Measured(label=label, changes=describe_changes(control, spec), successes=summary.successes, seeds=len(seeds),
+                    median_metric=summary.median_score(), metric=criterion.name, wall_s=time.perf_counter() - began,
+                    stopped=outcome.stopped, diverged=summary.diverged, because=tuple(because)), outcome
 
 
 def find_fixes(spec: RunSpec, found: list[Finding], result: RunResult, criterion: Criterion, measure: Measure,

@@ -1,0 +1,77 @@
+"""The usual knobs of a tiny net, and the values each can take from a given setup: the space a plain search draws from.
+
+A knob is one decision a person tuning a small network makes: the learning rate, the optimizer, the width,
+the depth, the activation, the initializer, the loss that suits the task, the scaling of x and y, the
+epochs and the batch size. `knobs(spec)` lists, for each, the changes (dotted field -> value, everything
+the change requires set with it: Adam clears momentum and Nesterov) that differ from `spec`. A baseline
+search (core/doctor/baselines.py) draws its candidates from this space; nothing here is keyed to a case.
+
+Example:
+    >>> from core.cases.scenarios import get
+    >>> space = knobs(get("sine-relu").spec())
+    >>> sorted(space)[:3], len(space["learning_rate"]) > 2
+    (['activation', 'batch_size', 'depth'], True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.settings.rules import MAX_LAYERS, MAX_UNITS
+from core.settings.specs import RunSpec, SpecError
+
+LEARNING_RATE_STEPS = (0.01, 0.1, 0.3, 3.0, 10.0, 100.0)  # times the current rate: a log ladder both ways
+Change = dict[str, Any]
+
+
+def knobs(spec: RunSpec) -> dict[str, list[Change]]:
+    """Each knob's changes from `spec` (valid ones only), by knob name; a knob with no change is left out."""
+    model, train, data = spec.model, spec.train, spec.data
+    classes = data.resolved_task == "classification"
+    units = model.units
+    options: dict[str, list[Change]] = {
+        "learning_rate": [{"train.learning_rate": _round(train.learning_rate * step)} for step in LEARNING_RATE_STEPS],
+        "optimizer": [{"train.optimizer": "adam", "train.momentum": 0.0, "train.nesterov": False},
+                      {"train.optimizer": "sgd", "train.momentum": 0.9, "train.nesterov": False},
+                      {"train.optimizer": "rmsprop", "train.momentum": 0.0, "train.nesterov": False}],
+        "width": [{"model.units": tuple(max(1, min(MAX_UNITS, round(u * factor))) for u in units)} for factor in (0.5, 2, 4, 8)]
+        if units else [{"model.units": (w,), "model.activation": ("tanh",)} for w in (4, 16, 64)],
+        "depth": ([{"model.units": units + units[-1:], "model.activation": model.activation + model.activation[-1:]}]
+                  if units and len(units) < MAX_LAYERS else []) + ([{"model.units": units[:-1], "model.activation": model.activation[:-1]}]
+                                                                    if len(units) > 1 else []),
+        "activation": [{"model.activation": (act,) * len(units)} for act in ("relu", "tanh", "sigmoid")] if units else [],
+        "initializer": [{"model.kernel_initializer": (name,), "model.kernel_init_scale": None} for name in ("glorot_uniform", "he_normal")],
+        "epochs": [{"train.epochs": train.epochs * factor} for factor in (2, 4)],
+        "batch_size": [{"train.batch_size": size} for size in ("full", 32, 8)],
+        "x_scaling": [{"data.x_scaling": kind} for kind in ("standard", "minmax", "none")],
+        "y_scaling": [] if classes else [{"data.y_scaling": kind} for kind in ("standard", "none")],
+        "loss": _losses(spec),
+    }
+    return {name: valid for name, changes in options.items() if (valid := [c for c in changes if _differs(spec, c)])}
+
+
+def apply(spec: RunSpec, changes: Change) -> RunSpec | None:
+    """`spec` with `changes`, or None when they make no valid setup together."""
+    try:
+        return spec.with_values(changes)
+    except SpecError:
+        return None
+
+
+def _losses(spec: RunSpec) -> list[Change]:
+    """The loss and output that suit the task: a probability with cross-entropy for classes, a linear output with MSE for values."""
+    if spec.data.resolved_task != "classification":
+        return [{"model.output_activation": "linear", "train.loss": "mse"}]
+    classes = len(spec.data.chosen.classes) if spec.data.function == "file" and spec.data.chosen is not None else 2
+    if classes > 2:
+        return [{"model.output_activation": "softmax", "model.output_units": classes, "train.loss": "sparse_categorical_crossentropy"}]
+    return [{"model.output_activation": "sigmoid", "model.output_units": 1, "train.loss": "binary_crossentropy"}]
+
+
+def _differs(spec: RunSpec, changes: Change) -> bool:
+    changed = apply(spec, changes)
+    return changed is not None and changed.key() != spec.key()
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.3g}")
