@@ -104,7 +104,7 @@ def run_case(case: Case, pool, seeds: int, baselines: tuple[str, ...], seconds: 
     report = diagnose.diagnose(plan, pool, say, posted=False)
     doctor_s = time.perf_counter() - began
     measured = [m for m in (report.control, *report.tried) if m is not None]
-    trainings = sum(m.seeds for m in measured)
+    trainings = report.trainings  # screened setups included: a baseline gets exactly what the doctor spent
     seed_list = list(report.seeds)
     measure = measure_with(pool, plan.budget.seconds_for(seeds))
     answer_args = parser().parse_args(["sweep", *case.tokens(case.answer_args)])

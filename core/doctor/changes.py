@@ -49,7 +49,7 @@ def adam(rate: float | None) -> Callable[[RunSpec], dict]:
     def apply(spec: RunSpec) -> dict:
         lr = spec.train.learning_rate
         chosen = rate if rate is not None else (lr if 1e-4 <= lr <= 0.1 else 0.001)
-        return {"train.optimizer": "adam", "train.learning_rate": chosen, "train.momentum": 0.0}
+        return {"train.optimizer": "adam", "train.learning_rate": chosen, "train.momentum": 0.0, "train.nesterov": False}
     return apply
 
 
@@ -74,6 +74,37 @@ def hidden_layer(spec: RunSpec) -> dict:
     if out in ("square",):
         return {"model.units": (1,), "model.activation": (out,), "model.output_activation": "linear"}
     return {"model.units": (8,), "model.activation": ("tanh",)}
+
+
+KNOB_GROUPS = {"learning_rate": "learning_rate", "optimizer": "optimizer", "width": "width", "depth": "width", "activation": "activation",
+               "initializer": "initializer", "epochs": "epochs", "batch_size": "batch", "x_scaling": "x_scaling",
+               "y_scaling": "y_scaling", "loss": "output"}
+
+
+def knob_changes(spec: RunSpec) -> list[Change]:
+    """The usual knobs' changes from `spec` (core/doctor/space.py) as Changes the search can combine: no finding proposed them."""
+    from core.doctor.space import knobs
+
+    out = []
+    for name, options in knobs(spec).items():
+        for index, values in enumerate(options):
+            words = ", ".join(f"{k.split('.')[-1].replace('_', ' ')} {_shown(v)}" for k, v in values.items())
+            out.append(Change(f"knob-{name}-{index}", words, KNOB_GROUPS[name], lambda _spec, v=values: dict(v)))
+    return out
+
+
+def refine_learning_rate() -> list[Change]:
+    """A third and three times the learning rate of a setup, applied after its own changes (a rate found near the best)."""
+    return [Change(f"refine-lr-{factor:g}", f"learning rate x{factor:g}", "learning_rate", learning_rate_times(factor))
+            for factor in (0.3, 3.0)]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value) or "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "default" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def combine(spec: RunSpec, changes: list[Change]) -> RunSpec:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.doctor.changes import Change, combine
+from core.doctor.changes import Change, combine, knob_changes, refine_learning_rate
 from core.doctor.facts import pct
 from core.doctor.registry import candidates
 from core.outcomes.restarts import SuccessRate, seeds_for, summarize_sweep
@@ -33,6 +33,7 @@ HEAVY_SEEDS = 8  # ... for a setup whose one run costs more than HEAVY_WORK samp
 HEAVY_WORK = 1e9
 TARGET_RATE = 0.9  # the search stops once a candidate succeeds on this share of the seeds
 TOP_SINGLES = 4  # the best single changes that are combined into pairs and triples
+SCREEN_SEEDS = 4  # seeds a usual-knob candidate is screened on before the promising are confirmed on every seed
 
 
 def default_seeds(spec: RunSpec) -> int:
@@ -85,6 +86,12 @@ class DoctorReport:
     wall_s: float
     stopped: bool = False
     spec: RunSpec | None = None  # the control's settings
+    screened: tuple[Measured, ...] = ()  # setups measured on a few seeds only, to choose which to confirm on all
+
+    @property
+    def trainings(self) -> int:
+        """Trainings spent: every seed of every setup measured, screened ones included."""
+        return sum(m.seeds for m in (self.control, self.posted_fix, *self.tried, *self.screened) if m is not None)
 
     @property
     def best(self) -> Measured | None:
@@ -128,7 +135,9 @@ class DoctorReport:
             "fixes": [m.to_json() for m in self.fixes],
             "best": None if self.best is None else self.best.to_json(),
             "posted_fix": None if self.posted_fix is None else self.posted_fix.to_json(),
-            "tried": len(self.tried),
+            "tried": [m.to_json() for m in self.tried],
+            "screened": [m.to_json() for m in self.screened],
+            "trainings": self.trainings,
             "skipped": list(self.skipped),
             "summary": self.summary(),
             "wall_s": round(self.wall_s, 2),
@@ -163,7 +172,7 @@ Measure = Callable[[RunSpec, list[int], Callable[[float], None] | None, Any], Re
 class SearchProgress:
     """Where a fix search is: its stage, the setup being measured, the share of its epochs done, and what just finished."""
 
-    stage: str  # control | posted fix | single changes | pairs | triples | done
+    stage: str  # control | posted fix | single changes | pairs | triples | usual knobs ... | done
     label: str
     share: float = 0.0
     left_s: float | None = None  # an estimate of the time left in this stage
@@ -204,6 +213,8 @@ class FixSearch:
         self.posted, self.posted_label, self.target, self.seconds = posted, posted_label, target, seconds
         self.progress, self.stop, self.check = progress, stop, check
         self.tried: list[Measured] = []
+        self.screened: list[Measured] = []  # setups measured on the first SCREEN_SEEDS seeds only, to choose what to confirm
+        self._combos: dict[tuple, tuple[Measured, tuple[Change, ...]]] = {}  # every setup measured on every seed, by key
         self.skipped: list[str] = []
         self.seen = {spec.key()}
         self.found_fix = False
@@ -228,22 +239,34 @@ class FixSearch:
                 posted_fix = None
             self._report(measured=posted_fix)
         if control is not None:
-            self._combinations(candidates(result, found))
+            causes = {f.id for f in found if f.role == "cause"}
+            singles = self._combinations(candidates(result, found), causes)
+            if not self.found_fix and not self.stopped and control.success_rate < self.target:
+                self._explore(singles, causes)
         fixes = sorted((m for m in self.tried if control is not None and m.successes > control.successes),
                        key=lambda m: (-m.successes, m.size, self.criterion.badness(m.median_metric)))
         self._report(stage="done", label="", share=1.0, left_s=0.0)
         return DoctorReport(findings=tuple(found), criterion=self.criterion, seeds=tuple(self.seed_list), control=control,
                             fixes=tuple(fixes), posted_fix=posted_fix, tried=tuple(self.tried), skipped=tuple(self.skipped),
+                            screened=tuple(self.screened),
                             target=self.target, wall_s=time.perf_counter() - self.began, stopped=self.stopped, spec=self.spec)
 
-    def _combinations(self, changes: list[Change]) -> None:
-        """Single changes, then pairs of the best TOP_SINGLES, then triples built on the best two pairs."""
-        singles = self._level("single changes", [(c,) for c in changes], stop_on_success=False)
+    def _combinations(self, changes: list[Change], causes: set[str] = frozenset(),
+                      stages: tuple[str, str, str] = ("single changes", "pairs", "triples")) -> list[tuple[Measured, tuple[Change, ...]]]:
+        """Single changes, then pairs of the best TOP_SINGLES, then triples built on the best two pairs; a change a cause
+        proposed is always among those combined. Returns the singles measured."""
+        singles = self._level(stages[0], [(c,) for c in changes], stop_on_success=False)
+        return self._build(singles, causes, stages[1:])
+
+    def _build(self, singles: list[tuple[Measured, tuple[Change, ...]]], causes: set[str],
+               stages: tuple[str, ...] = ("pairs", "triples")) -> list[tuple[Measured, tuple[Change, ...]]]:
+        """Pairs of the best singles, then triples on the best two pairs (a cause's change kept among them)."""
         ranked = sorted(singles, key=self._rank)
         top = [combo[0] for _, combo in ranked[:TOP_SINGLES]]
+        top += [combo[0] for _, combo in ranked[TOP_SINGLES:] if set(combo[0].because) & causes][:2]
         rank = {c.key: i for i, c in enumerate(top)}
         previous = ranked
-        for size, stage in ((2, "pairs"), (3, "triples")):
+        for size, stage in zip((2, 3), stages):
             if self.found_fix or self.stopped or len(top) < size:
                 break
             if size == 2:
@@ -253,6 +276,48 @@ class FixSearch:
                 combos = [(*pair, c) for pair in best_pairs for c in top if c not in pair and all(c.group != p.group for p in pair)]
             combos.sort(key=lambda combo: sum(rank[c.key] for c in combo))
             previous = self._level(stage, combos, stop_on_success=True)
+        return singles
+
+    def _explore(self, found_singles: list[tuple[Measured, tuple[Change, ...]]], causes: set[str]) -> None:
+        """After the findings' candidates, the usual knobs (core/doctor/space.py): each screened on the first SCREEN_SEEDS
+        seeds, the promising third confirmed on every seed; pairs and triples of the best confirmed and found changes; then
+        the best's learning rate refined, and random combinations of the best until a fix or the end of the budget."""
+        import random
+
+        pool = knob_changes(self.spec)
+        screen = len(self.seed_list) > SCREEN_SEEDS
+        screened = self._level("usual knobs (screening)" if screen else "usual knobs", [(c,) for c in pool], stop_on_success=not screen,
+                               screen=screen)
+        keep = max(3, len(screened) // 3)
+        promising = [combo for _, combo in sorted(screened, key=self._rank)[:keep]]
+        confirmed = screened
+        if len(self.seed_list) > SCREEN_SEEDS:  # the screened setups are seen already: confirm them by their plans
+            plans = [(combo, combine(self.spec, list(combo))) for combo in promising]
+            confirmed = self._level("usual knobs", promising, stop_on_success=True, plans=plans)
+        if self.found_fix or self.stopped:
+            return
+        singles = found_singles + confirmed
+        self._build(singles, causes, ("pairs of the best", "triples of the best"))
+        best = sorted(((m, combo) for m, combo in self._measured_combos()), key=self._rank)
+        if best and not self.found_fix and not self.stopped:
+            combo = best[0][1]
+            ladder = [(*combo, step) for step in refine_learning_rate()]
+            self._level("learning rate of the best", ladder, stop_on_success=True)
+        rng = random.Random(self.seed_list[0])
+        ranked = [combo[0] for _, combo in sorted(singles, key=self._rank)][:6]
+        for _ in range(200):
+            if self.found_fix or self.stopped or len(ranked) < 2 or time.perf_counter() - self.began > self.seconds:
+                break
+            picked = rng.sample(ranked, rng.choice((2, 3)) if len(ranked) > 2 else 2)
+            if len({c.group for c in picked}) < len(picked):
+                continue
+            plans = self._plan([tuple(picked)])
+            if plans and self._out_of_time(plans[0][1]):
+                break
+            self._level("combinations of the best", [], stop_on_success=True, plans=plans)
+
+    def _measured_combos(self) -> list[tuple[Measured, tuple[Change, ...]]]:
+        return list(self._combos.values())
 
     def _rank(self, item: tuple[Measured, tuple[Change, ...]]) -> tuple:
         """Best first: more successes, then the better median score."""
@@ -274,24 +339,33 @@ class FixSearch:
                 plans.append((combo, s))
         return plans
 
-    def _level(self, stage: str, combos: list[tuple[Change, ...]], stop_on_success: bool) -> list[tuple[Measured, tuple[Change, ...]]]:
-        plans = self._plan(combos)
+    def _level(self, stage: str, combos: list[tuple[Change, ...]], stop_on_success: bool, screen: bool = False,
+               plans: list | None = None) -> list[tuple[Measured, tuple[Change, ...]]]:
+        """Measure each new combination on every seed (or, `screen`, on the first SCREEN_SEEDS), in order, within the time."""
+        plans = self._plan(combos) if plans is None else plans
+        seeds = self.seed_list[:SCREEN_SEEDS] if screen else self.seed_list
         measured = []
         for index, (combo, s) in enumerate(plans):
             if self.stopped:
                 break
             name = " + ".join(c.name for c in combo)
-            if self._out_of_time(s):
+            if self._out_of_time(s, len(seeds)):
                 self.skipped.append(f"{name}: not tried, the doctor's {self.seconds:g} s were spent")
                 continue
             self._report(stage=stage, label=name, share=0.0, left_s=self._remaining([p[1] for p in plans[index:]]))
-            m = self._measure(s, name, because=sorted({b for c in combo for b in c.because}))
+            m = self._measure(s, name, because=sorted({b for c in combo for b in c.because}), seeds=seeds)
             if m is None:
                 continue
             if self.stopped:  # cut short by Stop: a half-trained rate is not a measurement
                 self.skipped.append(f"{name}: stopped before it finished")
                 break
+            if screen:
+                self.screened.append(m)
+                self._report(measured=m)
+                measured.append((m, combo))
+                continue
             self.tried.append(m)
+            self._combos[s.key()] = (m, combo)
             self._report(measured=m)
             measured.append((m, combo))
             if m.success_rate >= self.target:
@@ -300,17 +374,18 @@ class FixSearch:
                     break
         return measured
 
-    def _measure(self, s: RunSpec, label: str, because=()) -> Measured | None:
+    def _measure(self, s: RunSpec, label: str, because=(), seeds: list[int] | None = None) -> Measured | None:
+        seeds = self.seed_list if seeds is None else seeds
         if self.check is not None:
             try:
-                self.check(s, self.seeds)
+                self.check(s, len(seeds))
             except SpecError as err:
                 self.skipped.append(f"{label}: {err}")
                 return None
-        m, outcome = measure_setup(self.measure, self.spec, s, self.seed_list, self.criterion, label, because,
+        m, outcome = measure_setup(self.measure, self.spec, s, seeds, self.criterion, label, because,
                                    lambda share: self._report(share=float(share)), self.stop)
         if outcome.epochs_run:
-            self._pace.append(m.wall_s / self._work(s) * s.train.epochs / max(outcome.epochs_run, 1))
+            self._pace.append(m.wall_s / self._work(s) * s.train.epochs / max(outcome.epochs_run, 1) * self.seeds / len(seeds))
         return m
 
     def _report(self, **changes) -> None:
@@ -335,8 +410,9 @@ class FixSearch:
         values = [self._estimate(s) for s in planned]
         return float(sum(values)) if values and all(v is not None for v in values) else None
 
-    def _out_of_time(self, s: RunSpec) -> bool:
-        return time.perf_counter() - self.began + (self._estimate(s) or 0.0) > self.seconds
+    def _out_of_time(self, s: RunSpec, seeds: int | None = None) -> bool:
+        share = (seeds or self.seeds) / self.seeds
+        return time.perf_counter() - self.began + (self._estimate(s) or 0.0) * share > self.seconds
 
 
 def measure_setup(measure: Measure, control: RunSpec, spec: RunSpec, seeds: list[int], criterion: Criterion, label: str,
