@@ -71,8 +71,7 @@ def diagnose(plan: Plan, pool, say: Callable[[str], None], posted: bool = True):
     say(f"training {plan.scenario.id} / {plan.preset} (seed {spec.seed}) to read its findings ...")
     result = common.wait(pool.submit(spec, seconds=budget.seconds_for()))
     found = doctor.findings(result, criterion)
-    for item in found:
-        say(f"  [{item.role}] {item.id}: {item.text}")
+    say(f"  findings: {', '.join(f'{item.id} ({item.role})' for item in found) or 'none'}")
     say(f"measuring over {plan.seeds} seeds ({criterion.describe()}); budget {plan.seconds:g} s")
     began = time.perf_counter()
 
@@ -83,9 +82,14 @@ def diagnose(plan: Plan, pool, say: Callable[[str], None], posted: bool = True):
             say(f"  {time.perf_counter() - began:6.1f} s  {state.stage}: {m.label} ({doctor.label_changes(m.changes)}): "
                 f"{m.successes}/{m.seeds} ({low:.0%}-{high:.0%}) in {m.wall_s:.1f} s")
 
+    def rediagnose(seed: int):
+        say(f"the run shown succeeded but other seeds fail: reading the findings from seed {seed} ...")
+        again = common.wait(pool.submit(spec.with_values({"seed": seed}), seconds=budget.seconds_for()))
+        return again, doctor.findings(again, criterion)
+
     return doctor.find_fixes(spec, found, result, criterion, doctor.measure_with(pool, budget.seconds_for(plan.seeds)),
                              seeds=plan.seeds, posted=plan.posted if posted else None, target=plan.target, seconds=plan.seconds,
-                             progress=progress, check=check_with(budget))
+                             progress=progress, check=check_with(budget), rediagnose=rediagnose)
 
 
 def cmd_doctor(args) -> int:
@@ -101,13 +105,14 @@ def cmd_doctor(args) -> int:
         print(json.dumps(report.to_json(), indent=1))
         return 0
     print(f"{scenario.id} / {args.preset}, seeds {report.seeds[0]}..{report.seeds[-1]}: success = {criterion.describe()}")
-    print("Why:")
+    print("Why:" + (f" {report.note}" if report.note else ""))
     for item in report.findings:
         print(f"- [{item.role}] {item.text}")
     print("What fixes it:")
     print(f"  {report.summary()}")
     rows = ([("as it is", report.control)] if report.control else []) + \
-           ([("posted fix", report.posted_fix)] if report.posted_fix else []) + [("fix", m) for m in report.fixes[:8]]
+           ([("posted fix", report.posted_fix)] if report.posted_fix else []) + \
+        [("fix" if m.success_rate >= report.target else "better", m) for m in report.fixes[:8]]
     for kind, m in rows:
         low, high = m.interval
         median = "" if m.median_metric is None else f", median {m.metric} {m.median_metric:.3g}"

@@ -87,6 +87,8 @@ class DoctorReport:
     stopped: bool = False
     spec: RunSpec | None = None  # the control's settings
     screened: tuple[Measured, ...] = ()  # setups measured on a few seeds only, to choose which to confirm on all
+    diagnosed_seed: int | None = None  # the failing seed the findings were read from, when the run shown succeeded
+    note: str = ""  # why the findings come from another seed than the run shown
 
     @property
     def trainings(self) -> int:
@@ -138,6 +140,8 @@ class DoctorReport:
             "tried": [m.to_json() for m in self.tried],
             "screened": [m.to_json() for m in self.screened],
             "trainings": self.trainings,
+            "diagnosed_seed": self.diagnosed_seed,
+            "note": self.note,
             "skipped": list(self.skipped),
             "summary": self.summary(),
             "wall_s": round(self.wall_s, 2),
@@ -194,6 +198,8 @@ class FixSearch:
         progress: called with a `SearchProgress` at every step.
         stop: a StopFlag; the search ends after the candidate in progress, keeping what was measured.
         check: `check(spec, seeds)` raises SpecError for a candidate over the budget (skipped and said so).
+        rediagnose: `rediagnose(seed)` trains one seed of the control and returns its result and findings; used when
+            the run shown succeeds while other seeds fail, so the findings come from a failing seed.
 
     Example:
         >>> search = FixSearch(result.spec, criterion, measure, seeds=16, seconds=300, progress=print)
@@ -203,7 +209,8 @@ class FixSearch:
     def __init__(self, spec: RunSpec, criterion: Criterion, measure: Measure, seeds: int = DEFAULT_SEEDS,
                  posted: RunSpec | None = None, posted_label: str = "the posted fix", target: float = TARGET_RATE,
                  seconds: float | None = None, progress: Callable[[SearchProgress], None] | None = None, stop=None,
-                 check: Callable[[RunSpec, int], None] | None = None):
+                 check: Callable[[RunSpec, int], None] | None = None,
+                 rediagnose: Callable[[int], tuple[RunResult, list[Finding]]] | None = None):
         if seconds is None:  # the budget's default (core/runner/budget.py is its one home)
             from core.runner.budget import LIMITS
 
@@ -211,7 +218,10 @@ class FixSearch:
         self.spec, self.criterion, self.measure = spec, criterion, measure
         self.seeds, self.seed_list = seeds, seeds_for(spec, seeds)
         self.posted, self.posted_label, self.target, self.seconds = posted, posted_label, target, seconds
-        self.progress, self.stop, self.check = progress, stop, check
+        self.progress, self.stop, self.check, self.rediagnose = progress, stop, check, rediagnose
+        self.diagnosed_seed: int | None = None  # the seed the findings were read from, when not the run shown
+        self.note = ""
+        self._outcome: RestartsResult | None = None  # the last setup's outcome, seed by seed
         self.tried: list[Measured] = []
         self.screened: list[Measured] = []  # setups measured on the first SCREEN_SEEDS seeds only, to choose what to confirm
         self._combos: dict[tuple, tuple[Measured, tuple[Change, ...]]] = {}  # every setup measured on every seed, by key
@@ -228,6 +238,7 @@ class FixSearch:
 
     def run(self, found: list[Finding], result: RunResult) -> DoctorReport:
         control = self._measure(self.spec, "as it is")
+        control_outcome = self._outcome
         if self.stopped:
             control = None
         self._report(measured=control)
@@ -238,6 +249,8 @@ class FixSearch:
             if self.stopped:
                 posted_fix = None
             self._report(measured=posted_fix)
+        if control is not None and control_outcome is not None:
+            found, result = self._seeds_not_a_seed(found, result, summarize_sweep(control_outcome, self.criterion))
         if control is not None:
             causes = {f.id for f in found if f.role == "cause"}
             singles = self._combinations(candidates(result, found), causes)
@@ -248,7 +261,7 @@ class FixSearch:
         self._report(stage="done", label="", share=1.0, left_s=0.0)
         return DoctorReport(findings=tuple(found), criterion=self.criterion, seeds=tuple(self.seed_list), control=control,
                             fixes=tuple(fixes), posted_fix=posted_fix, tried=tuple(self.tried), skipped=tuple(self.skipped),
-                            screened=tuple(self.screened),
+                            screened=tuple(self.screened), diagnosed_seed=self.diagnosed_seed, note=self.note,
                             target=self.target, wall_s=time.perf_counter() - self.began, stopped=self.stopped, spec=self.spec)
 
     def _combinations(self, changes: list[Change], causes: set[str] = frozenset(),
@@ -277,6 +290,27 @@ class FixSearch:
             combos.sort(key=lambda combo: sum(rank[c.key] for c in combo))
             previous = self._level(stage, combos, stop_on_success=True)
         return singles
+
+    def _seeds_not_a_seed(self, found: list[Finding], result: RunResult, control) -> tuple[list[Finding], RunResult]:
+        """The control's seeds are the evidence: when the run shown succeeds while other seeds fail, the findings are read
+        again from a failing seed (its median one); a rate between none and all adds `seed_dependent`."""
+        from core.doctor.facts import Facts
+        from core.doctor.fit import seed_dependent
+
+        failing = sorted((r for r in control.runs if not r.success), key=lambda r: self.criterion.badness(r.score))
+        shown_met = bool(self.criterion.met(result.final, result.readout))
+        if failing and shown_met and self.rediagnose is not None and control.success_rate < self.target:
+            typical = failing[len(failing) // 2]
+            result, found = self.rediagnose(typical.seed)
+            found = list(found)
+            self.diagnosed_seed = typical.seed
+            self.note = (f"The run shown (seed {self.spec.seed}) succeeded, but {len(failing)} of {control.seeds} seeds fail: "
+                         f"the findings are read from seed {typical.seed}, a typical failing one.")
+        if not any(f.id == "seed_dependent" for f in found):
+            with_seeds = seed_dependent(Facts(result, self.criterion), control)
+            if with_seeds is not None:
+                found = [*found, with_seeds]
+        return found, result
 
     def _explore(self, found_singles: list[tuple[Measured, tuple[Change, ...]]], causes: set[str]) -> None:
         """After the findings' candidates, the usual knobs (core/doctor/space.py): each screened on the first SCREEN_SEEDS
@@ -384,6 +418,7 @@ class FixSearch:
                 return None
         m, outcome = measure_setup(self.measure, self.spec, s, seeds, self.criterion, label, because,
                                    lambda share: self._report(share=float(share)), self.stop)
+        self._outcome = outcome
         if outcome.epochs_run:
             self._pace.append(m.wall_s / self._work(s) * s.train.epochs / max(outcome.epochs_run, 1) * self.seeds / len(seeds))
         return m
@@ -429,10 +464,11 @@ def measure_setup(measure: Measure, control: RunSpec, spec: RunSpec, seeds: list
 def find_fixes(spec: RunSpec, found: list[Finding], result: RunResult, criterion: Criterion, measure: Measure,
                seeds: int = DEFAULT_SEEDS, posted: RunSpec | None = None, target: float = TARGET_RATE, seconds: float | None = None,
                progress: Callable[[SearchProgress], None] | None = None, stop=None,
-               check: Callable[[RunSpec, int], None] | None = None, posted_label: str = "the posted fix") -> DoctorReport:
+               check: Callable[[RunSpec, int], None] | None = None, posted_label: str = "the posted fix",
+               rediagnose: Callable[[int], tuple[RunResult, list[Finding]]] | None = None) -> DoctorReport:
     """A `FixSearch` of `spec` run once over the findings of `result` (see FixSearch for the arguments)."""
     return FixSearch(spec, criterion, measure, seeds=seeds, posted=posted, posted_label=posted_label, target=target,
-                     seconds=seconds, progress=progress, stop=stop, check=check).run(found, result)
+                     seconds=seconds, progress=progress, stop=stop, check=check, rediagnose=rediagnose).run(found, result)
 
 
 def measure_with(pool, seconds: float | None = None) -> Measure:
