@@ -173,7 +173,7 @@ def test_doctor_json_findings_and_fixes_measured_over_the_same_seeds():
 
 
 def test_doctor_human_output_says_why_and_what_fixes_it():
-    out = cli("doctor", "parabola", "--seeds", "4")
+    out = cli("doctor", "parabola", "--seeds", "4", "--seconds", "8")
     assert out.returncode == 0, out.stderr
     assert "Why:" in out.stdout and "[cause] The steps are too large" in out.stdout
     assert "What fixes it:" in out.stdout and "posted fix" in out.stdout

@@ -45,7 +45,7 @@ def test_parabola_as_asked_bounces_and_a_measured_fix_is_as_good_as_the_posted_o
     assert high - low > 1 and large.evidence["A_jump_per_epoch"] > 0.05  # A jumps, as the Coefficients chart shows
     assert "bounce" in large.text and "epoch" in large.text
     posted = scenarios.get("parabola").spec("answer")
-    report = doctor.find_fixes(result.spec, found, result, criterion, measure, seeds=16, posted=posted)
+    report = doctor.find_fixes(result.spec, found, result, criterion, measure, seeds=16, posted=posted, seconds=15)
     assert report.control.successes == 0
     assert report.best is not None and report.best.successes >= report.posted_fix.successes
     assert report.best.changes["train.learning_rate"] < 0.1
@@ -150,7 +150,7 @@ def test_a_candidate_the_budget_refuses_is_skipped_and_said_so():
         if spec.data.x_scaling == "standard":
             raise BudgetError("budget", "standardised", "not on this server", "Over the budget: refused for this test.")
 
-    report = doctor.find_fixes(result.spec, found, result, criterion, measure, seeds=4, check=check)
+    report = doctor.find_fixes(result.spec, found, result, criterion, measure, seeds=4, check=check, seconds=8)
     assert report.control is not None
     assert any(line.startswith("standardise x") and "Over the budget" in line for line in report.skipped)
     assert all(m.changes.get("data.x_scaling") != "standard" for m in report.tried)

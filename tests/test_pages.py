@@ -588,6 +588,7 @@ def test_your_data_never_reaches_the_shared_cache_and_the_doctor_and_restarts_wo
 
     for name in ("cached_train", "cached_restarts", "cached_doctor"):
         monkeypatch.setattr(ui.run, name, shared)
+    monkeypatch.setenv("TINYNET_MAX_DOCTOR_SECONDS", "10")  # the search now spends its budget; the flow is what is tested here
     at = page("data")
     at.text_area(key="data.paste").set_value(ROWS)
     at.button(key="data.use_paste").click().run()
