@@ -45,7 +45,8 @@ def worker():
     It is stopped if it passes the budget's hard memory limit (TINYNET_WORKER_LIMIT_MB) during a job."""
     from core.runner.workers import WorkerPool
 
-    pool = WorkerPool(workers=1, max_rss_mb=float("inf"), keep_warm=False, limit_mb=budget_from_env().worker_limit_mb)
+    budget = budget_from_env()  # a long command (doctor, casebook) recycles its worker between jobs, as the server does
+    pool = WorkerPool(workers=1, max_rss_mb=budget.worker_memory_mb, keep_warm=False, limit_mb=budget.worker_limit_mb)
     try:
         yield pool
     finally:
