@@ -187,3 +187,19 @@ def test_capacity_writes_a_linear_output_as_a_straight_line():
     result = train(scenarios.get("sine-relu").spec().with_values({"model.units": "", "train.epochs": 20}))
     capacity = next(f for f in doctor.findings(result, scenarios.get("sine-relu").criterion) if f.id == "capacity")
     assert "a straight line, w x + b" in capacity.text and "linear(" not in capacity.text
+
+
+def test_a_loss_that_does_not_suit_the_task_is_a_finding_and_output_range_reads_the_loss():
+    """Issue 24: MAE on 0/1 labels through a sigmoid is loss_mismatch, not output_range's 'binary cross-entropy needs a
+    probability' (the run uses no cross-entropy); its change is the loss and output that suit classes."""
+    result, criterion, found = diagnosed("custom", "classifier", train__loss="mae", train__epochs=60)
+    ids = by_id(found)
+    assert "output_range" not in ids
+    mismatch = ids["loss_mismatch"]
+    assert "mean absolute error on class labels 0 and 1" in mismatch.text and mismatch.evidence["loss"] == "mae"
+    assert mismatch.role == ("note" if criterion.met(result.final, result.readout) else "cause")
+    if mismatch.role == "cause":
+        proposed = {c.name for c in doctor.candidates(result, found)}
+        assert "sigmoid output + binary cross-entropy" in proposed
+    _, _, fine = diagnosed("custom", "classifier", train__epochs=60)  # binary cross-entropy on a sigmoid: nothing to say
+    assert "loss_mismatch" not in by_id(fine) and "output_range" not in by_id(fine)

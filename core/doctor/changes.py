@@ -282,6 +282,19 @@ def propose_output(s: Situation) -> list[Change]:
     return [change("out", f"{wanted} output", "output", lambda spec, c=changes: dict(c))]
 
 
+def propose_loss_for_task(s: Situation) -> list[Change]:
+    """The loss and output that suit the task: a probability with cross-entropy for classes, a linear output with MSE for values."""
+    classes = s.spec.data.n_classes
+    if s.result.task == "regression":
+        return [change("value-loss", "linear output + mean squared error", "output",
+                       lambda spec: {"model.output_activation": "linear", "model.output_units": 1, "train.loss": "mse"})]
+    if classes > 2:
+        return [change("class-loss", f"{classes} softmax outputs + cross-entropy", "output", lambda spec, k=classes: {
+            "model.output_units": k, "model.output_activation": "softmax", "train.loss": "sparse_categorical_crossentropy"})]
+    return [change("class-loss", "sigmoid output + binary cross-entropy", "output",
+                   lambda spec: {"model.output_activation": "sigmoid", "model.output_units": 1, "train.loss": "binary_crossentropy"})]
+
+
 def propose_capacity(s: Situation) -> list[Change]:
     """More of the network: the Playground's features, a hidden layer, 4× the width or one more layer, and larger steps."""
     d, m = s.spec.data, s.spec.model

@@ -69,8 +69,8 @@ def output_range(f: Facts) -> Finding | None:
                 "one unit per class; for one output use sigmoid (two classes) or linear (a regression).")
         return Finding("output_range", fail_role(f), text, {"output_activation": act, "output_units": 1, "loss": f.spec.train.loss})
     if f.result.task == "classification":
-        if act in ("sigmoid",):
-            return None
+        if act in ("sigmoid",) or f.spec.train.loss != "binary_crossentropy":
+            return None  # a regression loss on class labels is loss_mismatch's to say
         text = (f"The output activation is {act}, but binary cross-entropy needs a probability between 0 and 1: "
                 f"Keras clips the output, so most of the loss's gradient is cut off.")
         return Finding("output_range", fail_role(f), text, {"output_activation": act, "loss": f.spec.train.loss})
@@ -86,6 +86,33 @@ def output_range(f: Facts) -> Finding | None:
     text = (f"The output cannot reach the target: a {act} output produces values in [{num(low)}, {num(high)}], but "
             f"{pct(outside)} of the (scaled) targets lie outside, from {num(float(ys.min()))} to {num(float(ys.max()))}.")
     return Finding("output_range", fail_role(f), text, evidence)
+
+
+VALUE_LOSSES = {"mse": "the mean squared error", "mae": "the mean absolute error", "sse": "the summed squared error"}
+CLASS_LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+def loss_mismatch(f: Facts) -> Finding | None:
+    """A loss that does not suit the task: a value's loss on class labels, or a cross-entropy on a regression's values."""
+    loss, act = f.spec.train.loss, f.spec.model.output_activation
+    evidence = {"loss": loss, "output_activation": act, "task": f.result.task}
+    if f.result.task == "classification" and loss in VALUE_LOSSES and f.spec.model.output_units == 1:
+        text = (f"The loss is {VALUE_LOSSES[loss]} on class labels 0 and 1"
+                + (", through a sigmoid output: where the sigmoid flattens its slope multiplies the error's gradient, so a "
+                   "unit sure of the wrong class learns almost nothing" if act == "sigmoid" else
+                   f", through a {act} output: the labels are fitted as numbers, not as the probability of a class")
+                + (", and the absolute error's gradient has the same size however close the output is" if loss == "mae" else "")
+                + ". Binary cross-entropy on a sigmoid output reads the output as the probability of class 1 and keeps its "
+                  "gradient as large as the error.")
+        return Finding("loss_mismatch", fail_role(f), text, evidence)
+    if f.result.task == "regression" and loss in CLASS_LOSSES:
+        ys = np.asarray(f.ys, float)
+        evidence.update(target_min=float(ys.min()), target_max=float(ys.max()))
+        text = (f"The loss is {loss.replace('_', ' ')}, which reads the output as the probability of a class, but the target is "
+                f"a value from {num(float(f.y.min()))} to {num(float(f.y.max()))}: a regression needs a loss on the values, "
+                f"such as the mean squared error, with a linear output.")
+        return Finding("loss_mismatch", fail_role(f), text, evidence)
+    return None
 
 
 def capacity(f: Facts) -> Finding | None:
