@@ -203,3 +203,16 @@ def test_a_loss_that_does_not_suit_the_task_is_a_finding_and_output_range_reads_
         assert "sigmoid output + binary cross-entropy" in proposed
     _, _, fine = diagnosed("custom", "classifier", train__epochs=60)  # binary cross-entropy on a sigmoid: nothing to say
     assert "loss_mismatch" not in by_id(fine) and "output_range" not in by_id(fine)
+
+
+def test_steps_are_not_called_too_small_when_no_gradient_reaches_the_weights():
+    """Issue 24: a one-unit softmax outputs 1 whatever its input, so the weights cannot move; 'the steps are too small'
+    (and learning rates x10, x100) would send the search the wrong way."""
+    result, criterion, found = diagnosed("custom", "classifier", model__output_activation="softmax", train__loss="mse",
+                                         train__epochs=40)
+    from core.doctor.facts import Facts
+
+    assert Facts(result, criterion).moved() < 0.1  # the weights did not move: what step_too_small used to read as small steps
+    ids = by_id(found)
+    assert "step_too_small" not in ids and "output_range" in ids
+    assert "softmax over a single unit" in ids["output_range"].text

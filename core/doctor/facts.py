@@ -118,6 +118,19 @@ class Facts:
         margin = EDGE_SHARE * self.span
         return ~np.isfinite(values) | (values <= self.lo + margin) | (values >= self.hi - margin)
 
+    def no_gradient(self) -> str | None:
+        """Why no gradient reaches the weights, if none can: then small steps are not the problem, and larger ones cannot help."""
+        model = self.spec.model
+        if model.output_activation == "softmax" and model.output_units == 1:
+            return "a softmax over one unit is 1 whatever its input"
+        if self.shapes[0].activation == "relu" and bool(np.all(self.dead_first_layer(self.initial))):
+            return "every first-layer ReLU unit is 0 on every sample from the start"
+        if model.output_activation == "relu":
+            pre = layer_output(model, self.final_weights, self.xs, -1)[0]
+            if bool(np.all(pre <= 0)):
+                return "the ReLU output is 0 on every sample"
+        return None
+
     def dead_first_layer(self, weights) -> np.ndarray:
         """Whether each first-layer unit is at or below 0 on every training point, read ROWS points at a time (the
         server never holds a wide layer's values for every row of a big file)."""

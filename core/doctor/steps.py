@@ -78,8 +78,8 @@ def coefficient_jumps(f: Facts, window: int) -> dict | None:
 
 def step_too_small(f: Facts) -> Finding | None:
     moved = f.moved()
-    if f.result.divergence is not None or moved is None or moved >= 0.1 or f.epochs < 2:
-        return None
+    if f.result.divergence is not None or moved is None or moved >= 0.1 or f.epochs < 2 or f.no_gradient():
+        return None  # no gradient reaches the weights: larger steps cannot move them (output_range or dead_units says why)
     t = f.spec.train
     steps = f.result.steps
     drop = float(f.losses[-1] / f.losses[0]) if f.losses[0] > 0 else None
