@@ -30,9 +30,18 @@ def step_too_large(f: Facts) -> Finding | None:
     final = float(f.losses[-1])
     step = f.step_per_epoch()
     bouncing = tail.min() > 0 and (final >= 2 * lowest or tail.max() / tail.min() >= 1.5)
-    if not (rises >= 0.3 and bouncing and step is not None and step >= 0.005):
+    first = float(f.losses[0])
+    climbed = first > 0 and final > 1.2 * first and not f.met  # a loss that rose over the run: steps that overshoot, no NaN needed
+    if not ((rises >= 0.3 and bouncing and step is not None and step >= 0.005) or climbed):
         return None
     t = f.spec.train
+    if climbed and not (rises >= 0.3 and bouncing):
+        text = (f"The steps are too large: with {t.optimizer} at learning rate {t.learning_rate:g} and batch size {f.batch:,}, "
+                f"the loss rose from {num(first, 4)} at the first epoch to {num(final, 4)} at the last "
+                f"({final / first:.3g} times higher) instead of falling; its lowest was {num(lowest, 4)} at epoch {lowest_epoch:,}.")
+        return Finding("step_too_large", fail_role(f), text, {"learning_rate": t.learning_rate, "optimizer": t.optimizer,
+                                                               "batch_size": f.batch, "first_loss": first, "final_loss": final,
+                                                               "lowest_loss": lowest, "lowest_epoch": lowest_epoch})
     window = len(tail)
     evidence = {"learning_rate": t.learning_rate, "optimizer": t.optimizer, "batch_size": f.batch, "window_epochs": window,
                 "weight_step_per_epoch": step, "loss_rises_share": rises, "final_loss": final, "lowest_loss": lowest,
@@ -119,7 +128,8 @@ def plateau(f: Facts) -> Finding | None:
     settled = int(np.flatnonzero(np.abs(f.losses - final) > 0.01 * final).max(initial=-1)) + 2
     evidence = {"final_loss": final, "flat_since_epoch": settled, "epochs": f.epochs}
     text = (f"The loss has been flat at {num(final, 4)} since about epoch {settled:,} of {f.epochs:,} (within 1%): "
-            f"training is stuck, not slow, so more epochs alone will not help.")
+            f"training has stalled, and at this pace more epochs would change little (more epochs are among the changes "
+            f"measured over seeds, which tells whether they help).")
     return Finding("plateau", "symptom", text, evidence)
 
 

@@ -56,12 +56,12 @@ def saturated_units(f: Facts) -> Finding | None:
         slope = post * (1 - post) if output.activation == "sigmoid" else 1 - post**2
         share = float(np.mean(slope < SATURATED_SLOPE * SATURATING[output.activation]))
         if share >= 0.5 and f.result.task == "regression":
-            parts.append(f"the {output.activation} output unit on {pct(share)} of the samples")
+            parts.append(f"the {output.activation} output unit, on {pct(share)} of the samples")
             evidence["output"] = {"saturated_share": share}
     if not parts:
         return None
-    text = (f"Saturated units: {'; '.join(parts)} sit on the flat part of their S-curve (slope below {pct(SATURATED_SLOPE)} "
-            f"of its largest) on at least half of the samples, where their gradient is nearly zero and they barely learn.")
+    text = (f"Saturated units sit on the flat part of their S-curve (slope below {pct(SATURATED_SLOPE)} of its largest) on at "
+            f"least half of the samples, where their gradient is nearly zero and they barely learn: {'; '.join(parts)}.")
     kernel = np.asarray(split_layers(f.spec.model, f.initial)[0][0], float).ravel()
     reach = float(np.max(np.abs(kernel)) * np.max(np.abs(f.xs)))
     evidence["initial_first_layer_reach"] = reach
