@@ -155,6 +155,9 @@ def _row(label: str, kind: str, m: doctor.Measured) -> dict:
 def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorReport) -> None:
     text = md(report.summary())
     (st.success if report.found_fix else st.info)(text, icon=":material/healing:" if report.found_fix else ":material/info:")
+    if report.note:  # the run shown succeeded while other seeds fail: the search read its findings from a failing seed
+        causes = [f"**{md(doctor.TITLES.get(f.id, f.id))}**" for f in report.findings if f.role == "cause"]
+        st.info(md(report.note) + (" Its causes: " + ", ".join(causes) + "." if causes else ""), icon=":material/casino:")
     if report.posted_fix is not None and report.best is not None:
         p, b = report.posted_fix, report.best
         # The settings of both in words: two fixes can share a name and differ in a setting (segments: epochs).

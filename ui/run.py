@@ -243,9 +243,16 @@ def search_now(key: str, _job: DoctorJob, _measure, _progress, _check):
     from core import doctor
 
     ask = _job.request
+
+    def rediagnose(seed: int):
+        """One failing seed of the control, trained and read, when the run shown succeeded while others fail."""
+        with slot(_job):
+            again = _job.follow(pool().submit(_job.specs[0].with_values({"seed": seed}), seconds=_job.budget.seconds_for()))
+        return again, doctor.findings(again, ask.criterion)
+
     report = doctor.find_fixes(_job.specs[0], list(ask.findings), ask.result, ask.criterion, _measure, seeds=ask.seeds,
                                posted=ask.posted, seconds=_job.budget.max_doctor_seconds, progress=_progress,
-                               stop=_job.stop, check=_check, posted_label=ask.posted_label)
+                               stop=_job.stop, check=_check, posted_label=ask.posted_label, rediagnose=rediagnose)
     if report.stopped:
         raise StoppedEarly(report)
     return report
