@@ -216,3 +216,12 @@ def test_steps_are_not_called_too_small_when_no_gradient_reaches_the_weights():
     ids = by_id(found)
     assert "step_too_small" not in ids and "output_range" in ids
     assert "softmax over a single unit" in ids["output_range"].text
+
+
+def test_too_few_tanh_units_for_a_fast_sine_is_a_capacity_cause_that_proposes_width():
+    """Issue 24: a fast sine (about 10 turning points) on 3 tanh units: no capacity finding, so no candidate was wider."""
+    result, criterion, found = diagnosed("custom", "question", data__expression="sin(8*x)", model__units=(3,),
+                                         model__activation=("tanh",), train__epochs=60)
+    capacity = by_id(found)["capacity"]
+    assert capacity.role == "cause" and capacity.evidence["units"] == 3 and capacity.evidence["target_turns"] > 6
+    assert any("wide" in c.name for c in doctor.candidates(result, found))
