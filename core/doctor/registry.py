@@ -90,10 +90,11 @@ def findings(result: RunResult, criterion: Criterion, restarts: SweepSummary | N
         if item is not None:
             found.append(item)
     if not facts.met and not any(f.role == "cause" for f in found):
-        found.append(Finding("unexplained", "note", (
+        # A symptom, not a note: it proposes what it promises (a note proposes nothing), and the search goes on to the usual knobs.
+        found.append(Finding("unexplained", "symptom", (
             "None of the doctor's checks explains this failure from the run's numbers (no divergence, no step too large or "
-            "too small, no dead or saturated units, no scaling or output-range problem). The candidates below try more "
-            "capacity, other learning rates and more epochs."), {"checks": len(READERS)}))
+            "too small, no dead or saturated units, no scaling or output-range problem). The search tries more capacity, "
+            "other learning rates and more epochs, then the usual knobs."), {"checks": len(READERS)}))
     if facts.met:  # nothing explains a failure that did not happen
         found = [Finding(f.id, "note", f.text, f.evidence) if f.role != "note" else f for f in found]
     elif any(f.id == "capacity" and f.role == "cause" and f.evidence.get("proved") for f in found):
