@@ -36,10 +36,15 @@ def test_shipped_fixes_match_a_fresh_measurement(row):
     began = time.perf_counter()
     case = scenarios.get(row["scenario"])
     if row["wall_s"] < REGENERATE_S:
-        fresh = fixes.measure_case(row["scenario"], row["seeds"])
+        # The search goes on past the shipped table's stage when time is left (the usual knobs), so it gets a few times the
+        # shipped search's time: it must find the shipped best again or better, and the same control and posted fix.
+        fresh = fixes.measure_case(row["scenario"], row["seeds"], seconds=max(30.0, 3 * row["wall_s"]))
         for name in ("control", "posted_fix", "best"):
             if row[name] is None:
-                assert fresh[name] is None
+                assert fresh[name] is None or name == "best"
+                continue
+            if name == "best":
+                assert fresh[name]["successes"] >= row[name]["successes"] - TOLERANCE, (name, fresh[name], row[name])
                 continue
             assert abs(fresh[name]["successes"] - row[name]["successes"]) <= TOLERANCE, (name, fresh[name], row[name])
         assert [f["id"] for f in fresh["findings"] if f["role"] == "cause"] == [f["id"] for f in row["findings"] if f["role"] == "cause"]

@@ -27,7 +27,7 @@ def in_process_measure(spec, seeds, progress=None, stop=None):
     return train_restarts(spec, len(seeds), seeds=list(seeds), stop=stop)
 
 
-def measure_case(scenario_id: str, seeds: int | None = None) -> dict:
+def measure_case(scenario_id: str, seeds: int | None = None, seconds: float | None = None) -> dict:
     """The doctor on one posted case as asked: findings, control, posted fix and best fix (JSON-ready)."""
     from core import doctor
     from core.engine.training import train
@@ -39,11 +39,11 @@ def measure_case(scenario_id: str, seeds: int | None = None) -> dict:
     result = train(spec)
     found = doctor.findings(result, case.criterion)
     posted = case.spec("answer", seed=spec.seed) if "answer" in case.preset_names() else None
-    report = doctor.find_fixes(spec, found, result, case.criterion, in_process_measure, seeds=seeds, posted=posted)
+    report = doctor.find_fixes(spec, found, result, case.criterion, in_process_measure, seeds=seeds, posted=posted, seconds=seconds)
     out = report.to_json()
     return {"scenario": scenario_id, "title": case.title, "claim": case.claim, "first_seed": spec.seed,
             "seeds": seeds, "criterion": out["criterion"], "findings": [{"id": f["id"], "role": f["role"]} for f in out["findings"]],
-            "control": out["control"], "posted_fix": out["posted_fix"], "best": out["best"], "tried": out["tried"],
+            "control": out["control"], "posted_fix": out["posted_fix"], "best": out["best"], "tried": len(out["tried"]),
             "summary": out["summary"], "target": out["target"], "wall_s": time.perf_counter() - began}
 
 

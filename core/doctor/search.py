@@ -349,6 +349,24 @@ class FixSearch:
             if plans and self._out_of_time(plans[0][1]):
                 break
             self._level("combinations of the best", [], stop_on_success=True, plans=plans)
+        self._climb(screen)
+
+    def _climb(self, screen: bool, rounds: int = 12) -> None:
+        """Never stop for lack of ideas: around the best setup so far, the usual knobs again (screened, the promising
+        confirmed), round after round, until a fix, Stop or the end of the budget."""
+        for round_ in range(1, rounds + 1):
+            if self.found_fix or self.stopped or not self._combos or time.perf_counter() - self.began > self.seconds:
+                return
+            _, best = min(self._combos.values(), key=self._rank)
+            around = [(*best, k) for k in knob_changes(combine(self.spec, list(best)))]
+            stage = f"around the best, round {round_}"
+            plans = self._plan(around)
+            if not plans:
+                return
+            tried = self._level(stage + (" (screening)" if screen else ""), [], stop_on_success=not screen, screen=screen, plans=plans)
+            if screen and not self.found_fix and not self.stopped:
+                promising = sorted(tried, key=self._rank)[:3]
+                self._level(stage, [], stop_on_success=True, plans=[(combo, combine(self.spec, list(combo))) for _, combo in promising])
 
     def _measured_combos(self) -> list[tuple[Measured, tuple[Change, ...]]]:
         return list(self._combos.values())
