@@ -9,9 +9,9 @@ import pytest
 from core.cases import scenarios
 from core.engine import loop as compiled_loop
 from core.engine.callbacks import HistoryRecorder, WeightRecorder
-from core.engine.context import CHUNK_CAPACITY, RECORD_CHUNK_BYTES, record_capacity, recorded_values
 from core.engine.stopping import StopFlag
 from core.engine.training import resolve_record_every, train
+from core.outcomes.recording import CHUNK_CAPACITY, RECORD_CHUNK_BYTES, record_capacity, recorded_values
 from core.outcomes.results import metric_name
 
 # Short runs: model.fit needs about 1.4 ms per parabola step, so the parabola gets 2 epochs.

@@ -14,15 +14,6 @@ from core.data.datasets import Dataset, make_dataset
 from core.engine.callbacks import (
     LabCallback,
 )
-from core.outcomes.recording import (  # noqa: F401 - the engine's limits, kept where the memory budget reads them too
-    CHUNK_CAPACITY,
-    ORDER_BUDGET,
-    RECORD_BUDGET,
-    RECORD_CHUNK_BYTES,
-    record_capacity,
-    recorded_values,
-    resolve_record_every,
-)
 from core.outcomes.results import metric_name
 from core.settings.network import predicted_class
 from core.settings.specs import RunSpec

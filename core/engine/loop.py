@@ -22,19 +22,11 @@ import tensorflow as tf
 from core.engine.callbacks import (
     SnapshotProbe,
 )
-from core.engine.context import (
-    CHUNK_CAPACITY,
-    CHUNK_SECONDS,
-    ORDER_BUDGET,
-    Outcome,
-    Progress,
-    RunContext,
-    callback_list,
-    record_capacity,
-)
+from core.engine.context import CHUNK_SECONDS, Outcome, Progress, RunContext, callback_list
 from core.engine.ensemble import FlatEnsemble, member_loss
 from core.engine.models import build_model, initial_weights
 from core.engine.stopping import StopFlag
+from core.outcomes.recording import CHUNK_CAPACITY, ORDER_BUDGET, record_capacity
 from core.outcomes.results import metric_name
 from core.settings.network import forward
 from core.settings.recipes import make_loss, make_optimizer, shuffle_generator

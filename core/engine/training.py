@@ -31,12 +31,13 @@ from core.engine.callbacks import (
     PredictionRecorder,
     WeightRecorder,
 )
-from core.engine.context import Outcome, Progress, RunContext, r_squared, resolve_record_every  # noqa: F401  (r_squared: the engine's R²)
+from core.engine.context import Outcome, Progress, RunContext, r_squared  # noqa: F401  (r_squared: the engine's R²)
 from core.engine.loop import POOL, Chunk, drive, train_fast
 from core.engine.models import initial_weights
 from core.engine.reference import train_fit
 from core.engine.stopping import StopFlag
 from core.outcomes import readout
+from core.outcomes.recording import resolve_record_every
 from core.outcomes.restarts import check as check_restarts
 from core.outcomes.restarts import seeds_for
 from core.outcomes.results import MemberResult, Readout, RestartsResult, RunResult

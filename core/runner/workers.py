@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from core.runner.budget import LIMITS
 from core.runner.messages import (
     REQUESTS,
     Channel,
@@ -69,7 +70,7 @@ POLL_SECONDS = 0.2  # how often a worker's reader looks whether its process is s
 HARD_LIMIT = 1.25  # a busy worker is retired only past this multiple of its limit; an idle one at the limit
 REPLACE_JOIN_SECONDS = 30.0  # how long a replacement waits for the retired worker to end (so both are not resident at once)
 WATCH_SECONDS = 0.2  # how often the watchdog reads the busy workers' resident memory
-LIMIT_SETTING = "TINYNET_WORKER_LIMIT_MB"  # where a server sets the hard limit (core/runner/budget.py)
+LIMIT_SETTING = LIMITS["worker_limit_mb"].variable  # where a server sets the hard limit (its one home: core/runner/budget.py)
 
 
 class WorkerDied(RuntimeError):
