@@ -153,9 +153,8 @@ class Budget:
         # Memory first: it is what would take the server down, and what fits it usually fits the work caps too.
         refused = memory.over(spec, members, self.worker_limit_mb, self.where("worker_limit_mb"))
         if refused is not None:
-            part, message = refused
-            raise BudgetError(part.setting, f"{memory.estimate(spec, members).peak_mb:,.0f} MB", f"at most {self.worker_limit_mb:,.0f} MB",
-                              message)
+            part, needed, allowed, message = refused
+            raise BudgetError(part.setting, needed, allowed, message)
         work = cost(spec, members or 1)
         for name, needed in (("max_step_params", work.step_params), ("max_sample_params", work.sample_params)):
             cap = getattr(self, name)

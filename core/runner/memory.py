@@ -104,24 +104,27 @@ def estimate(spec: RunSpec, members: int = 0) -> MemoryEstimate:
     return MemoryEstimate(tuple(parts))
 
 
-def over(spec: RunSpec, members: int, limit_mb: float, where: str) -> tuple[Part, str] | None:
-    """None when the request's estimated peak fits under `limit_mb`; otherwise its costliest part and the message saying
-    what it would need, the limit (`where` it is set) and the largest value of the costliest setting that fits."""
-    if not members and recorded(spec) > RECORD_BUDGET:  # what the server keeps with the result, whatever the worker's limit
-        every = max(1, math.ceil(recorded_values(spec) * spec.train.epochs / RECORD_BUDGET))  # what the lab would choose
-        part = Part("the recorded epochs kept (one per record_every)", "record_every", recorded(spec) * F32)
-        return part, (f"Over the memory budget: this run would record {recorded(spec):,} numbers (every {resolve_record_every(spec):,} "
-                      f"epochs, {recorded_values(spec):,} weights and fitted points each), which the server keeps with its "
-                      f"result; at most {RECORD_BUDGET:,}. To fit it: record every {every:,} epochs or more (record_every, "
-                      f"now {resolve_record_every(spec):,}), or leave record_every empty to let the lab choose.")
+def over(spec: RunSpec, members: int, limit_mb: float, where: str) -> tuple[Part, str, str, str] | None:
+    """None when the request fits; otherwise its costliest part, what it needs, what is allowed, and the message saying so,
+    the limit (`where` it is set) and the largest value that fits."""
+    kept, every = recorded(spec), resolve_record_every(spec)
+    if not members and kept > RECORD_BUDGET:  # what the server keeps with the result, whatever the worker's limit
+        fits = max(1, math.ceil(recorded_values(spec) * spec.train.epochs / RECORD_BUDGET))  # what the lab would choose
+        part = Part("the recorded epochs kept (one per record_every)", "record_every", kept * F32)
+        return part, f"{kept:,} recorded numbers", f"at most {RECORD_BUDGET:,}", (
+            f"Over the memory budget: this run would record {kept:,} numbers (every {every:,} epochs, "
+            f"{recorded_values(spec):,} weights and fitted points each), which the server keeps with its result; at most "
+            f"{RECORD_BUDGET:,}. To fit it: record every {fits:,} epochs or more (record_every, now {every:,}), or leave "
+            f"record_every empty to let the lab choose.")
     found = estimate(spec, members)
     if not math.isfinite(limit_mb) or found.peak_mb <= limit_mb:
         return None
     largest = found.largest
     what = "restarts request" if members else "run"
-    return largest, (f"Over the memory budget: this {what} would need about {found.peak_mb:,.0f} MB in the training process "
-                     f"(mostly {largest.what}: {largest.bytes / MB:,.0f} MB); the limit is {limit_mb:,.0f} MB ({where}). "
-                     f"To fit it: {_what_fits(spec, members, limit_mb, largest.setting)}.")
+    return largest, f"about {found.peak_mb:,.0f} MB", f"at most {limit_mb:,.0f} MB", (
+        f"Over the memory budget: this {what} would need about {found.peak_mb:,.0f} MB in the training process (mostly "
+        f"{largest.what}: {largest.bytes / MB:,.0f} MB); the limit is {limit_mb:,.0f} MB ({where}). To fit it: "
+        f"{_what_fits(spec, members, limit_mb, largest.setting)}.")
 
 
 def recorded(spec: RunSpec, every: int | None = None) -> int:

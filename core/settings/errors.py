@@ -31,7 +31,7 @@ def shorten(text: Any, limit: int = SHOWN) -> str:
 
 def bounded(message: Any, limit: int = MAX_MESSAGE) -> str:
     """A message of at most `limit` characters: a longer one is cut and says how long it was, on one line."""
-    text = " ".join(str(message).splitlines()) if "\n" in str(message) or "\r" in str(message) else str(message)
+    text = " ".join(str(message).splitlines())
     if len(text) <= limit:
         return text
     tail = f"… ({len(text):,} characters)"
