@@ -18,7 +18,7 @@ import math
 import random
 from collections.abc import Callable
 
-from core.doctor.search import Measure, Measured, measure_setup
+from core.doctor.search import Measure, Measured, label_changes, measure_setup
 from core.doctor.space import Change, apply, knobs
 from core.settings.criteria import Criterion
 from core.settings.specs import RunSpec, SpecError
@@ -44,7 +44,7 @@ def random_search(spec: RunSpec, criterion: Criterion, measure: Measure, seeds: 
         if candidate is None:
             break
         changed, changes = candidate
-        tried.append(measure_setup(measure, spec, changed, seeds, criterion, "random: " + _name(changes))[0])
+        tried.append(measure_setup(measure, spec, changed, seeds, criterion, "random: " + label_changes(changes))[0])
     return tried
 
 
@@ -73,7 +73,7 @@ def tpe_search(spec: RunSpec, criterion: Criterion, measure: Measure, seeds: lis
         if changed is None or not _fits(changed, len(seeds), check):
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             continue
-        m = measure_setup(measure, spec, changed, seeds, criterion, "TPE: " + _name(changes))[0]
+        m = measure_setup(measure, spec, changed, seeds, criterion, "TPE: " + label_changes(changes))[0]
         tried.append(m)
         study.tell(trial, m.successes - _tie(criterion, m.median_metric))
     return tried
@@ -110,6 +110,3 @@ def _tie(criterion: Criterion, median: float | None) -> float:
     bad = criterion.badness(median)
     return 0.999 if not math.isfinite(bad) else 0.999 / (1 + math.exp(-bad))
 
-
-def _name(changes: Change) -> str:
-    return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in changes.items())

@@ -88,7 +88,7 @@ def knob_changes(spec: RunSpec) -> list[Change]:
     out = []
     for name, options in knobs(spec).items():
         for index, values in enumerate(options):
-            words = ", ".join(f"{k.split('.')[-1].replace('_', ' ')} {_shown(v)}" for k, v in values.items())
+            words = ", ".join(f"{k.split('.')[-1].replace('_', ' ')} {shown_value(v)}" for k, v in values.items())
             out.append(Change(f"knob-{name}-{index}", words, KNOB_GROUPS[name], lambda _spec, v=values: dict(v)))
     return out
 
@@ -99,7 +99,8 @@ def refine_learning_rate() -> list[Change]:
             for factor in (0.3, 3.0)]
 
 
-def _shown(value: Any) -> str:
+def shown_value(value: Any) -> str:
+    """A setting's value as the tables write it: a list joined by commas, true/false, 'default' for None."""
     if isinstance(value, (tuple, list)):
         return ",".join(str(v) for v in value) or "none"
     if isinstance(value, bool):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.doctor.changes import Change, combine, knob_changes, refine_learning_rate
+from core.doctor.changes import Change, combine, knob_changes, refine_learning_rate, shown_value
 from core.doctor.facts import pct
 from core.doctor.registry import candidates
 from core.outcomes.restarts import SuccessRate, seeds_for, summarize_sweep
@@ -159,14 +159,7 @@ def describe_changes(control: RunSpec, spec: RunSpec) -> dict[str, Any]:
 
 
 def label_changes(changes: dict[str, Any]) -> str:
-    def show(v):
-        if isinstance(v, (list, tuple)):
-            return ",".join(str(i) for i in v) or "none"
-        if isinstance(v, bool):
-            return str(v).lower()
-        return "default" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
-
-    return ", ".join(f"{k.split('.', 1)[-1]}={show(v)}" for k, v in changes.items()) or "no change"
+    return ", ".join(f"{k.split('.', 1)[-1]}={shown_value(v)}" for k, v in changes.items()) or "no change"
 
 
 Measure = Callable[[RunSpec, list[int], Callable[[float], None] | None, Any], RestartsResult]
@@ -325,16 +318,15 @@ class FixSearch:
         keep = max(3, len(screened) // 3)
         promising = [combo for _, combo in sorted(screened, key=self._rank)[:keep]]
         confirmed = screened
-        if len(self.seed_list) > SCREEN_SEEDS:  # the screened setups are seen already: confirm them by their plans
+        if screen:  # the screened setups are seen already: confirm them by their plans
             plans = [(combo, combine(self.spec, list(combo))) for combo in promising]
             confirmed = self._level("usual knobs", promising, stop_on_success=True, plans=plans)
         if self.found_fix or self.stopped:
             return
         singles = found_singles + confirmed
         self._build(singles, causes, ("pairs of the best", "triples of the best"))
-        best = sorted(((m, combo) for m, combo in self._measured_combos()), key=self._rank)
-        if best and not self.found_fix and not self.stopped:
-            combo = best[0][1]
+        if self._combos and not self.found_fix and not self.stopped:
+            _, combo = min(self._combos.values(), key=self._rank)
             ladder = [(*combo, step) for step in refine_learning_rate()]
             self._level("learning rate of the best", ladder, stop_on_success=True)
         rng = random.Random(self.seed_list[0])
@@ -367,9 +359,6 @@ class FixSearch:
             if screen and not self.found_fix and not self.stopped:
                 promising = sorted(tried, key=self._rank)[:3]
                 self._level(stage, [], stop_on_success=True, plans=[(combo, combine(self.spec, list(combo))) for _, combo in promising])
-
-    def _measured_combos(self) -> list[tuple[Measured, tuple[Change, ...]]]:
-        return list(self._combos.values())
 
     def _rank(self, item: tuple[Measured, tuple[Change, ...]]) -> tuple:
         """Best first: more successes, then the better median score."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.doctor.changes import learning_rate_times
 from core.settings.rules import MAX_LAYERS, MAX_UNITS
 from core.settings.specs import RunSpec, SpecError
 
@@ -30,7 +31,7 @@ def knobs(spec: RunSpec) -> dict[str, list[Change]]:
     classes = data.resolved_task == "classification"
     units = model.units
     options: dict[str, list[Change]] = {
-        "learning_rate": [{"train.learning_rate": _round(train.learning_rate * step)} for step in LEARNING_RATE_STEPS],
+        "learning_rate": [learning_rate_times(step)(spec) for step in LEARNING_RATE_STEPS],
         "optimizer": [{"train.optimizer": "adam", "train.momentum": 0.0, "train.nesterov": False},
                       {"train.optimizer": "sgd", "train.momentum": 0.9, "train.nesterov": False},
                       {"train.optimizer": "rmsprop", "train.momentum": 0.0, "train.nesterov": False}],
@@ -72,6 +73,3 @@ def _differs(spec: RunSpec, changes: Change) -> bool:
     changed = apply(spec, changes)
     return changed is not None and changed.key() != spec.key()
 
-
-def _round(value: float) -> float:
-    return float(f"{value:.3g}")
