@@ -709,3 +709,12 @@ def test_find_a_fix_reads_the_findings_from_a_failing_seed_when_the_run_shown_su
     notes = [i.value for i in at.info if "a typical failing one" in i.value]
     assert notes and "seed 2" in notes[0], [i.value for i in at.info]
     assert not any("propose no change" in i.value for i in [*at.info, *at.success])
+
+
+def test_a_refused_train_shows_its_refusal_and_no_hint_to_press_train():
+    """The worst link of issue 23: refused at Train for its memory, with no 'Press Train' under the refusal and no crash."""
+    at = page("playground", units="1024,1024", act="tanh", n="50", ntest="200000", epochs="1", bs="full")
+    at = at.button(key="playground.train").click().run()
+    assert not at.exception
+    assert any("Over the memory budget" in e for e in errors(at)), errors(at)
+    assert not any("Press **Train**" in i.value for i in at.info)

@@ -80,19 +80,20 @@ def _render(scenario: Scenario, extras: Extras) -> None:
             st.caption(limits.describe() + ". A run over them is refused; one that outlives its time stops and keeps "
                        "what it learned.")
     with outcome:
-        if pressed and not busy:
-            job = _train(scenario, form) or job
+        started = _train(scenario, form) if pressed and not busy else None
+        refused = pressed and not busy and started is None  # _train said why, in red
+        job = started or job
         failure = st.session_state.pop(k.failure, None)
         if failure:
             st.error(md(failure), icon=":material/error:")
         if job is not None:
             _follow(scenario, job, extras)
         result = st.session_state.get(k.result)
-        if result is None and not failure:
+        if result is not None:
+            _results(scenario, result, extras)
+        elif not (failure or refused):  # a hint to press Train, never under a refusal of it
             st.info("Press **Train** to train the settings in the form.",
                     icon=":material/play_arrow:")
-        else:
-            _results(scenario, result, extras)
         st.divider()
         restarts.panel(scenario, busy, form)
 

@@ -122,8 +122,8 @@ def over(spec: RunSpec, members: int, limit_mb: float, where: str) -> tuple[Part
     largest = found.largest
     what = "restarts request" if members else "run"
     return largest, f"about {found.peak_mb:,.0f} MB", f"at most {limit_mb:,.0f} MB", (
-        f"Over the memory budget: this {what} would need about {found.peak_mb:,.0f} MB in the training process (mostly "
-        f"{largest.what}: {largest.bytes / MB:,.0f} MB); the limit is {limit_mb:,.0f} MB ({where}). To fit it: "
+        f"Over the memory budget: this {what} would need about {found.peak_mb:,.0f} MB in the training process (the "
+        f"largest part, {largest.what}: {largest.bytes / MB:,.0f} MB); the limit is {limit_mb:,.0f} MB ({where}). To fit it: "
         f"{_what_fits(spec, members, limit_mb, largest.setting)}.")
 
 
