@@ -225,3 +225,14 @@ def test_too_few_tanh_units_for_a_fast_sine_is_a_capacity_cause_that_proposes_wi
     capacity = by_id(found)["capacity"]
     assert capacity.role == "cause" and capacity.evidence["units"] == 3 and capacity.evidence["target_turns"] > 6
     assert any("wide" in c.name for c in doctor.candidates(result, found))
+
+
+@pytest.mark.parametrize("l2, says", [(0.1, "fell from"), (0.01, "of the final loss")])
+def test_an_l2_penalty_that_holds_the_weights_down_is_a_cause_that_proposes_a_weaker_one(l2, says):
+    """Issue 24: L2 is a setting; too strong a penalty either collapses the weights (0.1) or is most of the loss (0.01)."""
+    result, criterion, found = diagnosed("sine-relu", "answer", model__l2=l2, train__epochs=150)
+    penalty = by_id(found)["strong_penalty"]
+    assert penalty.role == "cause" and says in penalty.text and penalty.evidence["l2"] == l2
+    assert {"L2 penalty ÷10", "no L2 penalty"} <= {c.name for c in doctor.candidates(result, found)}
+    _, _, none = diagnosed("sine-relu", "answer", train__epochs=150)
+    assert "strong_penalty" not in by_id(none)

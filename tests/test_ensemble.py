@@ -15,15 +15,15 @@ from core.settings.criteria import Criterion
 from core.settings.specs import SpecError
 
 
-@pytest.mark.parametrize("scenario, preset, epochs, members", [
-    ("segments", "question", None, 4),   # the full posted run: 200 epochs of batches of 32
-    ("segments", "answer", None, 4),     # the full posted fix: standardised x, Adam(0.1), 20 epochs
-    ("parabola", "answer", 3, 3),        # batch size 1
-    ("noisy-sine", "question", 15, 2),   # full batch, summed squared error, no biases
-    ("sine-relu", "answer", 2, 2),       # 32 x 32 layers: the einsum path
+@pytest.mark.parametrize("scenario, preset, epochs, members, l2", [
+    ("segments", "question", None, 4, 0),   # the full posted run: 200 epochs of batches of 32
+    ("segments", "answer", None, 4, 0.01),  # the full posted fix (standardised x, Adam(0.1), 20 epochs), with an L2 penalty
+    ("parabola", "answer", 3, 3, 0),        # batch size 1
+    ("noisy-sine", "question", 15, 2, 0),   # full batch, summed squared error, no biases
+    ("sine-relu", "answer", 2, 2, 0.001),   # 32 x 32 layers: the einsum path, with an L2 penalty
 ])
-def test_members_follow_their_single_runs(scenario, preset, epochs, members):
-    spec = scenarios.get(scenario).spec(preset)
+def test_members_follow_their_single_runs(scenario, preset, epochs, members, l2):
+    spec = scenarios.get(scenario).spec(preset).with_value("model.l2", l2)
     if epochs:
         spec = spec.with_value("train.epochs", epochs)
     ensemble = train_restarts(spec, members)
@@ -38,6 +38,11 @@ def test_members_follow_their_single_runs(scenario, preset, epochs, members):
         assert ensemble.members[m].final[alone.metric] == pytest.approx(alone.final[alone.metric], rel=1e-4, abs=1e-4)
     # Different seeds really are different runs.
     assert not np.allclose(ensemble.final_weights[0][0], ensemble.final_weights[1][0])
+    if l2:  # the penalty is in the loss, and it shrinks the weights against the same run without it
+        plain = train_restarts(spec.with_value("model.l2", 0.0), members)
+        assert not np.allclose(ensemble.losses[0], plain.losses[0], rtol=1e-4)
+        squares = [sum(float(np.sum(w ** 2)) for w in member[::2]) for member in (ensemble.final_weights[0], plain.final_weights[0])]
+        assert squares[0] < squares[1]
 
 
 def test_wilson_interval_by_hand():

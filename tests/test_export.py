@@ -59,7 +59,7 @@ CASES = {
         "data.x_scaling": "standard", "data.y_scaling": "symmetric", "data.n_samples": 700, "train.batch_size": 64,
         "model.units": "6", "model.activation": "square", "model.kernel_initializer": "he_uniform",
         "model.bias_initializer": "random_normal", "train.optimizer": "sgd", "train.learning_rate": 0.01,
-        "train.momentum": 0.9, "train.clipnorm": 1.0, "train.loss": "mae"}),
+        "train.momentum": 0.9, "train.clipnorm": 1.0, "train.loss": "mae", "model.l2": 0.003}),
 }
 
 

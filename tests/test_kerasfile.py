@@ -20,7 +20,7 @@ from core.settings.errors import SpecError
 THREE_CLASSES = parse("x,label\n" + "".join(f"{i * 250},{min(i // 40, 2)}\n" for i in range(120)), name="three.csv")
 
 # Runs whose download must read back as themselves: every scaler kind for x and y, each optimizer and loss, Keras 2's
-# decay, clip norms, Nesterov, no biases, the x^2 activation, a random bias initializer, a classifier (y unscaled),
+# decay, clip norms, Nesterov, an L2 penalty, no biases, the x^2 activation, a random bias initializer, a classifier (y unscaled),
 # a file of three classes (one-hot categorical cross-entropy), two inputs with their own scalers, and features.
 RUNS = {
     "sine-relu": ("sine-relu", "question", {}, None),
@@ -30,7 +30,8 @@ RUNS = {
     "custom-variety": ("custom", "question", {
         "data.x_scaling": "standard", "data.y_scaling": "symmetric", "model.units": "6", "model.activation": "square",
         "model.kernel_initializer": "he_uniform", "model.bias_initializer": "random_normal", "train.optimizer": "sgd",
-        "train.learning_rate": "0.01", "train.momentum": "0.9", "train.nesterov": "true", "train.clipnorm": "1.0", "train.loss": "mae"}, None),
+        "train.learning_rate": "0.01", "train.momentum": "0.9", "train.nesterov": "true", "train.clipnorm": "1.0", "train.loss": "mae",
+        "model.l2": "0.003"}, None),
     "rmsprop-decay": ("custom", "question", {
         "data.x_scaling": "symmetric", "data.y_scaling": "standard", "train.optimizer": "rmsprop", "train.momentum": "0.5",
         "train.decay": "0.001", "train.global_clipnorm": "2.0", "model.kernel_initializer": "truncated_normal",
@@ -114,6 +115,36 @@ def test_a_rescaling_the_lab_could_not_have_written_is_refused(case):
         read_model(with_config(edited(change)))
     assert refused.value.field == "model.file" and where in refused.value.value, str(refused.value)
     assert "scale" in refused.value.allowed, str(refused.value)  # the lab's own layers, or the numbers a scaler gives
+
+
+def dense(config: dict, index: int | None = None) -> dict | list[dict]:
+    """Dense layer `index`'s config, or every Dense layer's."""
+    layers = [layer["config"] for layer in config["config"]["layers"] if layer["class_name"] == "Dense"]
+    return layers if index is None else layers[index]
+
+
+def l2(value: float, l1: float | None = None, name: str = "L2") -> dict:
+    return {"module": "keras.regularizers", "class_name": name, "config": {"l2": value, **({"l1": l1} if l1 is not None else {})}}
+
+
+# Penalties the lab cannot train: refused, naming the layer and what it found.
+PENALTIES = {
+    "L1": (lambda c: dense(c, 0).update(kernel_regularizer=l2(0.01, 0.01, "L1L2")), "kernel regularizer L1L2 with l1 0.01"),
+    "two L2s": (lambda c: dense(c, 0).update(kernel_regularizer=l2(0.01)), "L2 penalties 0, 0.01"),
+    "on the biases": (lambda c: dense(c, 0).update(bias_regularizer=l2(0.01)), "with a bias regularizer"),
+    "too strong": (lambda c: [layer.update(kernel_regularizer=l2(50.0)) for layer in dense(c)], "kernel regularizer L2(50)"),
+}
+
+
+@pytest.mark.parametrize("case", list(PENALTIES))
+def test_a_penalty_the_lab_cannot_train_is_refused(case):
+    change, where = PENALTIES[case]
+    with pytest.raises(SpecError) as refused:
+        read_model(with_config(edited(change)))
+    assert refused.value.field == "model.file" and where in refused.value.value, str(refused.value)
+    # ...while the same L2 on every layer, as Keras writes it (an L1L2 whose l1 is 0 too), is the lab's model.l2.
+    same = edited(lambda c: [layer.update(kernel_regularizer=l2(0.02, 0.0, "L1L2")) for layer in dense(c)])
+    assert read_model(with_config(same))[0]["model.l2"] == "0.02"
 
 
 def test_a_download_from_before_the_layers_named_their_scaler_keeps_the_current_scaling():

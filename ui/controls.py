@@ -66,6 +66,7 @@ CONTROLS = (
     Control("model.kernel_initializer", "init", "Weight initializer", "network"),
     Control("model.kernel_init_scale", "iscale", "Initializer scale", "network"),
     Control("model.bias_initializer", "binit", "Bias initializer", "network"),
+    Control("model.l2", "l2", "L2 penalty", "network"),
     Control("train.optimizer", "opt", "Optimizer", "training"),
     Control("train.learning_rate", "lr", "Learning rate", "training"),
     Control("train.momentum", "mom", "Momentum", "training"),

@@ -37,7 +37,7 @@ class Change:
 
 
 GROUP_ORDER = ("optimizer", "learning_rate", "batch", "loss", "x_scaling", "features", "y_scaling", "bias", "initializer",
-               "activation", "output", "width", "depth", "epochs")
+               "activation", "output", "width", "depth", "l2", "epochs")
 
 
 def learning_rate_times(factor: float) -> Callable[[RunSpec], dict]:
@@ -78,7 +78,7 @@ def hidden_layer(spec: RunSpec) -> dict:
 
 KNOB_GROUPS = {"learning_rate": "learning_rate", "optimizer": "optimizer", "width": "width", "depth": "width", "activation": "activation",
                "initializer": "initializer", "epochs": "epochs", "batch_size": "batch", "x_scaling": "x_scaling",
-               "y_scaling": "y_scaling", "loss": "output"}
+               "y_scaling": "y_scaling", "loss": "output", "l2": "l2"}
 
 
 def knob_changes(spec: RunSpec) -> list[Change]:
@@ -217,6 +217,12 @@ def propose_unstick(s: Situation) -> list[Change]:
     """A plateau or one class everywhere: an adaptive optimizer, larger steps."""
     out = [] if s.spec.train.optimizer == "adam" else [change("adam", "Adam", "optimizer", adam(None))]
     return [*out, change("lr*10", "learning rate ×10", "learning_rate", learning_rate_times(10))]
+
+
+def propose_weaker_penalty(s: Situation) -> list[Change]:
+    """A tenth of the L2 penalty, or none."""
+    return [change("l2/10", "L2 penalty ÷10", "l2", lambda spec: {"model.l2": float(f"{spec.model.l2 / 10:.3g}")}),
+            change("l2off", "no L2 penalty", "l2", lambda spec: {"model.l2": 0.0})]
 
 
 def propose_more_epochs(s: Situation) -> list[Change]:

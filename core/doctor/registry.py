@@ -55,6 +55,7 @@ RULES: tuple[Rule, ...] = (
     Rule("unscaled_target", "Target not scaled", shape.unscaled_target, ch.propose_scaled_target),
     Rule("output_range", "Output range", shape.output_range, ch.propose_output),
     Rule("loss_mismatch", "Loss unsuited to the task", shape.loss_mismatch, ch.propose_loss_for_task),
+    Rule("strong_penalty", "L2 penalty too strong", steps.strong_penalty, ch.propose_weaker_penalty),
     Rule("capacity", "Capacity", shape.capacity, ch.propose_capacity),
     Rule("dead_units", "Dead units", units.dead_units, ch.propose_for_dead_units),
     Rule("bends_outside_data", "Bends outside the data", units.bends_outside_data, ch.propose_bends_inside),

@@ -2,7 +2,7 @@
 
 A knob is one decision a person tuning a small network makes: the learning rate, the optimizer, the width,
 the depth, the activation, the initializer, the loss that suits the task, the scaling of x and y, the
-epochs and the batch size. `knobs(spec)` lists, for each, the changes (dotted field -> value, everything
+epochs, the batch size and the L2 penalty. `knobs(spec)` lists, for each, the changes (dotted field -> value, everything
 the change requires set with it: Adam clears momentum and Nesterov) that differ from `spec`. A baseline
 search (core/doctor/baselines.py) draws its candidates from this space; nothing here is keyed to a case.
 
@@ -22,6 +22,7 @@ from core.settings.rules import MAX_LAYERS, MAX_UNITS
 from core.settings.specs import RunSpec, SpecError
 
 LEARNING_RATE_STEPS = (0.01, 0.1, 0.3, 3.0, 10.0, 100.0)  # times the current rate: a log ladder both ways
+L2_PENALTIES = (0.0, 1e-4, 1e-3, 1e-2)  # none, and the Playground's usual regularization rates
 Change = dict[str, Any]
 
 
@@ -47,6 +48,7 @@ def knobs(spec: RunSpec) -> dict[str, list[Change]]:
         "x_scaling": [{"data.x_scaling": kind} for kind in ("standard", "minmax", "none")],
         "y_scaling": [] if classes else [{"data.y_scaling": kind} for kind in ("standard", "none")],
         "loss": _losses(spec),
+        "l2": [{"model.l2": penalty} for penalty in L2_PENALTIES],
     }
     return {name: valid for name, changes in options.items() if (valid := [c for c in changes if _differs(spec, c)])}
 

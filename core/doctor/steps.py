@@ -1,4 +1,5 @@
-"""The doctor's rules about how training moved: divergence, steps too large or too small, a plateau, a run cut short.
+"""The doctor's rules about how training moved: divergence, steps too large or too small, a plateau, a run cut short,
+a penalty that holds the weights down.
 
 Each rule reads `Facts` and returns a `Finding` or None; core/doctor/registry.py lists them with their
 titles and the changes they propose.
@@ -10,6 +11,7 @@ import numpy as np
 
 from core.doctor.facts import Facts, fail_role, num, pct
 from core.outcomes.results import Finding
+from core.settings.network import split_layers
 
 
 def diverged(f: Facts) -> Finding | None:
@@ -140,3 +142,35 @@ def stopped_early(f: Facts) -> Finding | None:
     why = "by the wall-clock budget" if r.stop_reason == "budget" else "on request"
     return Finding("stopped", "note", f"Stopped {why} after {r.epochs_run:,} of {r.spec.train.epochs:,} epochs: everything "
                    f"here describes the network at that point.", {"epochs_run": r.epochs_run, "epochs": r.spec.train.epochs})
+
+
+STRONG_PENALTY = 0.3  # the L2 penalty is at least this share of the final loss...
+SHRUNK = 0.1  # ...or it shrank the squared weights to this share of their start
+
+
+def strong_penalty(f: Facts) -> Finding | None:
+    """The L2 penalty holds the weights down: a large share of the final loss is the penalty, or the weights shrank to nothing."""
+    l2 = f.spec.model.l2
+    if not l2 or not f.epochs or f.met:
+        return None
+
+    def squares(weights) -> float:
+        return sum(float(np.sum(np.square(kernel))) for kernel, _ in split_layers(f.spec.model, weights))
+
+    start, end = squares(f.initial), squares(f.final_weights)
+    penalty, final = l2 * end, float(f.losses[-1])
+    share = penalty / final if final > 0 else 0.0
+    shrunk = end / start if start > 0 else 1.0
+    if share < STRONG_PENALTY and shrunk > SHRUNK:
+        return None
+    if share >= STRONG_PENALTY:
+        what = (f"at the end, l2 {l2:g} × the sum of the squared weights {num(end)} = {num(penalty)}, {pct(min(share, 1.0))} of "
+                f"the final loss {num(final)}. Much of what training minimises is the weights' size, not the error")
+    else:
+        left = pct(shrunk) if shrunk >= 1e-4 else "next to nothing"
+        what = (f"the sum of the squared weights fell from {num(start)} at the start to {num(end)} ({left}), l2 {l2:g} "
+                f"pulling every weight toward 0 faster than the error pushes it out")
+    text = (f"The L2 penalty holds the weights down: {what}, so the net keeps them small instead of fitting the data; "
+            "a weaker penalty lets it fit.")
+    return Finding("strong_penalty", "cause", text, {"l2": l2, "squares_start": start, "squares": end, "penalty": penalty,
+                                                     "loss": final, "share": share})

@@ -78,6 +78,11 @@ class FlatEnsemble:
             out.append(weights)
         return out
 
+    def kernel_squares(self, theta):
+        """theta (members, params) -> (members,): each member's sum of squared kernel weights (what an L2 penalty weighs)."""
+        return tf.add_n([tf.reduce_sum(tf.square(theta[:, kernel:kernel + fan_in * units]), axis=1)
+                         for kernel, fan_in, units, _, _ in self.layers])
+
     def __call__(self, theta, x):
         """theta (members, params), x (members, batch, 1) -> (members, batch, 1)."""
         for kernel, fan_in, units, bias, act in self.layers:

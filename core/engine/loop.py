@@ -85,6 +85,7 @@ class _StackedNet:
         self.optimizer.build(self.weights)
         self._per_sample = member_loss(spec.train.loss)
         self._divisor = float(batch) if spec.train.loss != "sse" else 1.0  # sse sums over the batch
+        self._l2 = spec.model.l2
 
     def assign(self, starts: list[list[np.ndarray]]) -> None:
         self.theta.assign(self.net.pack(starts))
@@ -98,6 +99,8 @@ class _StackedNet:
             if wb is not None:
                 losses = losses * wb[None, :]
             member = tf.reduce_sum(losses, axis=1) / self._divisor
+            if self._l2:  # Keras adds each layer's kernel_regularizer to the step's loss, once per batch
+                member = member + self._l2 * self.net.kernel_squares(self.theta)
             total = tf.reduce_sum(member)
         self.optimizer.apply(tape.gradient(total, self.weights), self.weights)
         return member
@@ -258,7 +261,7 @@ class LoopPool:
     @staticmethod
     def key(spec: RunSpec, members: int, n: int, batch: int, record: bool) -> tuple:
         m, t = spec.model, spec.train
-        return (m.inputs, m.units, m.activation, m.output_activation, m.output_units, m.use_bias, t.optimizer, t.momentum, t.nesterov,
+        return (m.inputs, m.units, m.activation, m.output_activation, m.output_units, m.use_bias, m.l2, t.optimizer, t.momentum, t.nesterov,
                 (t.decay, t.learning_rate) if t.decay else None, t.clipnorm, t.global_clipnorm,
                 t.loss, n, batch, spec.data.resolved_task, spec.data.function == "file", members, record)
 

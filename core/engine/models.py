@@ -32,6 +32,7 @@ def build_model(spec: ModelSpec, seed: int) -> keras.Sequential:
                 use_bias=spec.use_bias,
                 kernel_initializer=initializer(spec.initializer_of(index), derived_seed(seed, index, "kernel"), spec.kernel_init_scale),
                 bias_initializer=initializer(spec.bias_initializer, derived_seed(seed, index, "bias")),
+                kernel_regularizer=keras.regularizers.L2(spec.l2) if spec.l2 else None,
                 name=shape.name,
             )
         )

@@ -197,12 +197,13 @@ def _network_lines(spec: RunSpec) -> list[str]:
         act = shape.activation if shape.activation in recipes.CUSTOM_ACTIVATIONS else _text(shape.activation)
         kernel = _initializer_call(m.initializer_of(index), recipes.derived_seed(spec.seed, index, "kernel"), m.kernel_init_scale)
         bias = _initializer_call(m.bias_initializer, recipes.derived_seed(spec.seed, index, "bias"))
-        lines += [
-            f"    keras.layers.Dense({shape.units}, activation={act}, use_bias={m.use_bias}, name={_text(shape.name)},",
-            f"                       kernel_initializer={kernel}" + ("," if m.use_bias else "),"),
-        ]
+        arguments = [f"kernel_initializer={kernel}"]
         if m.use_bias:  # without biases the lab's bias initializer is never used
-            lines.append(f"                       bias_initializer={bias}),")
+            arguments.append(f"bias_initializer={bias}")
+        if m.l2:
+            arguments.append(f"kernel_regularizer=keras.regularizers.L2({m.l2!r})")
+        lines.append(f"    keras.layers.Dense({shape.units}, activation={act}, use_bias={m.use_bias}, name={_text(shape.name)},")
+        lines += [f"                       {argument}" + ("," if i < len(arguments) - 1 else "),") for i, argument in enumerate(arguments)]
     optimizer = _keras_call("optimizers", recipes.OPTIMIZERS[t.optimizer].cls, recipes.optimizer_args(t))
     if t.decay:  # Keras 2's decay, lr / (1 + decay * iterations), as Keras 3 writes it
         schedule = f"keras.optimizers.schedules.InverseTimeDecay({t.learning_rate!r}, decay_steps=1, decay_rate={t.decay!r})"

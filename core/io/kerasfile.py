@@ -286,6 +286,10 @@ def _dense(dense: list[tuple[str, dict]]) -> dict[str, str]:
     if len(scales) > 1:
         raise SpecError(FIELD, "initializers of different scales " + ", ".join(f"{s:g}" for s in sorted(scales)),
                         "one scale (limit or stddev) for every random_uniform / random_normal / truncated_normal layer")
+    penalties = {_l2(label, inner.get("kernel_regularizer")) for label, inner in dense}
+    if len(penalties) != 1:
+        raise SpecError(FIELD, "L2 penalties " + ", ".join(f"{p:g}" for p in sorted(penalties)),
+                        "one L2 kernel_regularizer for every Dense layer (or none)")
     bias_inits = {_initializer(label, inner.get("bias_initializer"), "bias")[0] for label, inner in dense}
     if len(bias_inits) != 1:
         raise SpecError(FIELD, "bias initializers " + ", ".join(sorted(bias_inits)), "one bias initializer for every layer")
@@ -298,7 +302,24 @@ def _dense(dense: list[tuple[str, dict]]) -> dict[str, str]:
         "model.kernel_initializer": ",".join(name for name, _ in kernels),
         "model.kernel_init_scale": "" if not scales else repr(scales.pop()),
         "model.bias_initializer": bias_inits.pop(),
+        "model.l2": repr(penalties.pop()),
     }
+
+
+def _l2(label: str, regularizer: Any) -> float:
+    """A Dense layer's L2 kernel penalty: 0 without a regularizer; L2(l2), or L1L2 whose l1 is 0."""
+    if regularizer is None:
+        return 0.0
+    cls = regularizer.get("class_name") if isinstance(regularizer, dict) else regularizer
+    if cls not in ("L2", "L1L2", "l2"):
+        raise SpecError(FIELD, f"{label} kernel regularizer {_what(cls)}", "an L2 kernel_regularizer, or none")
+    args = _mapping(regularizer.get("config"), f"{label} kernel regularizer config") if isinstance(regularizer, dict) else {}
+    if _number(args.get("l1"), f"{label} {cls} l1", 0.0) != 0.0:
+        raise SpecError(FIELD, f"{label} kernel regularizer {cls} with l1 {_what(args.get('l1'))}", "an L2 penalty only (l1 0)")
+    penalty = _short(_number(args.get("l2"), f"{label} {cls} l2", 0.01))
+    if not 0.0 <= penalty <= 10.0:
+        raise SpecError(FIELD, f"{label} kernel regularizer {cls}({penalty:g})", "an L2 penalty from 0 to 10")
+    return penalty
 
 
 def _units(label: str, inner: dict, output: bool) -> int:
@@ -341,9 +362,10 @@ def _layers(layers: list, notes: list[str]) -> tuple[int, list[tuple[str, dict]]
         nodes = _list(layer.get("inbound_nodes"), f"{label} inbound_nodes")
         if len(nodes) > 1:
             raise SpecError(FIELD, f"{label}, used {len(nodes)} times", "each Dense layer used once, one after another")
-        for extra in ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"):
+        for extra in ("bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"):
             if inner.get(extra):
-                raise SpecError(FIELD, f"{label} with a {extra.replace('_', ' ')}", "Dense layers without regularizers or constraints")
+                raise SpecError(FIELD, f"{label} with a {extra.replace('_', ' ')}",
+                                "Dense layers without constraints or bias and activity regularizers (an L2 kernel_regularizer is read)")
         dense.append((label, inner))
     return inputs, dense, scalings
 

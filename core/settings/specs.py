@@ -259,6 +259,8 @@ class ModelSpec(_Spec):
     kernel_init_scale: float | None = _f(None, Rule("float", "stddev (normal) or limit (uniform) of the kernel initializer; empty: Keras's default",
                                                     1e-6, 100.0, optional=True))
     bias_initializer: str = _f("zeros", Rule("choice", "Keras initializer of the biases", choices=INITIALIZERS))
+    l2: float = _f(0.0, Rule("float", "L2 penalty on the weights of every Dense layer (Keras's kernel_regularizer=L2): the loss adds "
+                                      "l2 times the sum of their squares (0: none)", 0.0, 10.0))
 
     def _check(self) -> None:
         # One activation name may stand for every hidden layer (and for none when there are none). The
