@@ -236,3 +236,26 @@ def test_an_l2_penalty_that_holds_the_weights_down_is_a_cause_that_proposes_a_we
     assert {"L2 penalty ÷10", "no L2 penalty"} <= {c.name for c in doctor.candidates(result, found)}
     _, _, none = diagnosed("sine-relu", "answer", train__epochs=150)
     assert "strong_penalty" not in by_id(none)
+
+
+def test_findings_say_how_many_of_the_failing_seeds_read_show_them():
+    """Issue 24: the control's failing seeds are the evidence. Every one is read when cheap, else the worst and a typical
+    one; each finding counts the seeds that show it, and one that a quarter of them show joins the first reading's."""
+    from core.doctor.seeds import seeds_to_read, tally
+    from core.outcomes.results import Finding
+
+    failing = list(range(1, 16))  # worst last
+    assert seeds_to_read(failing, shown_seed=0, one_run_s=0.5, budget_s=300) == (failing, True)
+    assert seeds_to_read(failing, shown_seed=0, one_run_s=5.0, budget_s=300) == ([8, 15], False)
+    assert seeds_to_read([0], shown_seed=0, one_run_s=0.5, budget_s=300) == ([], True)
+    dead, big, rare = (Finding("dead_units", "cause", "Dead units."), Finding("step_too_large", "cause", "Steps too large."),
+                       Finding("plateau", "symptom", "Flat."))
+    readings = [(None, [dead, big])] * 5 + [(None, [dead])] * 10 + [(None, [dead, rare])]
+    out = {f.id: f for f in tally(readings, [dead], failing=16, every=True)}
+    assert out["dead_units"].text == "Dead units. (Seen in all 16 failing seeds.)"
+    assert out["dead_units"].evidence == {"seeds_showing": 16, "seeds_read": 16, "seeds_failing": 16}
+    assert out["step_too_large"].text == "Steps too large. (Seen in 5 of the 16 failing seeds.)"  # a quarter or more: it joins
+    assert "plateau" not in out  # one seed of 16
+    out = tally([(None, [dead, big]), (None, [dead])], [dead], failing=14, every=False)
+    assert [f.text for f in out] == ["Dead units. (Seen in both failing seeds read, the worst and a typical one of 14.)"]
+    assert tally(readings[:1], [dead], failing=1, every=True) == [dead]  # one seed read: nothing to count

@@ -244,11 +244,12 @@ def search_now(key: str, _job: DoctorJob, _measure, _progress, _check):
 
     ask = _job.request
 
-    def rediagnose(seed: int):
-        """One failing seed of the control, trained and read, when the run shown succeeded while others fail."""
-        with slot(_job):
-            again = _job.follow(pool().submit(_job.specs[0].with_values({"seed": seed}), seconds=_job.budget.seconds_for()))
-        return again, doctor.findings(again, ask.criterion)
+    def rediagnose(seeds: list[int]):
+        """The control's failing seeds, one run each, trained and read: the evidence the findings count."""
+        with slot(_job):  # one after another: this session's slot holds one training at a time
+            runs = [_job.follow(pool().submit(_job.specs[0].with_values({"seed": seed}), seconds=_job.budget.seconds_for()))
+                    for seed in seeds]
+        return [(again, doctor.findings(again, ask.criterion)) for again in runs]
 
     report = doctor.find_fixes(_job.specs[0], list(ask.findings), ask.result, ask.criterion, _measure, seeds=ask.seeds,
                                posted=ask.posted, seconds=_job.budget.max_doctor_seconds, progress=_progress,

@@ -82,10 +82,10 @@ def diagnose(plan: Plan, pool, say: Callable[[str], None], posted: bool = True):
             say(f"  {time.perf_counter() - began:6.1f} s  {state.stage}: {m.label} ({doctor.label_changes(m.changes)}): "
                 f"{m.successes}/{m.seeds} ({low:.0%}-{high:.0%}) in {m.wall_s:.1f} s")
 
-    def rediagnose(seed: int):
-        say(f"the run shown succeeded but other seeds fail: reading the findings from seed {seed} ...")
-        again = common.wait(pool.submit(spec.with_values({"seed": seed}), seconds=budget.seconds_for()))
-        return again, doctor.findings(again, criterion)
+    def rediagnose(seeds: list[int]):
+        say(f"reading the findings of {len(seeds)} failing seed{'s' if len(seeds) != 1 else ''} of the control ...")
+        pending = [pool.submit(spec.with_values({"seed": seed}), seconds=budget.seconds_for()) for seed in seeds]
+        return [(again, doctor.findings(again, criterion)) for again in map(common.wait, pending)]
 
     return doctor.find_fixes(spec, found, result, criterion, doctor.measure_with(pool, budget.seconds_for(plan.seeds)),
                              seeds=plan.seeds, posted=plan.posted if posted else None, target=plan.target, seconds=plan.seconds,

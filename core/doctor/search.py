@@ -89,11 +89,12 @@ class DoctorReport:
     screened: tuple[Measured, ...] = ()  # setups measured on a few seeds only, to choose which to confirm on all
     diagnosed_seed: int | None = None  # the failing seed the findings were read from, when the run shown succeeded
     note: str = ""  # why the findings come from another seed than the run shown
+    seeds_read: tuple[int, ...] = ()  # the control's failing seeds trained once more to read their findings
 
     @property
     def trainings(self) -> int:
-        """Trainings spent: every seed of every setup measured, screened ones included."""
-        return sum(m.seeds for m in (self.control, self.posted_fix, *self.tried, *self.screened) if m is not None)
+        """Trainings spent: every seed of every setup measured, screened ones included, and the seeds read for findings."""
+        return sum(m.seeds for m in (self.control, self.posted_fix, *self.tried, *self.screened) if m is not None) + len(self.seeds_read)
 
     @property
     def best(self) -> Measured | None:
@@ -141,6 +142,7 @@ class DoctorReport:
             "screened": [m.to_json() for m in self.screened],
             "trainings": self.trainings,
             "diagnosed_seed": self.diagnosed_seed,
+            "seeds_read": list(self.seeds_read),
             "note": self.note,
             "skipped": list(self.skipped),
             "summary": self.summary(),
@@ -191,8 +193,9 @@ class FixSearch:
         progress: called with a `SearchProgress` at every step.
         stop: a StopFlag; the search ends after the candidate in progress, keeping what was measured.
         check: `check(spec, seeds)` raises SpecError for a candidate over the budget (skipped and said so).
-        rediagnose: `rediagnose(seed)` trains one seed of the control and returns its result and findings; used when
-            the run shown succeeds while other seeds fail, so the findings come from a failing seed.
+        rediagnose: `rediagnose(seeds)` trains those seeds of the control, one run each, and returns each one's result
+            and findings: the failing seeds' findings are counted (core/doctor/seeds.py), and when the run shown succeeds
+            while other seeds fail, the findings shown are a typical failing seed's.
 
     Example:
         >>> search = FixSearch(result.spec, criterion, measure, seeds=16, seconds=300, progress=print)
@@ -203,7 +206,7 @@ class FixSearch:
                  posted: RunSpec | None = None, posted_label: str = "the posted fix", target: float = TARGET_RATE,
                  seconds: float | None = None, progress: Callable[[SearchProgress], None] | None = None, stop=None,
                  check: Callable[[RunSpec, int], None] | None = None,
-                 rediagnose: Callable[[int], tuple[RunResult, list[Finding]]] | None = None):
+                 rediagnose: Callable[[list[int]], list[tuple[RunResult, list[Finding]]]] | None = None):
         if seconds is None:  # the budget's default (core/runner/budget.py is its one home)
             from core.runner.budget import LIMITS
 
@@ -213,6 +216,7 @@ class FixSearch:
         self.posted, self.posted_label, self.target, self.seconds = posted, posted_label, target, seconds
         self.progress, self.stop, self.check, self.rediagnose = progress, stop, check, rediagnose
         self.diagnosed_seed: int | None = None  # the seed the findings were read from, when not the run shown
+        self.seeds_read: list[int] = []  # failing seeds of the control trained again to read their findings
         self.note = ""
         self._outcome: RestartsResult | None = None  # the last setup's outcome, seed by seed
         self.tried: list[Measured] = []
@@ -254,7 +258,7 @@ class FixSearch:
         self._report(stage="done", label="", share=1.0, left_s=0.0)
         return DoctorReport(findings=tuple(found), criterion=self.criterion, seeds=tuple(self.seed_list), control=control,
                             fixes=tuple(fixes), posted_fix=posted_fix, tried=tuple(self.tried), skipped=tuple(self.skipped),
-                            screened=tuple(self.screened), diagnosed_seed=self.diagnosed_seed, note=self.note,
+                            screened=tuple(self.screened), diagnosed_seed=self.diagnosed_seed, note=self.note, seeds_read=tuple(self.seeds_read),
                             target=self.target, wall_s=time.perf_counter() - self.began, stopped=self.stopped, spec=self.spec)
 
     def _combinations(self, changes: list[Change], causes: set[str] = frozenset(),
@@ -285,20 +289,29 @@ class FixSearch:
         return singles
 
     def _seeds_not_a_seed(self, found: list[Finding], result: RunResult, control) -> tuple[list[Finding], RunResult]:
-        """The control's seeds are the evidence: when the run shown succeeds while other seeds fail, the findings are read
-        again from a failing seed (its median one); a rate between none and all adds `seed_dependent`."""
+        """The control's seeds are the evidence: the findings of its failing seeds are read (every one when cheap, else the
+        worst and a typical one) and each finding says how many show it; when the run shown succeeded, the findings shown
+        are a typical failing seed's; a rate between none and all adds `seed_dependent`."""
         from core.doctor.facts import Facts
         from core.doctor.fit import seed_dependent
+        from core.doctor.seeds import seeds_to_read, tally
 
         failing = sorted((r for r in control.runs if not r.success), key=lambda r: self.criterion.badness(r.score))
         shown_met = bool(self.criterion.met(result.final, result.readout))
-        if failing and shown_met and self.rediagnose is not None and control.success_rate < self.target:
-            typical = failing[len(failing) // 2]
-            result, found = self.rediagnose(typical.seed)
-            found = list(found)
-            self.diagnosed_seed = typical.seed
-            self.note = (f"The run shown (seed {self.spec.seed}) succeeded, but {len(failing)} of {control.seeds} seeds fail: "
-                         f"the findings are read from seed {typical.seed}, a typical failing one.")
+        if failing and self.rediagnose is not None and control.success_rate < self.target and not self.stopped:
+            seeds, every = seeds_to_read([r.seed for r in failing], self.spec.seed, result.wall_s, self.seconds)
+            if seeds:
+                self._report(stage="failing seeds", label=f"reading the findings of {len(seeds)} failing seeds", share=0.0)
+            others = list(self.rediagnose(seeds)) if seeds else []
+            self.seeds_read = [r.spec.seed for r, _ in others]
+            readings = ([] if shown_met else [(result, found)]) + others
+            if shown_met and others:
+                typical = failing[len(failing) // 2].seed
+                result, found = next(((r, f) for r, f in others if r.spec.seed == typical), others[0])
+                self.diagnosed_seed = result.spec.seed
+                self.note = (f"The run shown (seed {self.spec.seed}) succeeded, but {len(failing)} of {control.seeds} seeds "
+                             f"fail: the findings are read from seed {self.diagnosed_seed}, a typical failing one.")
+            found = tally(readings, list(found), len(failing), every)
         if not any(f.id == "seed_dependent" for f in found):
             with_seeds = seed_dependent(Facts(result, self.criterion), control)
             if with_seeds is not None:
@@ -472,7 +485,7 @@ def find_fixes(spec: RunSpec, found: list[Finding], result: RunResult, criterion
                seeds: int = DEFAULT_SEEDS, posted: RunSpec | None = None, target: float = TARGET_RATE, seconds: float | None = None,
                progress: Callable[[SearchProgress], None] | None = None, stop=None,
                check: Callable[[RunSpec, int], None] | None = None, posted_label: str = "the posted fix",
-               rediagnose: Callable[[int], tuple[RunResult, list[Finding]]] | None = None) -> DoctorReport:
+               rediagnose: Callable[[list[int]], list[tuple[RunResult, list[Finding]]]] | None = None) -> DoctorReport:
     """A `FixSearch` of `spec` run once over the findings of `result` (see FixSearch for the arguments)."""
     return FixSearch(spec, criterion, measure, seeds=seeds, posted=posted, posted_label=posted_label, target=target,
                      seconds=seconds, progress=progress, stop=stop, check=check, rediagnose=rediagnose).run(found, result)
