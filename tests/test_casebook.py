@@ -58,7 +58,7 @@ def test_a_case_runs_the_doctor_the_answer_and_both_baselines_on_the_same_traini
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     row, totals = out["cases"][0], out["totals"]
-    assert row["id"] == "parabola-short" and row["seeds"] == 2 and row["trainings"] >= 2 and row["trainings"] % 2 == 0
+    assert row["id"] == "parabola-short" and row["seeds"] == 2 and row["trainings"] >= 2  # the seeds read for findings count too
     assert row["answer"]["successes"] in (0, 1, 2) and row["doctor"]["successes"] in (0, 1, 2)
     for name in ("random", "tpe"):
         baseline = row["baselines"][name]
