@@ -92,3 +92,4 @@ def test_a_shown_seed_that_succeeds_does_not_silence_the_doctor_while_others_fai
     assert "seed 2, a typical failing one" in report["note"]
     assert "seed_dependent" in [f["id"] for f in report["findings"]]
     assert report["trainings"] >= 4 and isinstance(report["tried"], list)
+    assert report["control"]["stage"] == "control" and all(m["stage"] for m in report["tried"])  # every setup says which stage measured it

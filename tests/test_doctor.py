@@ -259,3 +259,25 @@ def test_findings_say_how_many_of_the_failing_seeds_read_show_them():
     out = tally([(None, [dead, big]), (None, [dead])], [dead], failing=14, every=False)
     assert [f.text for f in out] == ["Dead units. (Seen in both failing seeds read, the worst and a typical one of 14.)"]
     assert tally(readings[:1], [dead], failing=1, every=True) == [dead]  # one seed read: nothing to count
+
+
+def test_the_doctors_gradient_is_the_one_keras_computes():
+    """The gradient check behind 'no gradient reaches the weights' (issue 24): central differences on the lab's forward pass
+    agree with Keras's own gradient of the training loss at the run's final weights."""
+    import numpy as np
+    import tensorflow as tf
+
+    from core.doctor.facts import Facts
+    from core.engine.models import model_with_weights
+    from core.settings.recipes import make_loss
+
+    result, criterion, _ = diagnosed("custom", "classifier", model__units=(4,), train__epochs=20)
+    facts = Facts(result, criterion)
+    ours = facts.gradient(facts.final_weights)
+    model = model_with_weights(result.spec.model, facts.final_weights)
+    xs, ys = np.asarray(facts.xs, np.float32)[::2], np.asarray(facts.ys, np.float32)[::2]
+    with tf.GradientTape() as tape:
+        loss = make_loss(result.spec.train)(ys.reshape(-1, 1), model(xs.reshape(len(xs), -1)))
+    keras_grad = np.concatenate([np.ravel(g) for g in tape.gradient(loss, model.trainable_variables)])
+    assert np.max(np.abs(keras_grad)) > 1e-4  # a gradient worth comparing
+    np.testing.assert_allclose(ours, keras_grad, atol=2e-3 + 0.02 * np.max(np.abs(keras_grad)))

@@ -174,6 +174,14 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         f"median {rows[0]['metric']}": st.column_config.NumberColumn(format="%.3g"),
         "changes": st.column_config.TextColumn(width="large")})
+    if report.screened:  # the usual knobs tried on a few seeds first: the promising went on to every seed, above
+        with st.expander(f"Screened on {report.screened[0].seeds} seeds only ({len(report.screened)})"):
+            st.caption("Each of these was tried on the first few seeds; the most promising were then measured on every seed "
+                       "and appear in the table above.")
+            st.dataframe(pd.DataFrame([{"stage": m.stage, "setup": m.label, "succeeded": f"{m.successes}/{m.seeds}",
+                                        f"median {m.metric}": m.median_metric, "seconds": round(m.wall_s, 1)}
+                                       for m in report.screened]), hide_index=True, width="stretch",
+                         column_config={f"median {report.screened[0].metric}": st.column_config.NumberColumn(format="%.3g")})
     if report.skipped:
         with st.expander(f"Not measured ({len(report.skipped)})"):
             st.markdown("\n".join(f"- {md(line)}" for line in report.skipped))

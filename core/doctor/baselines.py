@@ -44,7 +44,8 @@ def random_search(spec: RunSpec, criterion: Criterion, measure: Measure, seeds: 
         if candidate is None:
             break
         changed, changes = candidate
-        tried.append(measure_setup(measure, spec, changed, seeds, criterion, "random: " + label_changes(changes))[0])
+        tried.append(measure_setup(measure, spec, changed, seeds, criterion, "random: " + label_changes(changes),
+                                   stage="random search")[0])
     return tried
 
 
@@ -73,7 +74,7 @@ def tpe_search(spec: RunSpec, criterion: Criterion, measure: Measure, seeds: lis
         if changed is None or not _fits(changed, len(seeds), check):
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             continue
-        m = measure_setup(measure, spec, changed, seeds, criterion, "TPE: " + label_changes(changes))[0]
+        m = measure_setup(measure, spec, changed, seeds, criterion, "TPE: " + label_changes(changes), stage="TPE")[0]
         tried.append(m)
         study.tell(trial, m.successes - _tie(criterion, m.median_metric))
     return tried

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ class Change:
     because: tuple[str, ...] = ()  # the findings that propose it
 
 
-GROUP_ORDER = ("optimizer", "learning_rate", "batch", "loss", "x_scaling", "features", "y_scaling", "bias", "initializer",
+GROUP_ORDER = ("recipe", "optimizer", "learning_rate", "batch", "loss", "x_scaling", "features", "y_scaling", "bias", "initializer",
                "activation", "output", "width", "depth", "l2", "epochs")
 
 
@@ -93,6 +94,14 @@ def knob_changes(spec: RunSpec) -> list[Change]:
     return out
 
 
+def textbook_changes(spec: RunSpec) -> list[Change]:
+    """The textbook setups of core/doctor/space.py as Changes: each sets many knobs at once, so it is applied first."""
+    from core.doctor.space import textbook
+
+    return [Change(f"textbook-{index}", name, "recipe", lambda _spec, v=values: dict(v)) for index, (name, values) in
+            enumerate(textbook(spec))]
+
+
 def refine_learning_rate() -> list[Change]:
     """A third and three times the learning rate of a setup, applied after its own changes (a rate found near the best)."""
     return [Change(f"refine-lr-{factor:g}", f"learning rate x{factor:g}", "learning_rate", learning_rate_times(factor))
@@ -121,6 +130,7 @@ class Situation:
 
     result: RunResult
     ids: frozenset[str]
+    evidence: dict[str, dict] = field(default_factory=dict)  # each active finding's numbers, by id
 
     @property
     def spec(self) -> RunSpec:
@@ -226,7 +236,18 @@ def propose_weaker_penalty(s: Situation) -> list[Change]:
 
 
 def propose_more_epochs(s: Situation) -> list[Change]:
-    return [] if "step_too_small" in s.ids else _epochs_times_4(s)
+    """4x the epochs, and as many as the final pace needs to bring the loss down tenfold (when that is more)."""
+    if "step_too_small" in s.ids:
+        return []
+    out = _epochs_times_4(s)
+    halves = s.evidence.get("undertrained", {}).get("halving_epochs")
+    epochs = s.spec.train.epochs
+    if halves:
+        needed = min(MAX_EPOCHS, int(epochs + math.log2(10) * halves))
+        if needed > 6 * epochs:
+            out.append(change("epochs-pace", f"{needed:,} epochs (a tenfold fall at the final pace)", "epochs",
+                              lambda spec: {"train.epochs": needed}))
+    return out
 
 
 def propose_scaled_input(s: Situation) -> list[Change]:

@@ -15,7 +15,7 @@ import numpy as np
 from core.data.datasets import Scaler, features
 from core.outcomes.results import RunResult
 from core.settings.criteria import Criterion
-from core.settings.network import ROWS, layer_output, layer_shapes, split_layers
+from core.settings.network import ROWS, forward, layer_output, layer_shapes, loss_value, split_layers
 
 EDGE_SHARE = 0.02  # a boundary within 2% of the span from an end of the data range is "at the edge"
 # Output activations and the values they can produce (scaled units).
@@ -25,6 +25,9 @@ OUTPUT_RANGE = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, math.i
 SATURATING = {"sigmoid": 0.25, "tanh": 1.0}  # the activation's largest slope
 SATURATED_SLOPE = 0.05  # saturated: slope below 5% of the activation's largest
 WORKING_RANGE = 3.0  # |scaled x| beyond this is far outside tanh's and sigmoid's working range
+GRADIENT_PARAMS = 500  # the gradient is checked by central differences for nets of at most this many weights...
+GRADIENT_ROWS = 500  # ... on at most this many training points
+FLAT = 1e-6  # no gradient: every partial derivative below this (times the loss, when above 1)
 
 
 def num(value: float, digits: int = 3) -> str:
@@ -129,7 +132,41 @@ class Facts:
             pre = layer_output(model, self.final_weights, self.xs, -1)[0]
             if bool(np.all(pre <= 0)):
                 return "the ReLU output is 0 on every sample"
+        if self.flat_gradient():
+            return "the loss's gradient is 0 at the start and at the end of the run (every weight's derivative below 1e-6)"
         return None
+
+    def gradient(self, weights) -> np.ndarray | None:
+        """The training loss's gradient at `weights`, every weight's partial derivative by central differences (the float32 forward pass) on
+        at most GRADIENT_ROWS points; None for a net of more than GRADIENT_PARAMS weights (too slow to check this way)."""
+        if sum(np.size(w) for w in weights) > GRADIENT_PARAMS:
+            return None
+        step = max(1, len(self.xs) // GRADIENT_ROWS)
+        xs, ys = np.asarray(self.xs, float)[::step], np.asarray(self.ys, float)[::step]
+        model, loss = self.spec.model, self.spec.train.loss
+        flat = [np.asarray(w, np.float64).copy() for w in weights]
+        out = []
+        with np.errstate(all="ignore"):
+            for w in flat:
+                for index in np.ndindex(w.shape):
+                    keep = w[index]
+                    h = 1e-3 * max(1.0, abs(keep))  # the forward pass is float32: a smaller step would measure its rounding
+                    w[index] = keep + h
+                    up = loss_value(loss, forward(model, flat, xs), ys)
+                    w[index] = keep - h
+                    down = loss_value(loss, forward(model, flat, xs), ys)
+                    w[index] = keep
+                    out.append((up - down) / (2 * h))
+        return np.asarray(out)
+
+    def flat_gradient(self) -> bool:
+        """Whether the loss's gradient is 0 at the start and at the end of the run (checked for small nets only)."""
+        scale = max(1.0, float(self.losses[-1])) if self.epochs else 1.0
+        for weights in (self.initial, self.final_weights):
+            g = self.gradient(weights)
+            if g is None or not np.all(np.isfinite(g)) or float(np.max(np.abs(g), initial=0.0)) >= FLAT * scale:
+                return False
+        return True
 
     def dead_first_layer(self, weights) -> np.ndarray:
         """Whether each first-layer unit is at or below 0 on every training point, read ROWS points at a time (the

@@ -107,7 +107,7 @@ def findings(result: RunResult, criterion: Criterion, restarts: SweepSummary | N
 def candidates(result: RunResult, found: list[Finding]) -> list[ch.Change]:
     """The changes the findings propose for this run's spec, causes' first, each once (with every finding that asked for it)."""
     active = [f for f in found if f.role != "note"]  # a note is not the problem: it proposes nothing
-    situation = ch.Situation(result, frozenset(f.id for f in active))
+    situation = ch.Situation(result, frozenset(f.id for f in active), {f.id: f.evidence for f in active})
     out: dict[str, ch.Change] = {}
     for finding in active:
         for proposed in BY_ID[finding.id].propose(situation):

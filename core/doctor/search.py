@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.doctor.changes import Change, combine, knob_changes, refine_learning_rate, shown_value
+from core.doctor.changes import Change, combine, knob_changes, refine_learning_rate, shown_value, textbook_changes
 from core.doctor.facts import pct
 from core.doctor.registry import candidates
 from core.outcomes.restarts import SuccessRate, seeds_for, summarize_sweep
@@ -57,6 +57,7 @@ class Measured(SuccessRate):
     stopped: bool = False
     diverged: int = 0
     because: tuple[str, ...] = ()
+    stage: str = ""  # the search's stage that measured it ("single changes", "usual knobs (screening)", ...)
 
     @property
     def size(self) -> int:
@@ -67,7 +68,7 @@ class Measured(SuccessRate):
         return {"label": self.label, "changes": _plain(self.changes), "successes": self.successes, "seeds": self.seeds,
                 "success_rate": self.success_rate, "interval": [low, high], "median_metric": self.median_metric,
                 "metric": self.metric, "diverged": self.diverged, "wall_s": round(self.wall_s, 2), "stopped": self.stopped,
-                "because": list(self.because)}
+                "because": list(self.because), "stage": self.stage}
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ class FixSearch:
         self.began = time.perf_counter()
         self._pace: list[float] = []  # seconds per unit of work measured so far, for the estimates
         self._state = SearchProgress("control", "as it is")
+        self._control: Measured | None = None
 
     @property
     def stopped(self) -> bool:
@@ -235,6 +237,7 @@ class FixSearch:
 
     def run(self, found: list[Finding], result: RunResult) -> DoctorReport:
         control = self._measure(self.spec, "as it is")
+        self._control = control
         control_outcome = self._outcome
         if self.stopped:
             control = None
@@ -319,11 +322,18 @@ class FixSearch:
         return found, result
 
     def _explore(self, found_singles: list[tuple[Measured, tuple[Change, ...]]], causes: set[str]) -> None:
-        """After the findings' candidates, the usual knobs (core/doctor/space.py): each screened on the first SCREEN_SEEDS
-        seeds, the promising third confirmed on every seed; pairs and triples of the best confirmed and found changes; then
-        the best's learning rate refined, and random combinations of the best until a fix or the end of the budget."""
+        """After the findings' candidates, the textbook setups (every knob at once), then the usual knobs
+        (core/doctor/space.py): each screened on the first SCREEN_SEEDS seeds, the promising third confirmed on every seed;
+        pairs and triples of the best confirmed, found and textbook changes; then the best's learning rate refined, and
+        random combinations of the best until a fix or the end of the budget."""
         import random
 
+        leaps = self._level("the textbook setup", [(c,) for c in textbook_changes(self.spec)], stop_on_success=True)
+        if self.found_fix or self.stopped:
+            return
+        if self._ahead_of_control():  # something already beats the setup as it is: climb from it rather than from the start
+            self._climb(len(self.seed_list) > SCREEN_SEEDS)
+            return
         pool = knob_changes(self.spec)
         screen = len(self.seed_list) > SCREEN_SEEDS
         screened = self._level("usual knobs (screening)" if screen else "usual knobs", [(c,) for c in pool], stop_on_success=not screen,
@@ -336,7 +346,7 @@ class FixSearch:
             confirmed = self._level("usual knobs", promising, stop_on_success=True, plans=plans)
         if self.found_fix or self.stopped:
             return
-        singles = found_singles + confirmed
+        singles = found_singles + confirmed + leaps
         self._build(singles, causes, ("pairs of the best", "triples of the best"))
         if self._combos and not self.found_fix and not self.stopped:
             _, combo = min(self._combos.values(), key=self._rank)
@@ -372,6 +382,13 @@ class FixSearch:
             if screen and not self.found_fix and not self.stopped:
                 promising = sorted(tried, key=self._rank)[:3]
                 self._level(stage, [], stop_on_success=True, plans=[(combo, combine(self.spec, list(combo))) for _, combo in promising])
+
+    def _ahead_of_control(self) -> bool:
+        """Whether the best setup measured so far succeeds on more seeds than the control."""
+        if not self._combos or self._control is None:
+            return False
+        best, _ = min(self._combos.values(), key=self._rank)
+        return best.successes > self._control.successes
 
     def _rank(self, item: tuple[Measured, tuple[Change, ...]]) -> tuple:
         """Best first: more successes, then the better median score."""
@@ -437,7 +454,7 @@ class FixSearch:
                 self.skipped.append(f"{label}: {err}")
                 return None
         m, outcome = measure_setup(self.measure, self.spec, s, seeds, self.criterion, label, because,
-                                   lambda share: self._report(share=float(share)), self.stop)
+                                   lambda share: self._report(share=float(share)), self.stop, stage=self._state.stage)
         self._outcome = outcome
         if outcome.epochs_run:
             self._pace.append(m.wall_s / self._work(s) * s.train.epochs / max(outcome.epochs_run, 1) * self.seeds / len(seeds))
@@ -471,14 +488,14 @@ class FixSearch:
 
 
 def measure_setup(measure: Measure, control: RunSpec, spec: RunSpec, seeds: list[int], criterion: Criterion, label: str,
-                  because=(), progress=None, stop=None) -> tuple[Measured, RestartsResult]:
+                  because=(), progress=None, stop=None, stage: str = "") -> tuple[Measured, RestartsResult]:
     """`spec` trained on `seeds` and judged by `criterion`: its Measured (changes described against `control`) and the outcome."""
     began = time.perf_counter()
     outcome = measure(spec, list(seeds), progress, stop)
     summary = summarize_sweep(outcome, criterion)
     return Measured(label=label, changes=describe_changes(control, spec), successes=summary.successes, seeds=len(seeds),
                     median_metric=summary.median_score(), metric=criterion.name, wall_s=time.perf_counter() - began,
-                    stopped=outcome.stopped, diverged=summary.diverged, because=tuple(because)), outcome
+                    stopped=outcome.stopped, diverged=summary.diverged, because=tuple(because), stage=stage), outcome
 
 
 def find_fixes(spec: RunSpec, found: list[Finding], result: RunResult, criterion: Criterion, measure: Measure,

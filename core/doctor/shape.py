@@ -148,12 +148,13 @@ def capacity(f: Facts) -> Finding | None:
         text = (f"The architecture cannot represent the target: {hidden[0].units} ReLU unit(s) make at most {hidden[0].units} "
                 f"bends, and the target has {turns} turning points.")
         return Finding("capacity", fail_role(f), text, {"units": hidden[0].units, "target_turns": turns})
-    if len(hidden) == 1 and hidden[0].activation in ("sigmoid", "tanh") and f.result.task == "regression" \
+    if len(hidden) == 1 and hidden[0].activation not in ("relu", "linear") and f.result.task == "regression" \
             and turns > 2 * hidden[0].units and not f.met:
-        k = hidden[0].units
-        text = (f"Too few units for the target's turns: each of the {k} {hidden[0].activation} unit{'s' if k != 1 else ''} "
-                f"rises or falls once, and the target has {turns} turning points, more than twice as many; a fit with this "
-                f"few S-curves can follow only some of them.")
+        k, act = hidden[0].units, hidden[0].activation
+        each = "rises or falls once" if act in ("sigmoid", "tanh", "softsign") else "adds one bend or dip"
+        text = (f"Too few units for the target's turns: each of the {k} {act} unit{'s' if k != 1 else ''} {each}, and the "
+                f"target has {turns} turning points, more than twice as many; a fit with this few units can follow only some "
+                "of them.")
         return Finding("capacity", fail_role(f), text, {"units": k, "activation": hidden[0].activation, "target_turns": turns})
     return None
 

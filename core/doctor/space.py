@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.doctor.changes import learning_rate_times
-from core.settings.rules import MAX_LAYERS, MAX_UNITS
+from core.settings.rules import MAX_EPOCHS, MAX_LAYERS, MAX_UNITS
 from core.settings.specs import RunSpec, SpecError
 
 LEARNING_RATE_STEPS = (0.01, 0.1, 0.3, 3.0, 10.0, 100.0)  # times the current rate: a log ladder both ways
@@ -51,6 +51,29 @@ def knobs(spec: RunSpec) -> dict[str, list[Change]]:
         "l2": [{"model.l2": penalty} for penalty in L2_PENALTIES],
     }
     return {name: valid for name, changes in options.items() if (valid := [c for c in changes if _differs(spec, c)])}
+
+
+def textbook(spec: RunSpec) -> list[tuple[str, Change]]:
+    """The setup a tutorial would write for this task, as a few leaps from `spec` (valid ones that differ only).
+
+    Every knob at once, where one at a time finds nothing: x (and a regression's y) standardised, the loss and
+    output that suit the task, Adam at 0.01, the initializer that suits the activation, batches of 32, no L2; then
+    the same 4x as wide (or with a hidden layer), and with 4x the epochs.
+    """
+    model, data, train = spec.model, spec.data, spec.train
+    relu = any(a in ("relu", "leaky_relu", "elu", "selu", "gelu", "swish") for a in model.activation)
+    base: Change = {"data.x_scaling": "standard", "train.optimizer": "adam", "train.learning_rate": 0.01, "train.momentum": 0.0,
+                    "train.nesterov": False, "model.kernel_initializer": ("he_normal" if relu else "glorot_uniform",),
+                    "model.kernel_init_scale": None, "model.l2": 0.0, "train.batch_size": 32 if data.n_samples > 32 else "full"}
+    if data.resolved_task != "classification":
+        base["data.y_scaling"] = "standard"
+    base.update(_losses(spec)[0])
+    wider = ({"model.units": tuple(min(MAX_UNITS, u * 4) for u in model.units)} if model.units
+             else {"model.units": (16,), "model.activation": ("tanh",)})
+    leaps = [("the textbook setup", base),
+             ("the textbook setup, 4× as wide" if model.units else "the textbook setup with a hidden layer", {**base, **wider}),
+             ("the textbook setup, 4× the epochs", {**base, "train.epochs": min(MAX_EPOCHS, train.epochs * 4)})]
+    return [(name, changes) for name, changes in leaps if _differs(spec, changes)]
 
 
 def apply(spec: RunSpec, changes: Change) -> RunSpec | None:

@@ -106,17 +106,22 @@ def step_too_small(f: Facts) -> Finding | None:
 
 
 def undertrained(f: Facts) -> Finding | None:
-    if f.result.divergence is not None or f.epochs < 20 or f.met:
+    """The loss still falls at the end: read from the slope of log(loss) over the last tenth of the epochs (at least 3)."""
+    if f.result.divergence is not None or f.epochs < 5 or f.met:
         return None
     n = f.epochs
-    start = int(n * 0.9)
+    start = min(int(n * 0.9), n - 3)
     before, final = float(f.losses[start - 1]), float(f.losses[-1])
     tail = f.losses[start - 1:]
-    if not (before > 0 and final < 0.98 * before and np.mean(np.diff(tail) > 0) < 0.3):
+    if not (before > 0 and final > 0 and final < 0.98 * before and np.mean(np.diff(tail) > 0) < 0.3):
         return None
-    evidence = {"loss_at_90_percent": before, "final_loss": final, "epochs": n, "fell_share": 1 - final / before}
+    slope = -float(np.polyfit(np.arange(len(tail)), np.log(tail), 1)[0])  # the log loss's fall per epoch at the end
+    halves = float(np.log(2) / slope) if slope > 0 else None
+    evidence = {"loss_at_90_percent": before, "final_loss": final, "epochs": n, "fell_share": 1 - final / before,
+                "halving_epochs": halves}
     text = (f"Still improving at the end: the loss fell by {pct(1 - final / before)} over the last {n - start + 1:,} of "
-            f"{n:,} epochs (from {num(before, 4)} to {num(final, 4)}) and had not levelled off.")
+            f"{n:,} epochs (from {num(before, 4)} to {num(final, 4)}) and had not levelled off"
+            + (f"; at that final pace it halves every {halves:,.0f} epochs." if halves else "."))
     return Finding("undertrained", "symptom", text, evidence)
 
 
