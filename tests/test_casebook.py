@@ -90,6 +90,7 @@ def test_a_shown_seed_that_succeeds_does_not_silence_the_doctor_while_others_fai
     report = json.loads(done.stdout)
     assert report["control"]["successes"] == 3 and report["diagnosed_seed"] == 2, (report["control"], report["note"])
     assert "seed 2, a typical failing one" in report["note"]
+    assert report["posted_fix"] is None  # the Playground's answer preset is XOR's: it says nothing about the spiral
     assert "seed_dependent" in [f["id"] for f in report["findings"]]
     assert report["trainings"] >= 4 and isinstance(report["tried"], list)
     assert report["control"]["stage"] == "control" and all(m["stage"] for m in report["tried"])  # every setup says which stage measured it

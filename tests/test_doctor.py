@@ -257,7 +257,7 @@ def test_findings_say_how_many_of_the_failing_seeds_read_show_them():
     assert out["step_too_large"].text == "Steps too large. (Seen in 5 of the 16 failing seeds.)"  # a quarter or more: it joins
     assert "plateau" not in out  # one seed of 16
     out = tally([(None, [dead, big]), (None, [dead])], [dead], failing=14, every=False)
-    assert [f.text for f in out] == ["Dead units. (Seen in both failing seeds read, the worst and a typical one of 14.)"]
+    assert [f.text for f in out] == ["Dead units. (Seen in both failing seeds read, of 14 that fail.)"]
     assert tally(readings[:1], [dead], failing=1, every=True) == [dead]  # one seed read: nothing to count
 
 

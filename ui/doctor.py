@@ -118,6 +118,7 @@ def _start(scenario: Scenario, result: RunResult, criterion: Criterion, found: l
     if "answer" in scenario.preset_names() and spec.preset != "answer":
         try:
             posted = controls.session_spec(scenario, "answer", seed=spec.seed)
+            posted = posted if doctor.same_question(posted, spec) else None  # another dataset's answer says nothing here
         except SpecError:  # a data file whose columns the form no longer chooses: the search goes on without it
             posted = None
     request = run.DoctorRequest(result, tuple(found), criterion, seeds, posted, posted_label(scenario))

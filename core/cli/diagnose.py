@@ -49,6 +49,7 @@ def prepare(args) -> Plan:
     posted = None
     if "answer" in scenario.preset_names() and args.preset != "answer" and args.data is None:
         posted = scenario.spec("answer", seed=spec.seed)
+        posted = posted if doctor.same_question(posted, spec) else None
     return Plan(scenario, args.preset, spec, criterion, seeds, seconds, target, posted, budget)
 
 

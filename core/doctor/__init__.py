@@ -24,8 +24,9 @@ from core.doctor.search import (
     find_fixes,
     label_changes,
     measure_with,
+    same_question,
 )
 
 __all__ = ["DEFAULT_SEEDS", "RULES", "TARGET_RATE", "TITLES", "Change", "DoctorReport", "FixSearch", "Measured", "SearchProgress",
            "candidates", "combine", "default_seeds", "find_fixes", "findings", "label_changes", "learning_rate_times",
-           "measure_with"]
+           "measure_with", "same_question"]

@@ -230,6 +230,7 @@ class FixSearch:
         self._pace: list[float] = []  # seconds per unit of work measured so far, for the estimates
         self._state = SearchProgress("control", "as it is")
         self._control: Measured | None = None
+        self._proposed: list[Change] = []  # the findings' changes, which the climb tries on top of the best too
 
     @property
     def stopped(self) -> bool:
@@ -252,10 +253,7 @@ class FixSearch:
         if control is not None and control_outcome is not None:
             found, result = self._seeds_not_a_seed(found, result, summarize_sweep(control_outcome, self.criterion))
         if control is not None:
-            causes = {f.id for f in found if f.role == "cause"}
-            singles = self._combinations(candidates(result, found), causes)
-            if not self.found_fix and not self.stopped and control.success_rate < self.target:
-                self._explore(singles, causes)
+            self._search(found, result, control)
         fixes = sorted((m for m in self.tried if control is not None and m.successes > control.successes),
                        key=lambda m: (-m.successes, m.size, self.criterion.badness(m.median_metric)))
         self._report(stage="done", label="", share=1.0, left_s=0.0)
@@ -264,12 +262,26 @@ class FixSearch:
                             screened=tuple(self.screened), diagnosed_seed=self.diagnosed_seed, note=self.note, seeds_read=tuple(self.seeds_read),
                             target=self.target, wall_s=time.perf_counter() - self.began, stopped=self.stopped, spec=self.spec)
 
-    def _combinations(self, changes: list[Change], causes: set[str] = frozenset(),
-                      stages: tuple[str, str, str] = ("single changes", "pairs", "triples")) -> list[tuple[Measured, tuple[Change, ...]]]:
-        """Single changes, then pairs of the best TOP_SINGLES, then triples built on the best two pairs; a change a cause
-        proposed is always among those combined. Returns the singles measured."""
-        singles = self._level(stages[0], [(c,) for c in changes], stop_on_success=False)
-        return self._build(singles, causes, stages[1:])
+    def _search(self, found: list[Finding], result: RunResult, control: Measured) -> None:
+        """The findings' changes one at a time, then the textbook setups (a leap over every knob at once); from whatever
+        beats the control, a climb; otherwise pairs and triples of those, then the usual knobs (`_explore`)."""
+        causes = {f.id for f in found if f.role == "cause"}
+        proposed = candidates(result, found)
+        self._proposed = proposed
+        singles = self._level("single changes", [(c,) for c in proposed], stop_on_success=False)
+        if self._going_on(control):
+            singles += self._level("the textbook setup", [(c,) for c in textbook_changes(self.spec)], stop_on_success=True)
+        if not self._going_on(control):
+            return
+        if self._ahead_of_control():  # something already beats the setup as it is: climb from it rather than from the start
+            self._climb(len(self.seed_list) > SCREEN_SEEDS)
+            return
+        self._build(singles, causes)
+        if self._going_on(control):
+            self._explore(singles, causes)
+
+    def _going_on(self, control: Measured) -> bool:
+        return not self.found_fix and not self.stopped and control.success_rate < self.target
 
     def _build(self, singles: list[tuple[Measured, tuple[Change, ...]]], causes: set[str],
                stages: tuple[str, ...] = ("pairs", "triples")) -> list[tuple[Measured, tuple[Change, ...]]]:
@@ -328,12 +340,6 @@ class FixSearch:
         random combinations of the best until a fix or the end of the budget."""
         import random
 
-        leaps = self._level("the textbook setup", [(c,) for c in textbook_changes(self.spec)], stop_on_success=True)
-        if self.found_fix or self.stopped:
-            return
-        if self._ahead_of_control():  # something already beats the setup as it is: climb from it rather than from the start
-            self._climb(len(self.seed_list) > SCREEN_SEEDS)
-            return
         pool = knob_changes(self.spec)
         screen = len(self.seed_list) > SCREEN_SEEDS
         screened = self._level("usual knobs (screening)" if screen else "usual knobs", [(c,) for c in pool], stop_on_success=not screen,
@@ -346,7 +352,7 @@ class FixSearch:
             confirmed = self._level("usual knobs", promising, stop_on_success=True, plans=plans)
         if self.found_fix or self.stopped:
             return
-        singles = found_singles + confirmed + leaps
+        singles = found_singles + confirmed
         self._build(singles, causes, ("pairs of the best", "triples of the best"))
         if self._combos and not self.found_fix and not self.stopped:
             _, combo = min(self._combos.values(), key=self._rank)
@@ -373,7 +379,7 @@ class FixSearch:
             if self.found_fix or self.stopped or not self._combos or time.perf_counter() - self.began > self.seconds:
                 return
             _, best = min(self._combos.values(), key=self._rank)
-            around = [(*best, k) for k in knob_changes(combine(self.spec, list(best)))]
+            around = [(*best, k) for k in [*knob_changes(combine(self.spec, list(best))), *self._proposed]]
             stage = f"around the best, round {round_}"
             plans = self._plan(around)
             if not plans:
@@ -496,6 +502,20 @@ def measure_setup(measure: Measure, control: RunSpec, spec: RunSpec, seeds: list
     return Measured(label=label, changes=describe_changes(control, spec), successes=summary.successes, seeds=len(seeds),
                     median_metric=summary.median_score(), metric=criterion.name, wall_s=time.perf_counter() - began,
                     stopped=outcome.stopped, diverged=summary.diverged, because=tuple(because), stage=stage), outcome
+
+
+FIX_MAY_CHANGE = ("x_scaling", "y_scaling", "features")  # the data settings a fix may change: the rest is the question's data
+
+
+def same_question(answer: RunSpec, spec: RunSpec) -> bool:
+    """Whether `answer` trains on the same data as `spec` (scaling and features aside), so its rate on the same seeds says
+    something about `spec`: a case's answer preset for another dataset (the Playground's XOR answer beside its spiral) does not."""
+    import dataclasses
+
+    def plain(data):
+        return dataclasses.replace(data, **{name: getattr(answer.data, name) for name in FIX_MAY_CHANGE})
+
+    return plain(answer.data) == plain(spec.data)
 
 
 def find_fixes(spec: RunSpec, found: list[Finding], result: RunResult, criterion: Criterion, measure: Measure,

@@ -53,7 +53,7 @@ def tally(readings: list[tuple[RunResult, list[Finding]]], base: list[Finding], 
             continue
         count = showing[item.id]
         share = "both" if count == read == 2 else f"all {read}" if count == read else f"{count} of the {read}"
-        which = "" if every else f" read, the worst and a typical one of {failing}"
+        which = "" if every else f" read, of {failing} that fail"
         text = f"{item.text} (Seen in {share} failing seeds{which}.)"
         evidence = {**item.evidence, "seeds_showing": count, "seeds_read": read, "seeds_failing": failing}
         out.append(dataclasses.replace(item, text=text, evidence=evidence))

@@ -57,14 +57,15 @@ def textbook(spec: RunSpec) -> list[tuple[str, Change]]:
     """The setup a tutorial would write for this task, as a few leaps from `spec` (valid ones that differ only).
 
     Every knob at once, where one at a time finds nothing: x (and a regression's y) standardised, the loss and
-    output that suit the task, Adam at 0.01, the initializer that suits the activation, batches of 32, no L2; then
+    output that suit the task, Adam at 0.01, the initializer that suits the activation, biases, batches of 32, no L2; then
     the same 4x as wide (or with a hidden layer), and with 4x the epochs.
     """
     model, data, train = spec.model, spec.data, spec.train
     relu = any(a in ("relu", "leaky_relu", "elu", "selu", "gelu", "swish") for a in model.activation)
     base: Change = {"data.x_scaling": "standard", "train.optimizer": "adam", "train.learning_rate": 0.01, "train.momentum": 0.0,
                     "train.nesterov": False, "model.kernel_initializer": ("he_normal" if relu else "glorot_uniform",),
-                    "model.kernel_init_scale": None, "model.l2": 0.0, "train.batch_size": 32 if data.n_samples > 32 else "full"}
+                    "model.kernel_init_scale": None, "model.use_bias": True, "model.l2": 0.0,
+                    "train.batch_size": 32 if data.n_samples > 32 else "full"}
     if data.resolved_task != "classification":
         base["data.y_scaling"] = "standard"
     base.update(_losses(spec)[0])
