@@ -96,6 +96,14 @@ def edited(change) -> dict:
     return config
 
 
+def refusal(change, where: str) -> SpecError:
+    """The lab's own download edited by `change`, read: refused as model.file, naming `where`."""
+    with pytest.raises(SpecError) as refused:
+        read_model(with_config(edited(change)))
+    assert refused.value.field == "model.file" and where in refused.value.value, str(refused.value)
+    return refused.value
+
+
 # Rescaling layers the lab could not have written: refused, naming the layer and what is allowed.
 NOT_THE_LABS = {
     "a user's own": (lambda c: rescaling(c, 1).update(name="rescaling"), "layer 1 'rescaling' (Rescaling)"),
@@ -111,10 +119,8 @@ NOT_THE_LABS = {
 @pytest.mark.parametrize("case", list(NOT_THE_LABS))
 def test_a_rescaling_the_lab_could_not_have_written_is_refused(case):
     change, where = NOT_THE_LABS[case]
-    with pytest.raises(SpecError) as refused:
-        read_model(with_config(edited(change)))
-    assert refused.value.field == "model.file" and where in refused.value.value, str(refused.value)
-    assert "scale" in refused.value.allowed, str(refused.value)  # the lab's own layers, or the numbers a scaler gives
+    error = refusal(change, where)
+    assert "scale" in error.allowed, str(error)  # the lab's own layers, or the numbers a scaler gives
 
 
 def dense(config: dict, index: int | None = None) -> dict | list[dict]:
@@ -138,10 +144,7 @@ PENALTIES = {
 
 @pytest.mark.parametrize("case", list(PENALTIES))
 def test_a_penalty_the_lab_cannot_train_is_refused(case):
-    change, where = PENALTIES[case]
-    with pytest.raises(SpecError) as refused:
-        read_model(with_config(edited(change)))
-    assert refused.value.field == "model.file" and where in refused.value.value, str(refused.value)
+    refusal(*PENALTIES[case])
     # ...while the same L2 on every layer, as Keras writes it (an L1L2 whose l1 is 0 too), is the lab's model.l2.
     same = edited(lambda c: [layer.update(kernel_regularizer=l2(0.02, 0.0, "L1L2")) for layer in dense(c)])
     assert read_model(with_config(same))[0]["model.l2"] == "0.02"
