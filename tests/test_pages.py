@@ -708,6 +708,7 @@ def test_find_a_fix_reads_the_findings_from_a_failing_seed_when_the_run_shown_su
     assert not at.exception and not errors(at), errors(at)
     notes = [i.value for i in at.info if "a typical failing one" in i.value]
     assert notes and "seed 2" in notes[0], [i.value for i in at.info]
+    assert any(e.label.startswith("The findings over the failing seeds (1 read again)") for e in at.expander)
     assert not any("propose no change" in i.value for i in [*at.info, *at.success])
 
 

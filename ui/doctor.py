@@ -159,6 +159,10 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
     if report.note:  # the run shown succeeded while other seeds fail: the search read its findings from a failing seed
         causes = [f"**{md(doctor.TITLES.get(f.id, f.id))}**" for f in report.findings if f.role == "cause"]
         st.info(md(report.note) + (" Its causes: " + ", ".join(causes) + "." if causes else ""), icon=":material/casino:")
+    if report.seeds_read:  # the findings counted over the control's failing seeds, not read from one
+        with st.expander(f"The findings over the failing seeds ({len(report.seeds_read)} read again)"):
+            st.caption("Each finding says in how many of the failing seeds it shows; the search used these.")
+            st.markdown("\n".join(f"- **{doctor.TITLES.get(f.id, f.id)}** ({f.role}). {md(f.text)}" for f in report.findings))
     if report.posted_fix is not None and report.best is not None:
         p, b = report.posted_fix, report.best
         # The settings of both in words: two fixes can share a name and differ in a setting (segments: epochs).

@@ -86,10 +86,16 @@ def knob_changes(spec: RunSpec) -> list[Change]:
     """The usual knobs' changes from `spec` (core/doctor/space.py) as Changes the search can combine: no finding proposed them."""
     from core.doctor.space import knobs
 
+    def current(path: str) -> Any:
+        section, _, field_name = path.partition(".")
+        return getattr(getattr(spec, section), field_name)
+
     out = []
     for name, options in knobs(spec).items():
         for index, values in enumerate(options):
-            words = ", ".join(f"{k.split('.')[-1].replace('_', ' ')} {shown_value(v)}" for k, v in values.items())
+            # Named by what it changes: Adam's reset of a momentum that was already 0 goes without saying.
+            shown = {k: v for k, v in values.items() if shown_value(v) != shown_value(current(k))} or values
+            words = ", ".join(f"{k.split('.')[-1].replace('_', ' ')} {shown_value(v)}" for k, v in shown.items())
             out.append(Change(f"knob-{name}-{index}", words, KNOB_GROUPS[name], lambda _spec, v=values: dict(v)))
     return out
 
