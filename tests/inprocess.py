@@ -215,8 +215,8 @@ class Completed:
 
 
 @contextlib.contextmanager
-def _inprocess_worker():
-    pool = InProcessPool()
+def _inprocess_worker(workers: int = 1):
+    pool = InProcessPool(workers)
     try:
         yield pool
     finally:

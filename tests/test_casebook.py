@@ -54,7 +54,7 @@ def test_a_case_runs_the_doctor_the_answer_and_both_baselines_on_the_same_traini
     book = [{"id": "parabola-short", "source": "a test", "args": "parabola --set train.epochs=40", "threshold": 0.01,
              "answer_args": "parabola --preset answer --set train.epochs=40", "causes": ["step_too_large"]}]
     (tmp_path / "book.json").write_text(json.dumps(book))
-    done = cli("casebook", tmp_path / "book.json", "--seeds", "2", "--seconds", "4", "--json")
+    done = cli("casebook", tmp_path / "book.json", "--seeds", "2", "--seconds", "4", "--workers", "2", "--json")  # two side by side
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     row, totals = out["cases"][0], out["totals"]

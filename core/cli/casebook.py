@@ -173,7 +173,7 @@ def cmd_casebook(args) -> int:
     seconds = common.number_flag("--seconds", args.seconds, 0, 1, 86_400, "a number of seconds from 1 to 86400") if args.seconds else None
     say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
     rows = []
-    with common.worker() as pool:
+    with common.worker(common.workers_flag(args.workers)) as pool:
         for case in cases:
             say(f"{case.id} ({case.source})")
             rows.append(run_case(case, pool, seeds, baselines, seconds, say))
@@ -213,4 +213,5 @@ def add_parsers(sub, scenario_help: str) -> None:
                       "random, tpe (Optuna), both (default) or none ('')")
     book.add_argument("--only", help="run only these case ids (comma-separated)")
     book.add_argument("--seconds", default=None, help="each case's doctor budget in seconds (default: the budget's max_doctor_seconds)")
+    book.add_argument("--workers", default="1", help=common.WORKERS_HELP + "; the baselines train one candidate at a time")
     book.add_argument("--json", action="store_true", help="print every case and the totals as JSON")

@@ -40,13 +40,13 @@ def engine():
 
 
 @contextmanager
-def worker():
-    """One worker process for this command: the training runs there, so a crash in a library is one line, not a core dump.
-    It is stopped if it passes the budget's hard memory limit (TINYNET_WORKER_LIMIT_MB) during a job."""
+def worker(workers: int = 1):
+    """Worker processes for this command (one unless asked): the training runs there, so a crash in a library is one line, not
+    a core dump. Each is stopped if it passes the budget's hard memory limit (TINYNET_WORKER_LIMIT_MB) during a job."""
     from core.runner.workers import WorkerPool
 
     budget = budget_from_env()  # a long command (doctor, casebook) recycles its worker between jobs, as the server does
-    pool = WorkerPool(workers=1, max_rss_mb=budget.worker_memory_mb, keep_warm=False, limit_mb=budget.worker_limit_mb)
+    pool = WorkerPool(workers=workers, max_rss_mb=budget.worker_memory_mb, keep_warm=False, limit_mb=budget.worker_limit_mb)
     try:
         yield pool
     finally:
@@ -181,6 +181,21 @@ def seeds_flag(raw: str, flag: str = "--seeds") -> int:
     if not 1 <= value <= MAX_SEEDS or str(value) != raw.strip():
         raise UsageError(f"{flag}: {raw!r} is not allowed; allowed: a whole number from 1 to {MAX_SEEDS}")
     return value
+
+
+MAX_WORKERS = 4
+
+
+def workers_flag(raw: str) -> int:
+    """--workers: how many worker processes train side by side."""
+    value = int(raw) if raw.strip().isdigit() else 0
+    if not 1 <= value <= MAX_WORKERS or str(value) != raw.strip():
+        raise UsageError(f"--workers: {raw!r} is not allowed; allowed: a whole number from 1 to {MAX_WORKERS}")
+    return value
+
+
+WORKERS_HELP = (f"worker processes that measure a stage's candidates side by side (1 to {MAX_WORKERS}; default 1; each holds its "
+                "own TensorFlow, about 1 GB)")
 
 
 def threshold_flag(criterion, raw: str):

@@ -90,7 +90,7 @@ def diagnose(plan: Plan, pool, say: Callable[[str], None], posted: bool = True):
 
     return doctor.find_fixes(spec, found, result, criterion, doctor.measure_with(pool, budget.seconds_for(plan.seeds)),
                              seeds=plan.seeds, posted=plan.posted if posted else None, target=plan.target, seconds=plan.seconds,
-                             progress=progress, check=check_with(budget), rediagnose=rediagnose)
+                             progress=progress, check=check_with(budget), rediagnose=rediagnose, parallel=pool.size)
 
 
 def cmd_doctor(args) -> int:
@@ -100,7 +100,7 @@ def cmd_doctor(args) -> int:
     criterion = plan.criterion
     scenario = plan.scenario
     say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
-    with common.worker() as pool:
+    with common.worker(common.workers_flag(args.workers)) as pool:
         report = diagnose(plan, pool, say)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
@@ -138,4 +138,5 @@ def add_parsers(sub, scenario_help: str) -> None:
     doctor.add_argument("--seconds", default=None, help="the search's wall-clock budget in seconds (default: the budget's "
                         "max_doctor_seconds, 300 unless TINYNET_MAX_DOCTOR_SECONDS says otherwise)")
     doctor.add_argument("--target", default=None, help="stop once a candidate succeeds on this share of the seeds (default 0.9)")
+    doctor.add_argument("--workers", default="1", help=common.WORKERS_HELP)
     doctor.add_argument("--json", action="store_true", help="print the findings and the measured fixes as JSON")

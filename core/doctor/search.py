@@ -197,6 +197,7 @@ class FixSearch:
         rediagnose: `rediagnose(seeds)` trains those seeds of the control, one run each, and returns each one's result
             and findings: the failing seeds' findings are counted (core/doctor/seeds.py), and when the run shown succeeds
             while other seeds fail, the findings shown are a typical failing seed's.
+        parallel: how many candidates of a stage are measured at once (the workers `measure` can keep busy).
 
     Example:
         >>> search = FixSearch(result.spec, criterion, measure, seeds=16, seconds=300, progress=print)
@@ -207,7 +208,7 @@ class FixSearch:
                  posted: RunSpec | None = None, posted_label: str = "the posted fix", target: float = TARGET_RATE,
                  seconds: float | None = None, progress: Callable[[SearchProgress], None] | None = None, stop=None,
                  check: Callable[[RunSpec, int], None] | None = None,
-                 rediagnose: Callable[[list[int]], list[tuple[RunResult, list[Finding]]]] | None = None):
+                 rediagnose: Callable[[list[int]], list[tuple[RunResult, list[Finding]]]] | None = None, parallel: int = 1):
         if seconds is None:  # the budget's default (core/runner/budget.py is its one home)
             from core.runner.budget import LIMITS
 
@@ -216,6 +217,7 @@ class FixSearch:
         self.seeds, self.seed_list = seeds, seeds_for(spec, seeds)
         self.posted, self.posted_label, self.target, self.seconds = posted, posted_label, target, seconds
         self.progress, self.stop, self.check, self.rediagnose = progress, stop, check, rediagnose
+        self.parallel = max(1, int(parallel))
         self.diagnosed_seed: int | None = None  # the seed the findings were read from, when not the run shown
         self.seeds_read: list[int] = []  # failing seeds of the control trained again to read their findings
         self.note = ""
@@ -418,19 +420,47 @@ class FixSearch:
 
     def _level(self, stage: str, combos: list[tuple[Change, ...]], stop_on_success: bool, screen: bool = False,
                plans: list | None = None) -> list[tuple[Measured, tuple[Change, ...]]]:
-        """Measure each new combination on every seed (or, `screen`, on the first SCREEN_SEEDS), in order, within the time."""
+        """Measure each new combination on every seed (or, `screen`, on the first SCREEN_SEEDS), in order, within the time;
+        `parallel` of them at once, side by side, when the pool has that many workers."""
         plans = self._plan(combos) if plans is None else plans
         seeds = self.seed_list[:SCREEN_SEEDS] if screen else self.seed_list
-        measured = []
+        measured: list[tuple[Measured, tuple[Change, ...]]] = []
+        batch: list[tuple[tuple[Change, ...], RunSpec, str]] = []
         for index, (combo, s) in enumerate(plans):
             if self.stopped:
                 break
             name = " + ".join(c.name for c in combo)
             if self._out_of_time(s, len(seeds)):
                 self.skipped.append(f"{name}: not tried, the doctor's {self.seconds:g} s were spent")
-                continue
-            self._report(stage=stage, label=name, share=0.0, left_s=self._remaining([p[1] for p in plans[index:]]))
-            m = self._measure(s, name, because=sorted({b for c in combo for b in c.because}), seeds=seeds)
+            else:
+                self._report(stage=stage, label=name, share=0.0, left_s=self._remaining([p[1] for p in plans[index:]]))
+                batch.append((combo, s, name))
+            if batch and (len(batch) >= self.parallel or index == len(plans) - 1):
+                done = self._keep(self._measure_batch(batch, seeds), screen)
+                measured += done
+                batch = []
+                if self.stopped or (stop_on_success and self.found_fix):
+                    break
+        return measured
+
+    def _measure_batch(self, batch: list[tuple[tuple[Change, ...], RunSpec, str]], seeds: list[int]) -> list:
+        """Each (combination, spec, name) of `batch` measured, side by side when there are several: (Measured or None, combo,
+        name, spec) each."""
+        def one(item):
+            combo, s, name = item
+            return self._measure(s, name, because=sorted({b for c in combo for b in c.because}), seeds=seeds), combo, name, s
+
+        if len(batch) == 1:
+            return [one(batch[0])]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(batch)) as side_by_side:
+            return list(side_by_side.map(one, batch))
+
+    def _keep(self, results: list, screen: bool) -> list[tuple[Measured, tuple[Change, ...]]]:
+        """Record what a batch measured, in its order; a measurement cut short by Stop is not kept."""
+        kept = []
+        for m, combo, name, s in results:
             if m is None:
                 continue
             if self.stopped:  # cut short by Stop: a half-trained rate is not a measurement
@@ -438,18 +468,14 @@ class FixSearch:
                 break
             if screen:
                 self.screened.append(m)
-                self._report(measured=m)
-                measured.append((m, combo))
-                continue
-            self.tried.append(m)
-            self._combos[s.key()] = (m, combo)
+            else:
+                self.tried.append(m)
+                self._combos[s.key()] = (m, combo)
             self._report(measured=m)
-            measured.append((m, combo))
-            if m.success_rate >= self.target:
+            kept.append((m, combo))
+            if not screen and m.success_rate >= self.target:
                 self.found_fix = True
-                if stop_on_success:
-                    break
-        return measured
+        return kept
 
     def _measure(self, s: RunSpec, label: str, because=(), seeds: list[int] | None = None) -> Measured | None:
         seeds = self.seed_list if seeds is None else seeds
@@ -522,10 +548,11 @@ def find_fixes(spec: RunSpec, found: list[Finding], result: RunResult, criterion
                seeds: int = DEFAULT_SEEDS, posted: RunSpec | None = None, target: float = TARGET_RATE, seconds: float | None = None,
                progress: Callable[[SearchProgress], None] | None = None, stop=None,
                check: Callable[[RunSpec, int], None] | None = None, posted_label: str = "the posted fix",
-               rediagnose: Callable[[list[int]], list[tuple[RunResult, list[Finding]]]] | None = None) -> DoctorReport:
+               rediagnose: Callable[[list[int]], list[tuple[RunResult, list[Finding]]]] | None = None,
+               parallel: int = 1) -> DoctorReport:
     """A `FixSearch` of `spec` run once over the findings of `result` (see FixSearch for the arguments)."""
-    return FixSearch(spec, criterion, measure, seeds=seeds, posted=posted, posted_label=posted_label, target=target,
-                     seconds=seconds, progress=progress, stop=stop, check=check, rediagnose=rediagnose).run(found, result)
+    return FixSearch(spec, criterion, measure, seeds=seeds, posted=posted, posted_label=posted_label, target=target, seconds=seconds,
+                     progress=progress, stop=stop, check=check, rediagnose=rediagnose, parallel=parallel).run(found, result)
 
 
 def measure_with(pool, seconds: float | None = None) -> Measure:
