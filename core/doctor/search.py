@@ -336,10 +336,9 @@ class FixSearch:
         return found, result
 
     def _explore(self, found_singles: list[tuple[Measured, tuple[Change, ...]]], causes: set[str]) -> None:
-        """After the findings' candidates, the textbook setups (every knob at once), then the usual knobs
-        (core/doctor/space.py): each screened on the first SCREEN_SEEDS seeds, the promising third confirmed on every seed;
-        pairs and triples of the best confirmed, found and textbook changes; then the best's learning rate refined, and
-        random combinations of the best until a fix or the end of the budget."""
+        """When nothing beats the control yet: the usual knobs (core/doctor/space.py), each screened on the first
+        SCREEN_SEEDS seeds, the promising third confirmed on every seed; pairs and triples of the best confirmed, found and
+        textbook changes; then the best's learning rate refined, random combinations of the best, and the climb."""
         import random
 
         pool = knob_changes(self.spec)
