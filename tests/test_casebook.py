@@ -64,7 +64,10 @@ def test_a_case_runs_the_doctor_the_answer_and_both_baselines_on_the_same_traini
         baseline = row["baselines"][name]
         assert baseline["candidates"] == row["trainings"] // 2, (name, baseline)  # the same number of trainings as the doctor
         assert baseline["doctor_as_good"] == (baseline["successes"] is None or row["doctor"]["successes"] >= baseline["successes"])
+        assert baseline["to_target"] is None or 2 <= baseline["to_target"] <= row["trainings"]
+        assert totals[f"{name}_to_target"] == (baseline["to_target"] or row["trainings"])  # never reached: all it spent counts
     assert totals["cases"] == 1 and totals["trainings"] == row["trainings"]
+    assert row["to_target"] == (row["trainings"] if row["reached_target"] else None)
     assert isinstance(row["cause_matched"], bool) and row["cause_matched"] == ("step_too_large" in row["findings"])
 
 

@@ -127,8 +127,20 @@ def run_case(case: Case, pool, seeds: int, baselines: tuple[str, ...], seconds: 
         tried = search(plan.spec, plan.criterion, measure, seed_list, trainings, check=check)
         found = plain.best(tried, plan.criterion)
         row["baselines"][name] = {**_brief(found), "candidates": len(tried), "seconds": round(time.perf_counter() - began, 1),
-                                  "doctor_as_good": best is not None and (found is None or best.successes >= found.successes)}
+                                  "doctor_as_good": best is not None and (found is None or best.successes >= found.successes),
+                                  "to_target": _to_target(tried, report.target)}
+    row["to_target"] = trainings if row["reached_target"] else None  # the doctor stops at its first fix
     return row
+
+
+def _to_target(tried, target: float) -> int | None:
+    """The trainings a search had spent when a candidate first reached `target`, or None if none did."""
+    spent = 0
+    for m in tried:
+        spent += m.seeds
+        if m.success_rate >= target:
+            return spent
+    return None
 
 
 def _slack(seeds: int) -> int:
@@ -149,8 +161,14 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out = {"cases": len(rows), "cause_matched": sum(r["cause_matched"] for r in faults), "with_fault": len(faults),
            "as_good_as_answer": sum(r["as_good_as_answer"] for r in rows), "reached_target": sum(r["reached_target"] for r in rows),
            "trainings": sum(r["trainings"] for r in rows)}
+    # Trainings to reach the target, summed over the cases; a search that never reached it counts all it spent.
+    out["to_target"] = sum(r["to_target"] if r.get("to_target") is not None else r["trainings"] for r in rows)
     for name in {n for r in rows for n in r["baselines"]}:
-        out[f"doctor_as_good_as_{name}"] = sum(r["baselines"][name]["doctor_as_good"] for r in rows if name in r["baselines"])
+        ran = [r for r in rows if name in r["baselines"]]
+        out[f"doctor_as_good_as_{name}"] = sum(r["baselines"][name]["doctor_as_good"] for r in ran)
+        out[f"{name}_reached_target"] = sum(r["baselines"][name]["to_target"] is not None for r in ran)
+        out[f"{name}_to_target"] = sum(r["baselines"][name]["to_target"] if r["baselines"][name]["to_target"] is not None
+                                       else r["trainings"] for r in ran)
     return out
 
 
@@ -200,7 +218,9 @@ def table(rows: list[dict[str, Any]], baselines: tuple[str, ...]) -> str:
     t = totals(rows)
     lines.append(f"cause matched {t['cause_matched']}/{t['with_fault']}; doctor as good as the answer {t['as_good_as_answer']}/{t['cases']}; "
                  f"reached the target {t['reached_target']}/{t['cases']}; {t['trainings']:,} trainings"
-                 + "".join(f"; doctor as good as {b} {t[f'doctor_as_good_as_{b}']}/{t['cases']}" for b in baselines))
+                 + "".join(f"; doctor as good as {b} {t[f'doctor_as_good_as_{b}']}/{t['cases']}" for b in baselines)
+                 + f"\ntrainings to reach the target (all spent where it was not reached): doctor {t['to_target']:,}"
+                 + "".join(f", {b} {t[f'{b}_to_target']:,} ({t[f'{b}_reached_target']} reached)" for b in baselines))
     return "\n".join(lines)
 
 
