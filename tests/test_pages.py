@@ -719,3 +719,13 @@ def test_a_refused_train_shows_its_refusal_and_no_hint_to_press_train():
     assert not at.exception
     assert any("Over the memory budget" in e for e in errors(at)), errors(at)
     assert not any("Press **Train**" in i.value for i in at.info)
+
+
+def test_a_finding_is_not_titled_twice():
+    """Issue 25: 'Dead units (dead_units). Dead units: 17 of 32 ...' on the page; the title is said once."""
+    from core.outcomes.results import Finding
+    from ui.doctor import _body
+
+    assert _body(Finding("dead_units", "cause", "Dead units: 17 of 32 ReLU units in hidden_1 output 0.")) == \
+        "17 of 32 ReLU units in hidden_1 output 0."
+    assert _body(Finding("plateau", "symptom", "The loss has been flat.")) == "The loss has been flat."

@@ -50,7 +50,7 @@ def findings_block(scenario: Scenario, result: RunResult, criterion: Criterion) 
         if not items:
             continue
         st.markdown(f"**{ROLE_TITLES[role]}**")
-        st.markdown("\n".join(f"- **{doctor.TITLES.get(f.id, f.id)}** (`{f.id}`). {md(f.text)}" for f in items))
+        st.markdown("\n".join(f"- **{doctor.TITLES.get(f.id, f.id)}** (`{f.id}`). {md(_body(f))}" for f in items))
     if not found:
         st.markdown("- Nothing unusual: no divergence, no dead or saturated units, no scaling problem, no extra bumps.")
     if found:
@@ -58,6 +58,16 @@ def findings_block(scenario: Scenario, result: RunResult, criterion: Criterion) 
             st.dataframe(pd.DataFrame([{"finding": f.id, "role": f.role, "evidence": _evidence(f.evidence)} for f in found]),
                          hide_index=True, width="stretch")
     return found
+
+
+def _body(finding: Finding) -> str:
+    """A finding's text after its title: without the title again ("Dead units (dead_units). Dead units: ...")."""
+    title = doctor.TITLES.get(finding.id, finding.id)
+    text = finding.text
+    if not text.lower().startswith(title.lower() + ":"):
+        return text
+    rest = text[len(title) + 1:].lstrip()
+    return rest[:1].upper() + rest[1:]
 
 
 def _evidence(evidence: dict) -> str:
@@ -162,7 +172,7 @@ def show_report(scenario: Scenario, result: RunResult, report: doctor.DoctorRepo
     if report.seeds_read:  # the findings counted over the control's failing seeds, not read from one
         with st.expander(f"The findings over the failing seeds ({len(report.seeds_read)} read again)"):
             st.caption("Each finding says in how many of the failing seeds it shows; the search used these.")
-            st.markdown("\n".join(f"- **{doctor.TITLES.get(f.id, f.id)}** ({f.role}). {md(f.text)}" for f in report.findings))
+            st.markdown("\n".join(f"- **{doctor.TITLES.get(f.id, f.id)}** ({f.role}). {md(_body(f))}" for f in report.findings))
     if report.posted_fix is not None and report.best is not None:
         p, b = report.posted_fix, report.best
         # The settings of both in words: two fixes can share a name and differ in a setting (segments: epochs).

@@ -80,7 +80,8 @@ def diagnose(plan: Plan, pool, say: Callable[[str], None], posted: bool = True):
         m = state.measured
         if m is not None:
             low, high = m.interval
-            say(f"  {time.perf_counter() - began:6.1f} s  {state.stage}: {m.label} ({doctor.label_changes(m.changes)}): "
+            named = "" if m.label.lower().endswith(state.stage) else f": {m.label}"  # not "posted fix: the posted fix"
+            say(f"  {time.perf_counter() - began:6.1f} s  {state.stage}{named} ({doctor.label_changes(m.changes)}): "
                 f"{m.successes}/{m.seeds} ({low:.0%}-{high:.0%}) in {m.wall_s:.1f} s")
 
     def rediagnose(seeds: list[int]):
