@@ -68,7 +68,8 @@ def test_a_case_runs_the_doctor_the_answer_and_both_baselines_on_the_same_traini
         assert totals[f"{name}_to_target"] == (baseline["to_target"] or row["trainings"])  # never reached: all it spent counts
     assert totals["cases"] == 1 and totals["trainings"] == row["trainings"]
     assert row["to_target"] == (row["trainings"] if row["reached_target"] else None)
-    assert isinstance(row["cause_matched"], bool) and row["cause_matched"] == ("step_too_large" in row["findings"])
+    assert isinstance(row["cause_matched"], bool) and row["cause_matched"] == ("step_too_large" in row["findings"] + row["symptoms"])
+    assert row["matched_as_cause"] == ("step_too_large" in row["findings"]) and totals["matched_as_cause"] == row["matched_as_cause"]
 
 
 def test_tpe_without_optuna_is_a_clear_refusal(monkeypatch):

@@ -281,3 +281,12 @@ def test_the_doctors_gradient_is_the_one_keras_computes():
     keras_grad = np.concatenate([np.ravel(g) for g in tape.gradient(loss, model.trainable_variables)])
     assert np.max(np.abs(keras_grad)) > 1e-4  # a gradient worth comparing
     np.testing.assert_allclose(ours, keras_grad, atol=2e-3 + 0.02 * np.max(np.abs(keras_grad)))
+
+
+def test_two_softmax_outputs_without_a_hidden_layer_still_draw_one_straight_line():
+    """Issue 24 (a real question: XOR on a softmax over two outputs, no hidden layer): the capacity proof holds for two
+    classes on two outputs, whose boundary is where two linear functions are equal."""
+    _, _, found = diagnosed("playground", model__output_activation="softmax", model__output_units=2,
+                            train__loss="sparse_categorical_crossentropy", train__epochs=30)
+    capacity = by_id(found)["capacity"]
+    assert capacity.role == "cause" and capacity.evidence["best_line_accuracy"] < 0.8 and capacity.evidence["proved"]

@@ -9,7 +9,8 @@ project's own casebook runs (core/cases/casebook/).
 
 For each case: the doctor (findings, then its search), the answer's setup on the same seeds, and each
 baseline (random search, Optuna's TPE) over the usual knobs with as many trainings as the doctor spent.
-Reported per case and in total: cause matched, the doctor's best against the answer's (at least as
+Reported per case and in total: cause matched (one of the answer's causes named as a cause or a symptom; also
+counted as a cause alone), the doctor's best against the answer's (at least as
 good: within 2 of 16 seeds), reached the target, trainings, seconds, and each baseline's best.
 """
 
@@ -114,9 +115,13 @@ def run_case(case: Case, pool, seeds: int, baselines: tuple[str, ...], seconds: 
     best = plain.best(measured, plan.criterion)
     row = {"id": case.id, "source": case.source, "criterion": plan.criterion.describe(), "seeds": seeds,
            "causes": list(case.causes), "findings": [f.id for f in report.findings if f.role == "cause"],
+           "symptoms": [f.id for f in report.findings if f.role == "symptom"],
            "control": report.control.successes if report.control else None, "doctor": _brief(best), "answer": _brief(answer),
            "trainings": trainings, "doctor_s": round(doctor_s, 1), "target": report.target, "baselines": {}}
-    row["cause_matched"] = bool(set(case.causes) & set(row["findings"])) if case.causes else not row["findings"]
+    # Matched: the doctor names one of the answer's causes as a cause, or as a symptom (undertrained, plateau and
+    # majority_class are only ever symptoms); `as_cause` counts the causes alone. A case with no fault: no cause at all.
+    row["cause_matched"] = bool(set(case.causes) & {*row["findings"], *row["symptoms"]}) if case.causes else not row["findings"]
+    row["matched_as_cause"] = bool(set(case.causes) & set(row["findings"])) if case.causes else not row["findings"]
     row["as_good_as_answer"] = best is not None and best.successes >= answer.successes - _slack(seeds)
     row["reached_target"] = best is not None and best.success_rate >= report.target
     check = diagnose.check_with(plan.budget)
@@ -159,6 +164,7 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The casebook's totals: shares of the cases, and trainings."""
     faults = [r for r in rows if r["causes"]]
     out = {"cases": len(rows), "cause_matched": sum(r["cause_matched"] for r in faults), "with_fault": len(faults),
+           "matched_as_cause": sum(r.get("matched_as_cause", r["cause_matched"]) for r in faults),
            "as_good_as_answer": sum(r["as_good_as_answer"] for r in rows), "reached_target": sum(r["reached_target"] for r in rows),
            "trainings": sum(r["trainings"] for r in rows)}
     # Trainings to reach the target, summed over the cases; a search that never reached it counts all it spent.
@@ -216,7 +222,8 @@ def table(rows: list[dict[str, Any]], baselines: tuple[str, ...]) -> str:
         line += "".join(f" {r['baselines'][b]['successes']!s:>3}/{n:<2}" for b in baselines if b in r["baselines"])
         lines.append(line)
     t = totals(rows)
-    lines.append(f"cause matched {t['cause_matched']}/{t['with_fault']}; doctor as good as the answer {t['as_good_as_answer']}/{t['cases']}; "
+    lines.append(f"cause matched {t['cause_matched']}/{t['with_fault']} ({t['matched_as_cause']} as a cause); "
+                 f"doctor as good as the answer {t['as_good_as_answer']}/{t['cases']}; "
                  f"reached the target {t['reached_target']}/{t['cases']}; {t['trainings']:,} trainings"
                  + "".join(f"; doctor as good as {b} {t[f'doctor_as_good_as_{b}']}/{t['cases']}" for b in baselines)
                  + f"\ntrainings to reach the target (all spent where it was not reached): doctor {t['to_target']:,}"

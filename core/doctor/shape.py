@@ -203,9 +203,10 @@ def least_squares_plane(xs: np.ndarray, y: np.ndarray, bias: bool = True) -> np.
 def linear_capacity(f: Facts) -> Finding | None:
     """Two inputs, a network linear in its features: the best straight boundary (or plane) over them, fitted exactly here,
     against the criterion. When even that best one fails, no training of this architecture can succeed."""
-    if not is_linear(f) or f.spec.model.output_units > 1:
-        return None
     classify = f.result.task == "classification"
+    # Two classes on two softmax outputs: the boundary is where two linear functions are equal, still one straight line.
+    if not is_linear(f) or f.spec.model.output_units > (2 if classify else 1):
+        return None
     bias = f.spec.model.use_bias
     names = ", ".join(f.spec.data.input_features)
     xs = np.asarray(f.xs, float)
