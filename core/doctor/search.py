@@ -430,7 +430,7 @@ class FixSearch:
                 break
             name = " + ".join(c.name for c in combo)
             if self._out_of_time(s, len(seeds)):
-                self.skipped.append(f"{name}: not tried, the doctor's {self.seconds:g} s were spent")
+                self.skipped.append(f"{name}: not tried, it would not finish within the doctor's {self.seconds:g} s")
             else:
                 self._report(stage=stage, label=name, share=0.0, left_s=self._remaining([p[1] for p in plans[index:]]))
                 batch.append((combo, s, name))
@@ -487,8 +487,8 @@ class FixSearch:
         m, outcome = measure_setup(self.measure, self.spec, s, seeds, self.criterion, label, because,
                                    lambda share: self._report(share=float(share)), self.stop, stage=self._state.stage)
         self._outcome = outcome
-        if outcome.epochs_run:
-            self._pace.append(m.wall_s / self._work(s) * s.train.epochs / max(outcome.epochs_run, 1) * self.seeds / len(seeds))
+        if outcome.epochs_run >= s.train.epochs:  # a run cut short (diverged, stopped) is mostly start-up: no pace to go by
+            self._pace.append(m.wall_s / self._work(s) * self.seeds / len(seeds))
         return m
 
     def _report(self, **changes) -> None:
