@@ -96,8 +96,8 @@ def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found
                            icon=":material/healing:", help=f"At most {limits.max_doctor_seconds:g} s in all; Stop keeps what is measured.")
     names = ", ".join(c.name for c in proposed) or "none: nothing here is a cause"
     st.caption(f"The doctor trains these settings as they are and each candidate change ({names}) on the same {seeds} seeds, "
-               f"then pairs and triples of the best ones, until one succeeds on {doctor.TARGET_RATE:.0%} of the seeds or "
-               f"{limits.max_doctor_seconds:g} s have passed.")
+               f"then the textbook setup, then climbs from the best with the usual knobs (each screened on a few seeds first), "
+               f"until one succeeds on {doctor.TARGET_RATE:.0%} of the seeds or {limits.max_doctor_seconds:g} s have passed.")
     if pressed:
         _start(scenario, result, criterion, found, int(seeds))
     report = st.session_state.get(keys(scenario.id).doctor)
