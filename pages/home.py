@@ -107,7 +107,7 @@ def found_works() -> None:
     for row in table["cases"]:
         best = row["best"]
         why = ", ".join(f"`{f['id']}`" for f in row["findings"] if f["role"] == "cause") or "—"
-        changes = (f"{best['label']}: " + ", ".join(f"`{k}={_show(v)}`" for k, v in best["changes"].items())) if best else "nothing better found"
+        changes = (f"{best['label']}: " + ", ".join(_setting(k, v) for k, v in best["changes"].items())) if best else "nothing better found"
         lines.append(f"| **{row['scenario']}** | {why} | {rate(row['control'])} | {rate(row['posted_fix'])} | "
                      f"**{rate(best)}** | {cell(changes)} |")
     st.markdown("\n".join(lines))
@@ -116,6 +116,17 @@ def found_works() -> None:
                "the same seeds (16, or 8 for the heaviest case), then pairs and triples of the best single changes "
                "(`python -m core fixes --write core/cases/fixes.json`); a test checks the table against a fresh measurement. "
                "Each case page's Find a fix does the same for any setting.")
+
+
+WORD = 24  # characters: a longer setting gets break points after its = and commas, so a phone's column can wrap it
+
+
+def _setting(name: str, value) -> str:
+    """`name=value` as code; a long one may wrap after its = and its commas (a zero-width space there)."""
+    text = f"{name}={_show(value)}"
+    if len(text) > WORD:
+        text = text.replace("=", "=\u200b").replace(",", ",\u200b")
+    return f"`{text}`"
 
 
 def _show(value) -> str:
