@@ -316,17 +316,22 @@ def propose_output(s: Situation) -> list[Change]:
     return [change("out", f"{wanted} output", "output", lambda spec, c=changes: dict(c))]
 
 
-def propose_loss_for_task(s: Situation) -> list[Change]:
+def task_loss(spec: RunSpec) -> dict[str, Any]:
     """The loss and output that suit the task: a probability with cross-entropy for classes, a linear output with MSE for values."""
-    classes = s.spec.data.n_classes
-    if s.result.task == "regression":
-        return [change("value-loss", "linear output + mean squared error", "output",
-                       lambda spec: {"model.output_activation": "linear", "model.output_units": 1, "train.loss": "mse"})]
+    classes = spec.data.n_classes
+    if spec.data.resolved_task != "classification":
+        return {"model.output_activation": "linear", "model.output_units": 1, "train.loss": "mse"}
     if classes > 2:
-        return [change("class-loss", f"{classes} softmax outputs + cross-entropy", "output", lambda spec, k=classes: {
-            "model.output_units": k, "model.output_activation": "softmax", "train.loss": "sparse_categorical_crossentropy"})]
-    return [change("class-loss", "sigmoid output + binary cross-entropy", "output",
-                   lambda spec: {"model.output_activation": "sigmoid", "model.output_units": 1, "train.loss": "binary_crossentropy"})]
+        return {"model.output_activation": "softmax", "model.output_units": classes, "train.loss": "sparse_categorical_crossentropy"}
+    return {"model.output_activation": "sigmoid", "model.output_units": 1, "train.loss": "binary_crossentropy"}
+
+
+def propose_loss_for_task(s: Situation) -> list[Change]:
+    """The loss and output that suit the task (`task_loss`)."""
+    values = task_loss(s.spec)
+    name = {"mse": "linear output + mean squared error", "binary_crossentropy": "sigmoid output + binary cross-entropy"}.get(
+        values["train.loss"], f"{values['model.output_units']} softmax outputs + cross-entropy")
+    return [change("value-loss" if values["train.loss"] == "mse" else "class-loss", name, "output", lambda spec: dict(values))]
 
 
 def propose_capacity(s: Situation) -> list[Change]:

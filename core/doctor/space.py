@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.doctor.changes import learning_rate_times
+from core.doctor.changes import initializer, learning_rate_times, task_loss
 from core.settings.rules import MAX_EPOCHS, MAX_LAYERS, MAX_UNITS
 from core.settings.specs import RunSpec, SpecError
 
@@ -47,7 +47,7 @@ def knobs(spec: RunSpec) -> dict[str, list[Change]]:
         "batch_size": [{"train.batch_size": size} for size in ("full", 32, 8)],
         "x_scaling": [{"data.x_scaling": kind} for kind in ("standard", "minmax", "none")],
         "y_scaling": [] if classes else [{"data.y_scaling": kind} for kind in ("standard", "none")],
-        "loss": _losses(spec),
+        "loss": [task_loss(spec)],
         "l2": [{"model.l2": penalty} for penalty in L2_PENALTIES],
     }
     return {name: valid for name, changes in options.items() if (valid := [c for c in changes if _differs(spec, c)])}
@@ -61,14 +61,12 @@ def textbook(spec: RunSpec) -> list[tuple[str, Change]]:
     the same 4x as wide (or with a hidden layer), and with 4x the epochs.
     """
     model, data, train = spec.model, spec.data, spec.train
-    relu = any(a in ("relu", "leaky_relu", "elu", "selu", "gelu", "swish") for a in model.activation)
     base: Change = {"data.x_scaling": "standard", "train.optimizer": "adam", "train.learning_rate": 0.01, "train.momentum": 0.0,
-                    "train.nesterov": False, "model.kernel_initializer": ("he_normal" if relu else "glorot_uniform",),
-                    "model.kernel_init_scale": None, "model.use_bias": True, "model.l2": 0.0,
+                    "train.nesterov": False, **initializer(spec), "model.use_bias": True, "model.l2": 0.0,
                     "train.batch_size": 32 if data.n_samples > 32 else "full"}
     if data.resolved_task != "classification":
         base["data.y_scaling"] = "standard"
-    base.update(_losses(spec)[0])
+    base.update(task_loss(spec))
     wider = ({"model.units": tuple(min(MAX_UNITS, u * 4) for u in model.units)} if model.units
              else {"model.units": (16,), "model.activation": ("tanh",)})
     leaps = [("the textbook setup", base),
@@ -83,16 +81,6 @@ def apply(spec: RunSpec, changes: Change) -> RunSpec | None:
         return spec.with_values(changes)
     except SpecError:
         return None
-
-
-def _losses(spec: RunSpec) -> list[Change]:
-    """The loss and output that suit the task: a probability with cross-entropy for classes, a linear output with MSE for values."""
-    if spec.data.resolved_task != "classification":
-        return [{"model.output_activation": "linear", "train.loss": "mse"}]
-    classes = len(spec.data.chosen.classes) if spec.data.function == "file" and spec.data.chosen is not None else 2
-    if classes > 2:
-        return [{"model.output_activation": "softmax", "model.output_units": classes, "train.loss": "sparse_categorical_crossentropy"}]
-    return [{"model.output_activation": "sigmoid", "model.output_units": 1, "train.loss": "binary_crossentropy"}]
 
 
 def _differs(spec: RunSpec, changes: Change) -> bool:
