@@ -64,10 +64,14 @@ def test_a_case_runs_the_doctor_the_answer_and_both_baselines_on_the_same_traini
         baseline = row["baselines"][name]
         assert baseline["candidates"] == row["trainings"] // 2, (name, baseline)  # the same number of trainings as the doctor
         assert baseline["doctor_as_good"] == (baseline["successes"] is None or row["doctor"]["successes"] >= baseline["successes"])
-        assert baseline["to_target"] is None or 2 <= baseline["to_target"] <= row["trainings"]
-        assert totals[f"{name}_to_target"] == (baseline["to_target"] or row["trainings"])  # never reached: all it spent counts
+        # Past the doctor's count it goes on, up to twice it, only until it reaches the target.
+        assert row["allowance"] == 2 * row["trainings"] and row["trainings"] <= baseline["trainings"] <= row["allowance"]
+        if baseline["to_target"] is not None and baseline["to_target"] > row["trainings"]:
+            assert baseline["trainings"] == baseline["to_target"], baseline  # it stopped there
+        assert baseline["to_target"] is None or 2 <= baseline["to_target"] <= row["allowance"]
+        assert totals[f"{name}_to_target"] == (baseline["to_target"] or row["allowance"])  # never reached: the whole allowance
     assert totals["cases"] == 1 and totals["trainings"] == row["trainings"]
-    assert row["to_target"] == (row["trainings"] if row["reached_target"] else None)
+    assert (row["to_target"] is not None) == row["reached_target"] and (row["to_target"] or 0) <= row["trainings"]
     assert isinstance(row["cause_matched"], bool) and row["cause_matched"] == ("step_too_large" in row["findings"] + row["symptoms"])
     assert row["matched_as_cause"] == ("step_too_large" in row["findings"]) and totals["matched_as_cause"] == row["matched_as_cause"]
 

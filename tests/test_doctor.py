@@ -245,7 +245,8 @@ def test_findings_say_how_many_of_the_failing_seeds_read_show_them():
     from core.outcomes.results import Finding
 
     failing = list(range(1, 16))  # worst last
-    assert seeds_to_read(failing, shown_seed=0, one_run_s=0.5, budget_s=300) == (failing, True)
+    assert seeds_to_read(failing[:7], shown_seed=0, one_run_s=0.5, budget_s=300) == (failing[:7], True)  # few: all
+    assert seeds_to_read(failing, shown_seed=0, one_run_s=0.5, budget_s=300) == ([1, 3, 6, 8, 10, 13, 15], False)  # spread
     assert seeds_to_read(failing, shown_seed=0, one_run_s=5.0, budget_s=300) == ([8, 15], False)
     assert seeds_to_read([0], shown_seed=0, one_run_s=0.5, budget_s=300) == ([], True)
     dead, big, rare = (Finding("dead_units", "cause", "Dead units."), Finding("step_too_large", "cause", "Steps too large."),
@@ -259,6 +260,12 @@ def test_findings_say_how_many_of_the_failing_seeds_read_show_them():
     out = tally([(None, [dead, big]), (None, [dead])], [dead], failing=14, every=False)
     assert [f.text for f in out] == ["Dead units. (Seen in both failing seeds read, of 14 that fail.)"]
     assert tally(readings[:1], [dead], failing=1, every=True) == [dead]  # one seed read: nothing to count
+    # The run shown has no cause: a cause another failing seed shows is news, even once, and the failure is not unexplained.
+    unexplained = Finding("unexplained", "symptom", "No rule explains it.")
+    out = tally([(None, [rare, unexplained]), (None, [dead]), (None, [big, rare])], [rare, unexplained], failing=12, every=False)
+    assert [(f.id, f.evidence["seeds_showing"]) for f in out] == [("dead_units", 1), ("step_too_large", 1), ("plateau", 2)]
+    out = tally([(None, [dead, rare]), (None, [big]), (None, [dead])], [dead, rare], failing=3, every=True)
+    assert [f.id for f in out] == ["dead_units", "plateau"]  # a cause shown: one other seed's cause does not join
 
 
 def test_the_doctors_gradient_is_the_one_keras_computes():
@@ -290,3 +297,44 @@ def test_two_softmax_outputs_without_a_hidden_layer_still_draw_one_straight_line
                             train__loss="sparse_categorical_crossentropy", train__epochs=30)
     capacity = by_id(found)["capacity"]
     assert capacity.role == "cause" and capacity.evidence["best_line_accuracy"] < 0.8 and capacity.evidence["proved"]
+
+
+def _from_args(*args):
+    from pathlib import Path
+
+    from core.cli import diagnose
+    from core.cli.main import parser
+
+    book = Path(__file__).resolve().parent.parent / "core" / "cases" / "casebook"
+    plan = diagnose.prepare(parser().parse_args(["doctor", *[str(book / a) if a.endswith(".csv") else a for a in args]]))
+    return plan.spec, plan.criterion
+
+
+def test_units_merged_along_one_line_and_a_score_stuck_in_a_local_minimum_are_read_from_the_run():
+    """Issue 24, two real questions: three ReLUs on sqrt(x² + y²) whose weights all end on one line (the answer: 'two merge'),
+    so the output is a valley; a 2-2-1 tanh net on XOR whose accuracy stays at 0.75 while the loss creeps (a local minimum)."""
+    import numpy as np
+
+    from core.doctor.units import _variance_left
+
+    spec, criterion = _from_args("data", "--data", "euclid.csv", "--set", "model.units=3", "--set", "model.activation=relu",
+                                 "--set", "train.optimizer=adam", "--set", "train.learning_rate=0.001", "--set",
+                                 "train.batch_size=32", "--set", "train.epochs=500", "--threshold", "0.85")
+    valley = train(spec.with_values({"seed": 5}))
+    merged = by_id(doctor.findings(valley, criterion))["merged_units"]
+    assert merged.role == "cause" and merged.evidence["units"] == 3 and merged.evidence["widest_angle"] < 15
+    assert merged.evidence["variance_left"] > 0.5 and {c.name for c in doctor.candidates(valley, [merged])} >= {"twice as wide"}
+    worked = train(spec.with_values({"model.units": "12", "seed": 5}))
+    assert "merged_units" not in by_id(doctor.findings(worked, criterion))
+    line = [0.0, 1.0, 2.0, 3.0] * 8
+    assert _variance_left(np.array(line), np.array([[v] for v in line]), bins=4) == 0  # a function of the line leaves nothing
+
+    spec, criterion = _from_args("data", "--data", "xor.csv", "--set", "model.units=2", "--set", "model.activation=tanh",
+                                 "--set", "model.output_activation=sigmoid", "--set", "train.optimizer=adam", "--set",
+                                 "train.learning_rate=0.001", "--set", "train.loss=binary_crossentropy", "--set",
+                                 "train.batch_size=1", "--set", "train.epochs=2000", "--threshold", "1.0")
+    result = train(spec.with_values({"seed": 2}))
+    stuck = by_id(doctor.findings(result, criterion))["plateau"]
+    accuracy = list(result.history["accuracy"])
+    assert stuck.evidence["stuck_at"] == accuracy[-1] == 0.75 and set(accuracy[stuck.evidence["stuck_since_epoch"] - 1:]) == {0.75}
+    assert 0 < stuck.evidence["loss_fell_share"] < 0.25 and "0.75" in stuck.text

@@ -173,14 +173,16 @@ def check_output_path(flag: str, path: str) -> None:
         raise UsageError(f"{flag}: {path!r} is not allowed; allowed: a path in an existing folder ({folder} does not exist)")
 
 
-def seeds_flag(raw: str, flag: str = "--seeds") -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_SEEDS or str(value) != raw.strip():
-        raise UsageError(f"{flag}: {raw!r} is not allowed; allowed: a whole number from 1 to {MAX_SEEDS}")
+def whole_number_flag(flag: str, raw: str, most: int) -> int:
+    """A flag that takes a whole number from 1 to `most`, written as one (no sign, no decimals, no spaces inside)."""
+    value = int(raw) if raw.strip().isdigit() else 0
+    if not 1 <= value <= most or str(value) != raw.strip():
+        raise UsageError(f"{flag}: {raw!r} is not allowed; allowed: a whole number from 1 to {most}")
     return value
+
+
+def seeds_flag(raw: str, flag: str = "--seeds") -> int:
+    return whole_number_flag(flag, raw, MAX_SEEDS)
 
 
 MAX_WORKERS = 4
@@ -188,10 +190,7 @@ MAX_WORKERS = 4
 
 def workers_flag(raw: str) -> int:
     """--workers: how many worker processes train side by side."""
-    value = int(raw) if raw.strip().isdigit() else 0
-    if not 1 <= value <= MAX_WORKERS or str(value) != raw.strip():
-        raise UsageError(f"--workers: {raw!r} is not allowed; allowed: a whole number from 1 to {MAX_WORKERS}")
-    return value
+    return whole_number_flag("--workers", raw, MAX_WORKERS)
 
 
 WORKERS_HELP = (f"worker processes that measure a stage's candidates side by side (1 to {MAX_WORKERS}; default 1; each holds its "

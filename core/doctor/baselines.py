@@ -33,13 +33,14 @@ def best(tried: list[Measured], criterion: Criterion) -> Measured | None:
 
 
 def random_search(spec: RunSpec, criterion: Criterion, measure: Measure, seeds: list[int], trainings: int, rng_seed: int = 0,
-                  check: Check | None = None) -> list[Measured]:
-    """Candidates of one to three random knob changes, each trained on every seed, until `trainings` are spent."""
+                  check: Check | None = None, extra: int = 0, target: float = 1.0) -> list[Measured]:
+    """Candidates of one to three random knob changes, each trained on every seed, until `trainings` are spent; then up
+    to `extra` more while no candidate has reached `target` (to count the trainings a search needs to reach it)."""
     space = knobs(spec)
     rng = random.Random(rng_seed)
     tried: list[Measured] = []
     seen: set[tuple] = {spec.key()}
-    for _ in range(max(0, trainings // max(1, len(seeds)))):
+    while _going_on(tried, len(seeds), trainings, extra, target):
         candidate = _draw(spec, space, rng, seen, len(seeds), check)
         if candidate is None:
             break
@@ -50,8 +51,9 @@ def random_search(spec: RunSpec, criterion: Criterion, measure: Measure, seeds: 
 
 
 def tpe_search(spec: RunSpec, criterion: Criterion, measure: Measure, seeds: list[int], trainings: int, rng_seed: int = 0,
-               check: Check | None = None) -> list[Measured]:
-    """Optuna's TPE sampler over every knob (keep it, or one of its changes), each trial trained on every seed."""
+               check: Check | None = None, extra: int = 0, target: float = 1.0) -> list[Measured]:
+    """Optuna's TPE sampler over every knob (keep it, or one of its changes), each trial trained on every seed, until
+    `trainings` are spent; then up to `extra` more while no trial has reached `target`."""
     try:
         import optuna
     except ImportError:
@@ -60,10 +62,8 @@ def tpe_search(spec: RunSpec, criterion: Criterion, measure: Measure, seeds: lis
     space = knobs(spec)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=rng_seed))
     tried: list[Measured] = []
-    budget = max(0, trainings // max(1, len(seeds)))
-    for _ in range(DRAWS):
-        if len(tried) >= budget:
-            break
+    refused = 0
+    while refused < DRAWS and _going_on(tried, len(seeds), trainings, extra, target):
         trial = study.ask()
         changes: Change = {}
         for name, options in space.items():
@@ -73,11 +73,21 @@ def tpe_search(spec: RunSpec, criterion: Criterion, measure: Measure, seeds: lis
         changed = apply(spec, changes) if changes else None
         if changed is None or not _fits(changed, len(seeds), check):
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            refused += 1
             continue
         m = measure_setup(measure, spec, changed, seeds, criterion, "TPE: " + label_changes(changes), stage="TPE")[0]
         tried.append(m)
         study.tell(trial, m.successes - _tie(criterion, m.median_metric))
     return tried
+
+
+def _going_on(tried: list[Measured], seeds: int, trainings: int, extra: int, target: float) -> bool:
+    """Whether a search may train one more candidate on `seeds` seeds: within `trainings`, or within `extra` more while
+    nothing has reached `target`."""
+    spent = len(tried) * seeds
+    if spent + seeds <= trainings:
+        return True
+    return spent + seeds <= trainings + extra and not any(m.success_rate >= target for m in tried)
 
 
 def _draw(spec: RunSpec, space: dict[str, list[Change]], rng: random.Random, seen: set[tuple], seeds: int,

@@ -351,5 +351,10 @@ def propose_boundaries_inside(s: Situation) -> list[Change]:
     return [*_standardise_x(s), _twice_as_wide()]
 
 
+def propose_more_directions(s: Situation) -> list[Change]:
+    """Units merged along one direction: more units, so more directions."""
+    return [_twice_as_wide(), change("wider4", "4× as wide", "width", wider_units(4))]
+
+
 def propose_wider(s: Situation) -> list[Change]:
     return [_twice_as_wide()] if s.spec.model.units else []

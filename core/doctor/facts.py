@@ -81,6 +81,13 @@ class Facts:
         self.initial = [np.asarray(w[0]) for w in result.weight_history]
         self.final_weights = [np.asarray(w) for w in result.final_weights]
 
+    def one_hot_targets(self) -> np.ndarray:
+        """The targets as columns: one per class (1 or 0) for a classification, the scaled target for a regression."""
+        if self.result.task == "classification":
+            labels = np.asarray(self.y, float).round().astype(int)
+            return (labels[:, None] == np.unique(labels)[None, :]).astype(float)
+        return np.asarray(self.ys, float).reshape(len(self.ys), -1)
+
     # Loss over the run -------------------------------------------------------------------
     def tail(self, share: float = 0.2, minimum: int = 5) -> np.ndarray:
         n = self.epochs

@@ -59,6 +59,7 @@ RULES: tuple[Rule, ...] = (
     Rule("capacity", "Capacity", shape.capacity, ch.propose_capacity),
     Rule("dead_units", "Dead units", units.dead_units, ch.propose_for_dead_units),
     Rule("bends_outside_data", "Bends outside the data", units.bends_outside_data, ch.propose_bends_inside),
+    Rule("merged_units", "Merged units", units.merged_units, ch.propose_more_directions),
     Rule("unit_boundaries", "Unit boundaries and the data", units.unit_boundaries, ch.propose_boundaries_inside),
     Rule("too_few_bends", "Too few bends", units.too_few_bends, ch.propose_more_bends),
     Rule("saturated_units", "Saturated units", units.saturated_units, ch.propose_for_saturation),

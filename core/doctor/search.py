@@ -91,6 +91,7 @@ class DoctorReport:
     diagnosed_seed: int | None = None  # the failing seed the findings were read from, when the run shown succeeded
     note: str = ""  # why the findings come from another seed than the run shown
     seeds_read: tuple[int, ...] = ()  # the control's failing seeds trained once more to read their findings
+    to_target: int | None = None  # trainings spent when a setup first reached the target (the control's, if it did)
 
     @property
     def trainings(self) -> int:
@@ -144,6 +145,7 @@ class DoctorReport:
             "trainings": self.trainings,
             "diagnosed_seed": self.diagnosed_seed,
             "seeds_read": list(self.seeds_read),
+            "to_target": self.to_target,
             "note": self.note,
             "skipped": list(self.skipped),
             "summary": self.summary(),
@@ -220,6 +222,8 @@ class FixSearch:
         self.parallel = max(1, int(parallel))
         self.diagnosed_seed: int | None = None  # the seed the findings were read from, when not the run shown
         self.seeds_read: list[int] = []  # failing seeds of the control trained again to read their findings
+        self.spent = 0  # trainings so far: every seed of every setup measured, and the seeds read
+        self.to_target: int | None = None  # `spent` when a setup first reached the target
         self.note = ""
         self._outcome: RestartsResult | None = None  # the last setup's outcome, seed by seed
         self.tried: list[Measured] = []
@@ -242,6 +246,8 @@ class FixSearch:
         control = self._measure(self.spec, "as it is")
         self._control = control
         control_outcome = self._outcome
+        if control is not None and control.success_rate >= self.target:
+            self.to_target = self.spent
         if self.stopped:
             control = None
         self._report(measured=control)
@@ -262,6 +268,7 @@ class FixSearch:
         return DoctorReport(findings=tuple(found), criterion=self.criterion, seeds=tuple(self.seed_list), control=control,
                             fixes=tuple(fixes), posted_fix=posted_fix, tried=tuple(self.tried), skipped=tuple(self.skipped),
                             screened=tuple(self.screened), diagnosed_seed=self.diagnosed_seed, note=self.note, seeds_read=tuple(self.seeds_read),
+                            to_target=self.to_target,
                             target=self.target, wall_s=time.perf_counter() - self.began, stopped=self.stopped, spec=self.spec)
 
     def _search(self, found: list[Finding], result: RunResult, control: Measured) -> None:
@@ -321,6 +328,7 @@ class FixSearch:
                 self._report(stage="failing seeds", label=f"reading the findings of {len(seeds)} failing seeds", share=0.0)
             others = list(self.rediagnose(seeds)) if seeds else []
             self.seeds_read = [r.spec.seed for r, _ in others]
+            self.spent += len(self.seeds_read)
             readings = ([] if shown_met else [(result, found)]) + others
             if shown_met and others:
                 typical = failing[len(failing) // 2].seed
@@ -474,6 +482,8 @@ class FixSearch:
             kept.append((m, combo))
             if not screen and m.success_rate >= self.target:
                 self.found_fix = True
+                if self.to_target is None:
+                    self.to_target = self.spent
         return kept
 
     def _measure(self, s: RunSpec, label: str, because=(), seeds: list[int] | None = None) -> Measured | None:
@@ -487,6 +497,7 @@ class FixSearch:
         m, outcome = measure_setup(self.measure, self.spec, s, seeds, self.criterion, label, because,
                                    lambda share: self._report(share=float(share)), self.stop, stage=self._state.stage)
         self._outcome = outcome
+        self.spent += m.seeds
         if outcome.epochs_run >= s.train.epochs:  # a run cut short (diverged, stopped) is mostly start-up: no pace to go by
             self._pace.append(m.wall_s / self._work(s) * self.seeds / len(seeds))
         return m

@@ -125,18 +125,45 @@ def undertrained(f: Facts) -> Finding | None:
     return Finding("undertrained", "symptom", text, evidence)
 
 
+STUCK_LOSS_FALL = 0.25  # stuck: the score unchanged over the last half while the loss fell by less than this share
+
+
 def plateau(f: Facts) -> Finding | None:
+    """Training has stalled: the loss flat over the last half of the epochs, or the score (accuracy, or the regression's
+    metric) unchanged over the last half while the loss only crept down (a local minimum it does not leave)."""
     if f.result.divergence is not None or f.epochs < 20 or f.met:
         return None
     half = f.losses[f.epochs // 2:]
     final = float(f.losses[-1])
     if not (final > 0 and (half.max() - half.min()) <= 0.01 * final):
-        return None
+        return _stuck_score(f)
     settled = int(np.flatnonzero(np.abs(f.losses - final) > 0.01 * final).max(initial=-1)) + 2
     evidence = {"final_loss": final, "flat_since_epoch": settled, "epochs": f.epochs}
     text = (f"The loss has been flat at {num(final, 4)} since about epoch {settled:,} of {f.epochs:,} (within 1%): "
             f"training has stalled, and at this pace more epochs would change little (more epochs are among the changes "
             f"measured over seeds, which tells whether they help).")
+    return Finding("plateau", "symptom", text, evidence)
+
+
+def _stuck_score(f: Facts) -> Finding | None:
+    name = f.result.metric
+    scores = np.asarray(f.result.history.get(name, []), float)
+    if len(scores) != f.epochs or not np.all(np.isfinite(scores)) or f.losses[f.epochs // 2] <= 0:
+        return None
+    last = float(scores[-1])
+    moved = np.abs(scores - last) > (1e-9 if f.spec.data.resolved_task == "classification" else 0.01 * abs(last))
+    since = int(np.flatnonzero(moved).max(initial=-1)) + 2  # the first epoch of the final unchanged stretch
+    start = float(f.losses[f.epochs // 2])
+    fell = 1 - float(f.losses[-1]) / start
+    if since > f.epochs // 2 + 1 or fell >= STUCK_LOSS_FALL:
+        return None
+    score = {"accuracy": "accuracy", "r2": "R² on the training points"}.get(name, "largest error |fit - target|")
+    evidence = {"score": score, "stuck_at": last, "stuck_since_epoch": since, "epochs": f.epochs, "loss_from": start,
+                "final_loss": float(f.losses[-1]), "loss_fell_share": fell}
+    text = (f"Stuck: the {score} has stayed at {num(last, 4)} since epoch {since:,} of {f.epochs:,}, while the loss only "
+            f"crept from {num(start, 4)} to {num(float(f.losses[-1]), 4)} over the last half ({pct(max(fell, 0.0))} lower). The "
+            f"net sits on a plateau or in a local minimum; whether more epochs, larger steps or another setup gets it out "
+            f"is what the changes measured over seeds tell.")
     return Finding("plateau", "symptom", text, evidence)
 
 

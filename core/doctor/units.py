@@ -189,3 +189,46 @@ def too_few_bends(f: Facts) -> Finding | None:
             f"{int(working.sum())} of {len(final)} units have a kink inside the data.")
     return Finding("too_few_bends", fail_role(f), text, {"straight_from": left, "straight_to": right, "target_turns": turns,
                                                           "kinks_inside": [float(v) for v in kinks]})
+
+
+PARALLEL_COS = 0.97  # two units' boundary lines are parallel when their weight vectors are within about 14° (either way)
+NEEDS_ANOTHER = 0.2  # the target needs another direction when a function of one leaves this share of its variance
+
+
+def merged_units(f: Facts) -> Finding | None:
+    """Two or more inputs: every working first-layer unit's weights point along one line, so the output can change only
+    along that one direction of the input space; a cause when the target varies across it too (measured on the data)."""
+    if f.inputs < 2 or f.met or not f.shapes or f.shapes[0].units < 2 or f.xs.ndim != 2:
+        return None
+    kernel = np.asarray(split_layers(f.spec.model, f.final_weights)[0][0], float)
+    dead = set(f.result.readout.units.dead_units) if f.result.readout.units is not None else set()
+    norms = np.linalg.norm(kernel, axis=0)
+    working = [j for j in range(kernel.shape[1]) if j not in dead and norms[j] > 1e-3 * max(float(norms.max()), 1e-12)]
+    if len(working) < 2:
+        return None
+    directions = kernel[:, working] / norms[working]
+    if float(np.abs(directions.T @ directions).min()) < PARALLEL_COS:  # some pair of units is not parallel
+        return None
+    along = directions[:, 0]
+    left = _variance_left(f.xs @ along, f.one_hot_targets())
+    if left < NEEDS_ANOTHER:
+        return None
+    act, name = f.shapes[0].activation, f.shapes[0].name
+    widest = float(np.degrees(np.arccos(np.clip(np.abs(directions.T @ directions).min(), -1.0, 1.0))))
+    text = (f"Merged units: all {len(working)} working {act} units in {name} point along one line (their weights within "
+            f"{widest:.0f}° of each other), so the network's output can change only along that one direction of the "
+            f"{f.inputs} inputs, a ridge or a valley. The target varies across it too: the best any function of that one "
+            f"direction can do leaves {pct(left)} of the target's variance. More units give more directions.")
+    evidence = {"units": len(working), "direction": [float(v) for v in along], "widest_angle": widest, "variance_left": left}
+    return Finding("merged_units", fail_role(f), text, evidence)
+
+
+def _variance_left(projection: np.ndarray, targets: np.ndarray, bins: int = 12) -> float:
+    """The share of the targets' variance left within bins of equal count along `projection`: what no function of the
+    projection alone can explain."""
+    order = np.argsort(projection, kind="stable")
+    total = float(np.sum(np.var(targets, axis=0)))
+    if total <= 0 or len(order) < 2 * bins:
+        return 0.0
+    within = [float(np.sum(np.var(targets[part], axis=0))) * len(part) for part in np.array_split(order, bins)]
+    return sum(within) / len(order) / total
