@@ -338,3 +338,21 @@ def test_units_merged_along_one_line_and_a_score_stuck_in_a_local_minimum_are_re
     accuracy = list(result.history["accuracy"])
     assert stuck.evidence["stuck_at"] == accuracy[-1] == 0.75 and set(accuracy[stuck.evidence["stuck_since_epoch"] - 1:]) == {0.75}
     assert 0 < stuck.evidence["loss_fell_share"] < 0.25 and "0.75" in stuck.text
+
+
+def test_the_textbook_setups_are_valid_leaps_ending_with_the_simplest_model():
+    """Issue 24: the textbook setup sets every knob a tutorial would at once; its variants are wider, longer, and (for a net
+    with hidden layers) a linear model, since a straight line is sometimes all it takes (y = 10x on three tanh layers)."""
+    from core.doctor import space
+
+    spec = scenarios.get("custom").spec().with_values({"data.expression": "10*x", "model.units": "16,8,4", "model.activation": "tanh",
+                                                       "model.output_activation": "tanh", "train.optimizer": "sgd"})
+    leaps = space.textbook(spec)
+    assert [name for name, _ in leaps][-1] == "the textbook setup as a linear model (no hidden layer)" and len(leaps) == 4
+    setups = [space.apply(spec, changes) for _, changes in leaps]
+    assert all(s is not None and s.key() != spec.key() for s in setups)
+    first, linear = setups[0], setups[-1]
+    assert (first.data.x_scaling, first.data.y_scaling, first.train.optimizer, first.model.output_activation) == \
+        ("standard", "standard", "adam", "linear")
+    assert linear.model.units == () and linear.train == first.train and setups[1].model.units == (64, 32, 16)
+    assert [name for name, _ in space.textbook(linear)][-1] != leaps[-1][0]  # no hidden layer: nothing to drop

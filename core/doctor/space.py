@@ -58,7 +58,7 @@ def textbook(spec: RunSpec) -> list[tuple[str, Change]]:
 
     Every knob at once, where one at a time finds nothing: x (and a regression's y) standardised, the loss and
     output that suit the task, Adam at 0.01, the initializer that suits the activation, biases, batches of 32, no L2; then
-    the same 4x as wide (or with a hidden layer), and with 4x the epochs.
+    the same 4x as wide (or with a hidden layer), with 4x the epochs, and without hidden layers (a linear model).
     """
     model, data, train = spec.model, spec.data, spec.train
     base: Change = {"data.x_scaling": "standard", "train.optimizer": "adam", "train.learning_rate": 0.01, "train.momentum": 0.0,
@@ -72,6 +72,8 @@ def textbook(spec: RunSpec) -> list[tuple[str, Change]]:
     leaps = [("the textbook setup", base),
              ("the textbook setup, 4× as wide" if model.units else "the textbook setup with a hidden layer", {**base, **wider}),
              ("the textbook setup, 4× the epochs", {**base, "train.epochs": min(MAX_EPOCHS, train.epochs * 4)})]
+    if model.units:  # the simplest model first, as tutorials say: a straight line (or plane) is sometimes all it takes
+        leaps.append(("the textbook setup as a linear model (no hidden layer)", {**base, "model.units": ()}))
     return [(name, changes) for name, changes in leaps if _differs(spec, changes)]
 
 
