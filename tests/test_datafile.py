@@ -113,7 +113,7 @@ def test_a_hostile_file_is_refused_before_the_work_in_little_time_and_memory(nam
     message = str(caught.value)
     assert words in message and len(message) <= 500 and "\n" not in message, message
     assert peak < 100e6 + len(content), f"{peak / 1e6:.0f} MB"
-    assert seconds < 5, f"{seconds:.2f} s"  # a loose bound against a regression to seconds of parsing; README has the figures
+    assert seconds < 5, f"{seconds:.2f} s"  # a loose bound against a regression to seconds of parsing; docs/server.md has the figures
 
 
 def test_the_number_pattern_reads_a_long_run_of_digits_once():

@@ -5,7 +5,7 @@ TINYNET_SOAK_ARCHITECTURES change it) against a real server with the default wor
 checks its report: every training succeeded, the Streamlit server process never mapped TensorFlow,
 its workers were recycled (a fresh one replaced a full one) without two ever holding TensorFlow at
 once for long, and the whole process tree stayed within Community Cloud's 2.7 GB. The full numbers
-are printed for the log; the long soak and its figures are in the README.
+are printed for the log; the long soak and its figures are in docs/server.md.
 
 Twelve distinct architectures are enough to see it: a worker holds about 770 MB after its first
 training and each new architecture adds 10 to 20 MB of compiled code, so the default limit (850 MB)

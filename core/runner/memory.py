@@ -17,7 +17,7 @@ in bytes and named by the setting that drives it:
 
 The worker's own footprint (TensorFlow, XLA and a compiled loop: about 0.7 GB) comes first, and the parts
 are counted with a margin for XLA's temporaries (SAFETY). Checked against real workers (peak resident
-memory from /proc) in the README's "On a shared server". Plain Python: no TensorFlow, no Streamlit.
+memory from /proc) in docs/server.md. Plain Python: no TensorFlow, no Streamlit.
 
 Example:
     >>> from core.cases.scenarios import get
