@@ -291,7 +291,7 @@ def draw_every_chart(page) -> dict:
 
 
 # The widths of a demo: a laptop (1366 x 768) and a narrow window or tablet (800 x 1000).
-LAYOUTS = {"1366": {"width": 1366, "height": 768}, "800": {"width": 800, "height": 1000}}
+LAYOUTS = {"1366": {"width": 1366, "height": 768}, "800": {"width": 800, "height": 1000}, "390": {"width": 390, "height": 844}}
 MIN_CHART_PX = 200
 MIN_INPUT_PX = 90
 SETTINGS_QUIET_S = 0.2  # the settings' tabs draw no chart: a moment after the click is enough to measure them
@@ -447,6 +447,60 @@ def test_home_page_loads_and_fits_the_window(browser, server):
             screenshot(page, f"layout/home-{width}")
         assert_no_exception(page)
     assert not problems, "\n".join(problems)
+
+
+def test_the_address_follows_every_preset_click_at_once(browser, server):
+    """Issue 25: the URL a user copies is the settings on screen. Read from the page (location.href): Playwright's own
+    page.url lags history.replaceState by one click, which had looked like the lab's URL being one click behind."""
+    with visit(browser, server, "parabola", "url-follows") as page:
+        for button, wanted in (("As answered", "preset=answer"), ("As asked", None), ("One x^2 neuron", "preset=one-neuron")):
+            page.get_by_role("button", name=button, exact=True).first.click()
+            deadline = time.monotonic() + 5
+            href = page.evaluate("location.href")
+            while (wanted not in href if wanted else "preset=" in href) and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+                href = page.evaluate("location.href")
+            assert (wanted in href) if wanted else ("preset=" not in href), f"after {button}: the address is {href}"
+
+
+def _in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    height = page.evaluate("window.innerHeight")
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+@pytest.mark.parametrize("width", ["1366", "390"])
+def test_long_work_shows_its_progress_and_stop_where_the_button_was_pressed(browser, server, width):
+    """Issue 25: after Train N seeds and Find a fix, the progress line and Stop sit in the window, beside the button
+    pressed, at a laptop's width and on a phone, and the rest of the page is not faded while the work runs."""
+    with visit(browser, server, "parabola", f"progress-{width}", viewport=LAYOUTS[width]) as page:
+        page.get_by_role("button", name=TRAIN_BUTTON, exact=True).click()
+        page.get_by_text(TRAINED_TEXT).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+        wait_until_idle(page, TRAIN_TIMEOUT_S)
+        seeds = page.get_by_label("Seeds", exact=True)
+        seeds.fill("256")  # long enough to be seen running
+        seeds.press("Tab")
+        wait_until_idle(page, PAGE_IDLE_TIMEOUT_S)
+        for button, stop in ((re.compile(r"^Train 256 seeds$"), "Stop training"), (re.compile("^Find a fix$"), "Stop the search")):
+            pressed = page.get_by_role("button", name=button).first
+            pressed.scroll_into_view_if_needed()
+            pressed.click()
+            stopper = page.get_by_role("button", name=stop)
+            stopper.wait_for(state="visible", timeout=TRAIN_TIMEOUT_S * 1000)
+            page.wait_for_timeout(300)
+            assert _in_view(page, stopper), f"{width} px: after {button.pattern}, {stop} is outside the window"
+            bar = page.locator('[data-testid="stProgress"]').first
+            assert _in_view(page, bar), f"{width} px: after {button.pattern}, the progress bar is outside the window"
+            faded = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stElementContainer"]')]
+                .filter(e => e.getBoundingClientRect().height > 0 && parseFloat(getComputedStyle(e).opacity) < 0.9).length""")
+            assert faded == 0, f"{width} px: {faded} element(s) faded while {button.pattern} runs"
+            screenshot(page, f"layout/progress-{width}-{'restarts' if 'seeds' in button.pattern else 'doctor'}")
+            began = time.monotonic()
+            stopper.click()
+            stopper.wait_for(state="detached", timeout=TRAIN_TIMEOUT_S * 1000)
+            assert time.monotonic() - began < 15, f"{width} px: {stop} took {time.monotonic() - began:.1f} s to end the work"
+            wait_until_idle(page, TRAIN_TIMEOUT_S)
+            assert_no_exception(page)
 
 
 def test_stop_training_ends_the_run_and_keeps_what_was_learned(browser, server):

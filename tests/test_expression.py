@@ -53,7 +53,11 @@ def test_whitelisted_formulas_evaluate_like_numpy(text, expected):
     ("-" * 150 + "x", "it has"),  # deep nesting would recurse 150 levels
     ("x+" * 45 + "x", "parts; at most 80"),
     ("x == 1", "Compare is not allowed"),
-    ("x // 2", "the operator FloorDiv is not allowed"),
+    ("x // 2", "the operator // is not allowed"),
+    ("x^2", "^ is not a power here: write x**2 for x squared"),
+    ("2x", "a product needs its * (write 2*x, not 2x)"),
+    ("3sin(x)", "a product needs its *"),
+    ("(x+1)(x-1)", "a product needs its *"),
 ])
 def test_hostile_or_broken_text_is_refused_with_a_reason(text, reason):
     began = time.perf_counter()

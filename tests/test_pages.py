@@ -119,21 +119,24 @@ def test_home_page_shows_every_case_with_its_posted_failure():
     assert any(s.label.startswith("The four posted setups, trained live in") or s.label.endswith("from this server's cache")
                for s in at.get("status")), [s.label for s in at.get("status")]
     assert "segments: trained (loss 0.637, accuracy 0.667)." in [m.value for m in at.markdown]
+    # Issue 25: the case page's Train shows the run its card has just trained, not a second training of it.
+    line = next(s.value for s in train(page("segments"), "segments").success if s.value.startswith("Trained in"))
+    assert "(shown from the cache)" in line and "preset As asked" in line
 
 
 def test_restarts_say_how_long_they_will_take_before_they_start():
     at = page("noisy-sine")
-    estimate = next(c.value for c in at.caption if c.value.startswith("64 seeds of these settings: about"))
+    estimate = next(c.value for c in at.caption if c.value.startswith("64 seeds of the form's settings (as asked): about"))
     assert "the lab's measured pace on 2 cores" in estimate or "this server's pace" in estimate
     assert "min" in estimate.split(";")[0] or " s" in estimate.split(";")[0]
     at.number_input(key="noisy-sine.seeds").set_value(2).run()
     at.text_input(key="noisy-sine.epochs").set_value("30")
     at.button(key="noisy-sine.restart").click().run()
     assert not at.exception
-    after = next(c.value for c in at.caption if c.value.startswith("2 seeds of these settings: about"))
+    after = next(c.value for c in at.caption if c.value.startswith("2 seeds of the form's settings ("))
     assert "this server's pace over its last" in after  # the run it just timed now informs the estimate
     at = page("noisy-sine", epochs="100000")  # one run fits the budget; 64 of them do not
-    over = next(c.value for c in at.caption if c.value.startswith("64 seeds of these settings:"))
+    over = next(c.value for c in at.caption if c.value.startswith("64 seeds of the form's settings"))
     assert "over this server's budget, so it would be refused" in over, over
 
 

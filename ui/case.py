@@ -20,11 +20,9 @@ from core.io import export
 from core.outcomes.restarts import seed_record
 from core.outcomes.results import RunResult, metric_name
 from core.settings.specs import SpecError, parse_value
-from ui import charts, controls, datasource, doctor, errors, plane, restarts, run
+from ui import charts, controls, datasource, doctor, errors, live, plane, restarts, run
 from ui.display import lower_label, md, show_chart
 from ui.state import keys
-
-LIVE_INTERVAL = 0.25  # seconds between live redraws while training
 
 
 @dataclass(frozen=True)
@@ -43,15 +41,21 @@ def render(scenario_id: str, extras: Extras = Extras()) -> None:
 
 def _render(scenario: Scenario, extras: Extras) -> None:
     k = keys(scenario.id)
+    live.begin(scenario.id)
     if controls.apply_requests(scenario):
         st.toast("Loaded into the settings. Press Train to see its whole run.")
     warnings = controls.init_from_url(scenario)
     form = controls.read_spec(scenario)  # once per rerun: every panel below reads this
+    if form.spec is not None:  # the URL follows the settings on screen, whatever changed them
+        controls.write_url(scenario, form.spec)
     st.title(scenario.title)
     st.caption(scenario.question)
     for warning in warnings:
         st.warning(md(warning), icon=":material/link_off:")
     if st.session_state.pop(k.from_url, False):
+        if form.errors:  # a link whose values the form takes but the settings refuse (a formula, say)
+            st.warning("This link's settings cannot be trained as they are; fix them in the form:\n\n"
+                       + "\n".join(f"- {md(e)}" for e in form.errors), icon=":material/link_off:")
         refused = run.refusal([form.spec]) if form.spec is not None else None
         if refused:  # a shared link whose settings this server's budget does not allow
             st.warning("This link's settings are over this server's budget, so Train will refuse them. " + md(refused),
@@ -72,7 +76,12 @@ def _render(scenario: Scenario, extras: Extras) -> None:
     settings, outcome = st.container(key="case-layout").columns([1.25, 2], gap="large")
     with settings:
         pressed = controls.render_form(scenario, busy)
+        started = _train(scenario, form) if pressed and not busy else None
+        refused = pressed and not busy and started is None  # _train said why, in red, under the form
+        job = started or job
+        busy = busy or started is not None
         _compare_buttons(scenario, busy)
+        live.slot(scenario.id, run.RunJob, job, chart_here=False)  # Train's progress and Stop, under the buttons
         limits, problem = run.budget()
         if problem:
             st.warning(problem, icon=":material/warning:")
@@ -80,22 +89,21 @@ def _render(scenario: Scenario, extras: Extras) -> None:
             st.caption(limits.describe() + ". A run over them is refused; one that outlives its time stops and keeps "
                        "what it learned.")
     with outcome:
-        started = _train(scenario, form) if pressed and not busy else None
-        refused = pressed and not busy and started is None  # _train said why, in red
-        job = started or job
         failure = st.session_state.pop(k.failure, None)
         if failure:
             st.error(md(failure), icon=":material/error:")
-        if job is not None:
-            _follow(scenario, job, extras)
+        live.chart_slot(scenario.id, job, run.RunJob)  # the live loss chart, where the results will be
         result = st.session_state.get(k.result)
         if result is not None:
             _results(scenario, result, extras)
-        elif not (failure or refused):  # a hint to press Train, never under a refusal of it
+        elif not (failure or refused or busy):  # a hint to press Train, never under a refusal of it
             st.info("Press **Train** to train the settings in the form.",
                     icon=":material/play_arrow:")
         st.divider()
         restarts.panel(scenario, busy, form)
+    # Last, with the whole page drawn (so nothing fades as stale): the running job's box, redrawn until it ends.
+    if live.follow(scenario.id, job, lambda running, box: _draw_live(running, box, extras)):
+        _keep(scenario)
 
 
 def _train(scenario: Scenario, form: controls.FormRead) -> run.Job | None:
@@ -109,11 +117,7 @@ def _train(scenario: Scenario, form: controls.FormRead) -> run.Job | None:
     if refused:
         st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
         return None
-    job = run.start(run.RunJob(scenario.id, [form.spec]))
-    # In a narrow window the results sit below the form, out of sight: say where they will be.
-    st.toast("Training: the progress and the results appear beside the settings, or below them in a "
-             "narrow window.", icon=":material/play_arrow:")
-    return job
+    return run.start(run.RunJob(scenario.id, [form.spec]))
 
 
 def _preset_buttons(scenario: Scenario, form: controls.FormRead) -> None:
@@ -176,22 +180,9 @@ def _typed_seed(scenario: Scenario) -> int:
         return scenario.spec().seed
 
 
-def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
-    """Draw the job's progress live until it ends, then keep its results."""
+def _keep(scenario: Scenario) -> None:
+    """The job has ended: keep its results for the page and draw it again."""
     k = keys(scenario.id)
-    if job.running:
-        box = st.container(border=True)
-        top = box.columns([4, 1.5], vertical_alignment="center")
-        progress = top[0].empty()
-        stop_label = "Stop the search" if isinstance(job, run.DoctorJob) else "Stop training"
-        if top[1].button(stop_label, key=k.stop, type="primary", width="stretch", icon=":material/stop_circle:"):
-            job.stop.set()
-        live_chart, live_extra = box.empty(), box.empty()
-        if isinstance(job, run.DoctorJob):
-            job.drawn_measured = None  # a fresh script run: its live table starts empty
-        while job.running:
-            _draw_live(job, progress, live_chart, live_extra, extras)
-            time.sleep(LIVE_INTERVAL)
     job = run.finish(scenario.id)
     if job is None:
         return
@@ -214,9 +205,10 @@ def _follow(scenario: Scenario, job: run.Job, extras: Extras) -> None:
     st.rerun()
 
 
-def _draw_live(job: run.Job, progress, live_chart, live_extra, extras: Extras) -> None:
+def _draw_live(job: run.Job, box: live.Box, extras: Extras) -> None:
+    progress, live_chart, live_extra = box.progress, box.chart, box.extra
     if isinstance(job, run.DoctorJob):
-        doctor.draw_live(job, progress, live_chart)
+        doctor.draw_live(job, progress, live_extra)
         return
     spec = job.current
     members = job.members if isinstance(job, run.RestartsJob) else 0
@@ -345,8 +337,11 @@ def _history(history, metric: str) -> None:
 
 
 def _preset_label(scenario: Scenario, result: RunResult) -> str:
+    """The preset (or "your own settings"), and on Your function the formula fitted, exactly as typed."""
     preset = result.spec.preset
-    return f"preset {scenario.preset(preset).label}" if preset in scenario.preset_names() else "your own settings"
+    label = f"preset {scenario.preset(preset).label}" if preset in scenario.preset_names() else "your own settings"
+    data = result.spec.data
+    return f"fitting y = {md(data.expression)} · {label}" if data.function == "custom" else label
 
 
 def _loss_units(result: RunResult) -> str:
@@ -370,23 +365,50 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
+REPLAY_SPEEDS = {"slow": 2.0, "normal": 5.0, "fast": 12.0}  # recorded epochs shown per second while playing
+
+
 @st.fragment
 def _replay(scenario: Scenario, result: RunResult) -> None:
+    """The fit at each recorded epoch: a slider, and Play, which steps through them at the chosen speed. A fragment: a
+    step redraws this tab only, not the page."""
+    k = keys(scenario.id)
     epochs = [int(e) for e in result.replay_epochs]
     if len(epochs) < 2:
         st.info("Only one recorded epoch: nothing to replay.")
         return
-    epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1], key=keys(scenario.id).replay)
+    playing = bool(st.session_state.get(k.replay_play))
+    if st.session_state.get(k.replay) not in epochs:
+        st.session_state[k.replay] = epochs[-1]
+    if playing:  # the next recorded epoch, set before the slider is drawn; from the start again after the last
+        at = epochs.index(st.session_state[k.replay])
+        st.session_state[k.replay] = epochs[at + 1] if at + 1 < len(epochs) else epochs[-1]
+    row = st.container(horizontal=True, gap="small", vertical_alignment="bottom")
+    if row.button("Pause" if playing else "Play", key=f"{k.replay_play}.button", width="content",
+                  icon=":material/pause:" if playing else ":material/play_arrow:"):
+        playing = not playing
+        st.session_state[k.replay_play] = playing
+        if playing and st.session_state[k.replay] == epochs[-1]:
+            st.session_state[k.replay] = epochs[0]  # Play at the end starts over
+    speed = row.segmented_control("Speed", list(REPLAY_SPEEDS), default="normal", key=k.replay_speed)
+    epoch = st.select_slider("Epoch", options=epochs, key=k.replay)
     if plane.two_inputs(result.spec):
         plane.replay(result, epochs.index(epoch))
     else:
         show_chart(charts.replay_chart(result, epochs.index(epoch)))
+    if playing:
+        if epoch == epochs[-1]:
+            st.session_state[k.replay_play] = False
+        time.sleep(1.0 / REPLAY_SPEEDS.get(speed or "normal", 5.0))
+        st.rerun(scope="fragment")
 
 
 def _compare(scenario: Scenario, result: RunResult) -> None:
     kept = st.session_state.get(keys(scenario.id).kept)
     if kept is None:
-        also = f", or press **{compare_label(scenario)}**" if "answer" in scenario.preset_names() else ""
+        # The compare button trains the question's own data: offered only when this run is on the same data.
+        same_data = "answer" in scenario.preset_names() and scenario.spec().data.function == result.spec.data.function
+        also = f", or press **{compare_label(scenario)}**" if same_data else ""
         st.info(f"Press **Keep this run as A**, change something and train again{also}.")
         return
     if plane.two_inputs(result.spec) or plane.two_inputs(kept.spec):

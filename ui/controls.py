@@ -166,20 +166,17 @@ def apply_preset(scenario: Scenario, preset: str, seed: int | None = None) -> No
 
 
 def choose_preset(scenario: Scenario, preset: str, seed: int | None = None) -> None:
-    """A preset button (or the compare button) pressed: its settings in the form and in the URL."""
+    """A preset button (or the compare button) pressed: its settings in the form (the page then writes the URL from the
+    form: a URL written in a button's callback reached the browser one click late)."""
     apply_preset(scenario, preset, seed)
-    try:
-        write_url(scenario, session_spec(scenario, preset, seed=seed))
-    except SpecError:
-        write_url(scenario, scenario.spec(preset, seed=seed))
 
 
 def load(scenario: Scenario, spec: RunSpec) -> None:
-    """Settings loaded by a button (a doctor's candidate, a restart's best seed, a .keras file): form, preset and URL."""
+    """Settings loaded by a button (a doctor's candidate, a restart's best seed, a .keras file): form and preset (and so
+    the URL, which the page writes from the form)."""
     fill(scenario, spec)
     if spec.preset in scenario.preset_names():
         st.session_state[keys(scenario.id).preset] = spec.preset
-    write_url(scenario, spec)
 
 
 @dataclass(frozen=True)
@@ -241,7 +238,7 @@ def init_from_url(scenario: Scenario) -> list[str]:
             parsed = parse_value(control.path, raw)  # text from a link, by the same rule as the form's
         except SpecError as err:
             default = widget_value(control.path, value_of(base, control.path))
-            warnings.append(f"URL parameter {name}={raw!r} ({control.label}) is not allowed; allowed: {err.allowed}. "
+            warnings.append(f"URL parameter {name}={raw!r} ({control.label}) {err.refusal}. "
                             f"Using the default {default!r}.")
             continue
         st.session_state[key(scenario, control)] = widget_value(control.path, parsed)
@@ -304,14 +301,14 @@ def read_spec(scenario: Scenario) -> FormRead:
         try:
             changes[control.path] = RULES[control.path].parse(control.path, raw)
         except SpecError as err:
-            errors.append(f"{control.label} ({control.path}): {raw!r} is not allowed; allowed: {err.allowed}")
+            errors.append(f"{control.label} ({control.path}): {raw!r} {err.refusal}")
     if errors:
         return FormRead(None, tuple(errors))
     try:
         spec = base.with_values(changes, table=session_table(scenario) if base.data.function == "file" else None)
     except SpecError as err:  # a value that parses but does not fit the rest (a formula, activations per layer)
         label = next((c.label for c in controls_for(scenario) if c.path == err.field), None)
-        return FormRead(None, (f"{label} ({err.field}): {err.value!r} is not allowed; allowed: {err.allowed}" if label else str(err),))
+        return FormRead(None, (f"{label} ({err.field}): {err.value!r} {err.refusal}" if label else str(err),))
     matching = next((p for p in scenario.preset_names() if _same(scenario, p, spec)), "custom")
     return FormRead(dataclasses.replace(spec, scenario=scenario.id, preset=matching))
 
@@ -324,7 +321,8 @@ def _same(scenario: Scenario, preset: str, spec: RunSpec) -> bool:
 
 
 def write_url(scenario: Scenario, spec: RunSpec) -> None:
-    """Put the settings that differ from the preset into the URL, so a copied link reproduces them."""
+    """Put the settings that differ from the preset into the URL, so a copied link reproduces them (only when they change:
+    each write is a message to the browser)."""
     preset = spec.preset if spec.preset in scenario.preset_names() else current_preset(scenario)
     try:
         base = session_spec(scenario, preset)
@@ -335,7 +333,8 @@ def write_url(scenario: Scenario, spec: RunSpec) -> None:
         mine, theirs = value_of(spec, control.path), value_of(base, control.path)
         if mine != theirs:
             params[control.url] = str(widget_value(control.path, mine)).lower() if isinstance(mine, bool) else widget_value(control.path, mine)
-    st.query_params.from_dict(params)
+    if {name: st.query_params.get(name) for name in st.query_params} != {name: str(value) for name, value in params.items()}:
+        st.query_params.from_dict(params)
 
 
 def architecture(spec: ModelSpec) -> str:

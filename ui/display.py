@@ -49,9 +49,9 @@ def show_chart(chart, stretch: bool = True) -> None:
     else:
         text, subtitle = (title if isinstance(title, str) else None), None
     if text:
-        st.markdown(f"**{text}**")
-    if subtitle and subtitle is not alt.Undefined:
-        st.caption(" · ".join(subtitle) if isinstance(subtitle, (list, tuple)) else str(subtitle))
+        st.markdown(f"**{md(text)}**")
+    if subtitle and subtitle is not alt.Undefined:  # a subtitle may hold what a user typed (y = x**2): shown verbatim
+        st.caption(md(" · ".join(subtitle) if isinstance(subtitle, (list, tuple)) else str(subtitle)))
     if text or subtitle:
         chart = chart.copy()
         chart.title = alt.Undefined

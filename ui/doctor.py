@@ -22,7 +22,7 @@ from core.outcomes.results import Finding, RunResult
 from core.settings.criteria import Criterion
 from core.settings.rules import MAX_SEEDS
 from core.settings.specs import SpecError
-from ui import controls, run
+from ui import controls, live, run
 from ui.charts.doctor import fixes_chart
 from ui.display import md, show_chart
 from ui.state import keys
@@ -100,6 +100,7 @@ def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found
                f"until one succeeds on {doctor.TARGET_RATE:.0%} of the seeds or {limits.max_doctor_seconds:g} s have passed.")
     if pressed:
         _start(scenario, result, criterion, found, int(seeds))
+    live.slot(scenario.id, run.DoctorJob, run.active(scenario.id))  # the search's progress and Stop, under its button
     report = st.session_state.get(keys(scenario.id).doctor)
     if report is not None and _same_settings(report, result):
         if report.control is None:

@@ -15,7 +15,7 @@ PAGES = (
     # (script, title, icon, url path)
     ("pages/home.py", "Home", ":material/home:", ""),
     ("pages/sine-relu.py", "Sine as a ReLU", ":material/show_chart:", "sine-relu"),
-    ("pages/noisy-sine.py", "Too many bumps", ":material/ssid_chart:", "noisy-sine"),
+    ("pages/noisy-sine.py", "Wrong bumps", ":material/ssid_chart:", "noisy-sine"),
     ("pages/parabola.py", "One parabola", ":material/function:", "parabola"),
     ("pages/segments.py", "Stuck at 2/3", ":material/linear_scale:", "segments"),
     ("pages/custom.py", "Your function", ":material/edit_note:", "custom"),

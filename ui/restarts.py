@@ -16,7 +16,7 @@ from core.outcomes.results import RestartsResult, RunResult
 from core.settings.criteria import Criterion
 from core.settings.rules import DEFAULT_SEEDS, MAX_SEEDS
 from core.settings.specs import SpecError
-from ui import controls, run
+from ui import controls, live, run
 from ui.charts.restarts import restarts_histogram, restarts_loss_chart, success_rates_chart
 from ui.display import lower_label, md, show_chart
 from ui.state import keys
@@ -45,10 +45,12 @@ def criterion_control(scenario: Scenario, task: str | None = None) -> Criterion:
     base = scenario.criterion_for(task)
     key = _threshold_key(scenario, base)
     st.session_state.setdefault(key, float(base.threshold))
-    st.number_input(f"Success threshold: {base.describe().replace(f'{base.threshold:g}', '…')}",
-                    min_value=0.0, max_value=1e6, step=0.01, format="%g", key=key,
+    # A short label (a long one is cut with an ellipsis at every width); the rule itself is written out below it.
+    st.number_input("Success threshold", min_value=0.0, max_value=1e6, step=0.01, format="%g", key=key,
                     help="What counts as 'it worked' for this case; every verdict, success rate and fix on the page uses it.")
-    return criterion(scenario, task)
+    rule = criterion(scenario, task)
+    st.caption(f"Success: {md(rule.describe())}.")
+    return rule
 
 
 def verdict(result: RunResult, rule: Criterion) -> None:
@@ -86,7 +88,11 @@ def panel(scenario: Scenario, busy: bool, form: controls.FormRead) -> None:
                       help=f"The posted setup and the posted fix, {seeds} seeds each, from seed {first}."):
             _start(scenario, both, seeds)
     if spec is not None:
-        st.caption(_estimate(spec, int(seeds), both))
+        mine = lower_label(scenario.preset(form.preset).label) if form.preset else "your own settings"
+        pair = (f"{lower_label(scenario.preset('question').label)} and {lower_label(scenario.preset('answer').label)}"
+                if both is not None else "")
+        st.caption(_estimate(spec, int(seeds), both, f"the form's settings ({mine})", pair))
+    live.slot(scenario.id, run.RestartsJob, run.active(scenario.id))  # the seeds' progress and Stop, under the buttons
     outcomes: list[RestartsResult] = st.session_state.get(k.restarts) or []
     if not outcomes:
         return
@@ -157,13 +163,14 @@ def _start(scenario: Scenario, specs, seeds: int) -> None:
     st.rerun()
 
 
-def _estimate(spec, seeds: int, both) -> str:
-    """How long the restarts will take, before they start: from this server's own pace once it has timed a run."""
+def _estimate(spec, seeds: int, both, mine: str = "these settings", pair: str = "as asked and as answered") -> str:
+    """How long the restarts will take, before they start: from this server's own pace once it has timed a run; `mine`
+    and `pair` name what the two buttons train, in the page's own words."""
     limits = run.budget()[0]
     cap = limits.seconds_for(seeds)
     basis = run.estimate_seconds(spec, seeds).basis
     parts = []
-    for label, specs in (("these settings", [spec]), ("as asked and as answered", both)):
+    for label, specs in ((mine, [spec]), (pair, both)):
         if specs is None:
             continue
         if run.refusal(specs, seeds):

@@ -51,6 +51,8 @@ class PageKeys:
     forget = _Key("forget", "the Forget A button")
     tabs = _Key("tabs", "the result's tabs")
     replay = _Key("replay", "the replay's epoch slider")
+    replay_play = _Key("replay_play", "True while the replay plays (its Play and Pause button)")
+    replay_speed = _Key("replay_speed", "the replay's speed (recorded epochs per second)")
     downloads = _Key("downloads", "the row of download buttons")
     # Restarts.
     restarts = _Key("restarts", "the list of RestartsResult of the last restarts request")

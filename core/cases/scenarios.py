@@ -127,8 +127,9 @@ _add(Scenario(
 
 _add(Scenario(
     id="noisy-sine",
-    title="My shallow tanh net has more bumps than the data",
-    question="A bias-free 1-128-1 tanh net, trained by plain gradient descent at lr 4e-7, fits noisy sin(x)/2.5 with extra bumps.",
+    title="My shallow tanh net gets the bumps of a noisy sine wrong",
+    question=("A bias-free 1-128-1 tanh net, trained by plain gradient descent at lr 4e-7, does not follow noisy sin(x)/2.5: "
+              "the post's fit had extra bumps, and other seeds miss a peak."),
     story=(
         "A PyTorch user drew 4000 points x uniform on [-1, 9) with y = sin(x)/2.5 plus Gaussian noise "
         "(sd 0.05), built a 1-128-1 network with tanh after both layers, no biases and every weight "

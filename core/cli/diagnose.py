@@ -72,7 +72,9 @@ def diagnose(plan: Plan, pool, say: Callable[[str], None], posted: bool = True):
     say(f"training {plan.scenario.id} / {plan.preset} (seed {spec.seed}) to read its findings ...")
     result = common.wait(pool.submit(spec, seconds=budget.seconds_for()))
     found = doctor.findings(result, criterion)
-    say(f"  findings: {', '.join(f'{item.id} ({item.role})' for item in found) or 'none'}")
+    causes = sum(item.role == "cause" for item in found)
+    say(f"  {len(found)} finding{'s' if len(found) != 1 else ''} read, {causes} of them a cause (written out at the end, counted "
+        "over the failing seeds)")
     say(f"measuring over {plan.seeds} seeds ({criterion.describe()}); budget {plan.seconds:g} s")
     began = time.perf_counter()
 

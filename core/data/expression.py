@@ -13,11 +13,12 @@ import ast
 import inspect
 import math
 import operator
+import re
 from collections.abc import Callable
 
 import numpy as np
 
-from core.settings.errors import SpecError
+from core.settings.errors import SpecError, bounded, shown
 
 MAX_LENGTH = 200
 MAX_NODES = 80
@@ -42,12 +43,22 @@ ALLOWED = ("x, pi, e, numbers up to 1e6, + - * / ** (constant exponents up to 10
            + ", ".join([*FUNCTIONS, *TWO_ARGUMENTS]))
 
 
+SYMBOLS = {ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|", ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@",
+           ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~", ast.Not: "not"}
+IMPLICIT = re.compile(r"(\d|\))\s*(x\b|pi\b|e\b|[a-z]+\s*\(|\()")  # 2x, 3pi, 2sin(x), 2(x+1), (x+1)(x-1)
+
+
 class ExpressionError(SpecError):
-    """A typed expression that is refused; the message names the field, the text and the reason."""
+    """A typed expression that is refused; the message names the field, the text, then the reason, then what is allowed."""
 
     def __init__(self, text: str, reason: str, field: str = "data.expression"):
-        super().__init__(field, text, f"{ALLOWED} ({reason})")
+        super().__init__(field, text, ALLOWED)
         self.reason = reason
+        self.args = (bounded(f"{self.field}: {shown(text)} {self.refusal}"),)
+
+    @property
+    def refusal(self) -> str:
+        return f"is not allowed: {self.reason}. Allowed: {self.allowed}"
 
 
 def parse(text) -> ast.Expression:
@@ -59,6 +70,8 @@ def parse(text) -> ast.Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
+        if IMPLICIT.search(text):
+            raise ExpressionError(text, "a product needs its * (write 2*x, not 2x)") from None
         raise ExpressionError(text, f"it is not a formula: {err.msg}") from None
     nodes = list(ast.walk(tree))
     if len(nodes) > MAX_NODES:
@@ -72,8 +85,10 @@ def _check(node: ast.AST, text: str) -> None:
     if isinstance(node, (ast.Expression, ast.Load)) or type(node) in _OPERATORS or isinstance(node, (ast.USub, ast.UAdd)):
         return
     if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.BitXor):
+            raise ExpressionError(text, "^ is not a power here: write x**2 for x squared")
         if type(node.op) not in _OPERATORS:
-            raise ExpressionError(text, f"the operator {type(node.op).__name__} is not allowed")
+            raise ExpressionError(text, f"the operator {SYMBOLS.get(type(node.op), type(node.op).__name__)} is not allowed")
         if isinstance(node.op, ast.Pow):
             exponent = _constant(node.right)
             if exponent is None:
@@ -83,7 +98,7 @@ def _check(node: ast.AST, text: str) -> None:
         return
     if isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
-            raise ExpressionError(text, f"the operator {type(node.op).__name__} is not allowed")
+            raise ExpressionError(text, f"the operator {SYMBOLS.get(type(node.op), type(node.op).__name__)} is not allowed")
         return
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
@@ -98,6 +113,8 @@ def _check(node: ast.AST, text: str) -> None:
             raise ExpressionError(text, f"the name {node.id!r} is not allowed")
         return
     if isinstance(node, ast.Call):
+        if isinstance(node.func, (ast.BinOp, ast.UnaryOp, ast.Constant)):  # (x+1)(x-1): a product without its *
+            raise ExpressionError(text, "a product needs its * (write (x+1)*(x-1), not (x+1)(x-1))")
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in FUNCTIONS and name not in TWO_ARGUMENTS:
             raise ExpressionError(text, "only the listed math functions can be called")

@@ -38,9 +38,10 @@ def crossings_note(f: Facts) -> Finding | None:
     else:
         target = crossings(f.result.grid_x, f.result.grid_target)
         what = "The predicted probability crosses 0.5"
-    text = (f"{what} at {len(fit)} place{'s' if len(fit) != 1 else ''}"
-            + (f" ({xs_text(fit)})" if fit else "") + f"; the target changes class at {len(target)}"
-            + (f" ({xs_text(target)})" if target else "") + ".")
+    never = "The predicted class never changes" if what.startswith("The predicted class") else "The predicted probability never crosses 0.5"
+    text = ((f"{what} at {len(fit)} place{'s' if len(fit) != 1 else ''} ({xs_text(fit)})" if fit else never)
+            + (f"; the target changes class at {len(target)} place{'s' if len(target) != 1 else ''} ({xs_text(target)})."
+               if target else "; the target never changes class."))
     role = "symptom" if len(fit) != len(target) else "note"
     return Finding("crossings", role, text, {"fit_crossings": fit, "target_crossings": target})
 

@@ -2,9 +2,10 @@
 
 The control's N seeds are the evidence. After the control is measured, the doctor reads the findings of
 its failing seeds: every one when they are few and cheap, seven spread from the least to the worst failing
-when there are more, otherwise the worst and a typical one. `tally` then writes into each finding how many of the seeds read show it ("Seen in 14 of the 16 failing seeds"), and
-adds a finding the first reading lacks when a quarter or more of the seeds read show it, or, when the first
-reading has no cause, every cause another failing seed shows (then it is not "unexplained").
+when there are more, otherwise the worst and a typical one. `tally` then writes into each finding how many
+of the seeds read show it ("Seen in 14 of the 16 failing seeds"), and adds a finding the first reading
+lacks when a quarter or more of the seeds read show it, or, when the first reading has no cause, every
+cause another failing seed shows (then it is not "unexplained").
 
 Example:
     >>> seeds_to_read([1, 2, 3, 4], shown_seed=0, one_run_s=0.5, budget_s=300)   # few and cheap: all of them

@@ -17,7 +17,7 @@ def unscaled_input(f: Facts) -> Finding | None:
     xs = np.asarray(f.xs, float)
     reach, mean, std = float(np.max(np.abs(xs))), float(np.mean(xs)), float(np.std(xs))
     far = reach > WORKING_RANGE
-    off_centre = std > 0 and abs(mean) > std
+    off_centre = std > 0 and abs(mean) > std and reach > 1  # x in [0, 1] is scaled as tutorials scale it: no note
     if not (far or off_centre):
         return None
     scaling = f.spec.data.x_scaling

@@ -58,3 +58,8 @@ class SpecError(ValueError):
         self.value = shorten(value) if isinstance(value, str) else value
         self.allowed = shorten(allowed, MAX_ALLOWED)
         super().__init__(message)
+
+    @property
+    def refusal(self) -> str:
+        """What follows the value in a message: "is not allowed; allowed: ..." (a subclass may put its reason first)."""
+        return f"is not allowed; allowed: {self.allowed}"

@@ -8,6 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from core.cases import scenarios
 from core.outcomes.results import RunResult  # plain data: no TensorFlow
 
 DATA_GREY = "#868e96"
@@ -68,10 +69,20 @@ def number_tooltip(field: str, title: str, fmt: str = ".4g") -> alt.Tooltip:
 
 
 def run_label(r: RunResult) -> str:
+    """What ran, in the page's words: the preset's label ("As asked") or "your own settings", after the target typed on
+    Your function (y = ...) and the data file's name on Your data."""
     spec = r.spec
-    if spec.scenario:
-        return f"{spec.scenario} / {spec.preset}" if spec.preset else spec.scenario
-    return "custom run"
+    try:
+        scenario = scenarios.get(spec.scenario)
+    except (KeyError, ValueError):
+        return spec.scenario or "custom run"
+    setup = scenario.preset(spec.preset).label if spec.preset in scenario.preset_names() else "your own settings"
+    data = spec.data
+    if data.function == "custom":
+        return f"y = {data.expression} · {setup}"
+    if data.function == "file":
+        return f"your data · {setup}"
+    return setup
 
 
 def run_subtitle(r: RunResult) -> list[str]:
