@@ -92,9 +92,14 @@ def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found
                               help="Every candidate trains on the same seeds (the run's seed and the next ones).", width=170)
     proposed = doctor.candidates(result, found)
     limits, _ = run.budget()
-    pressed = row.button("Find a fix", key=keys(scenario.id).find_fix, disabled=busy, type="primary", width="content",
-                           icon=":material/healing:", help=f"At most {limits.max_doctor_seconds:g} s in all; Stop keeps what is measured.")
+    worked = bool(criterion.met(result.final, result.readout))  # a run that succeeded: the search is a check, not a cure
+    pressed = row.button("Find a fix" if not worked else "Check over seeds", key=keys(scenario.id).find_fix, disabled=busy,
+                         type="secondary" if worked else "primary", width="content", icon=":material/healing:",
+                         help=f"At most {limits.max_doctor_seconds:g} s in all; Stop keeps what is measured.")
     names = ", ".join(c.name for c in proposed) or "none: nothing here is a cause"
+    if worked:
+        st.caption(f"This run succeeded. The doctor would first train these settings on {seeds} seeds and stop there if "
+                   f"{doctor.TARGET_RATE:.0%} of them succeed; only if not does it search for a fix.")
     st.caption(f"The doctor trains these settings as they are and each candidate change ({names}) on the same {seeds} seeds, "
                f"then the textbook setup, then climbs from the best with the usual knobs (each screened on a few seeds first), "
                f"until one succeeds on {doctor.TARGET_RATE:.0%} of the seeds or {limits.max_doctor_seconds:g} s have passed.")
