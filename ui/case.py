@@ -80,8 +80,8 @@ def _render(scenario: Scenario, extras: Extras) -> None:
         refused = pressed and not busy and started is None  # _train said why, in red, under the form
         job = started or job
         busy = busy or started is not None
+        live.slot(scenario.id, run.RunJob, job, chart_here=False)  # Train's progress and Stop, right under Train
         _compare_buttons(scenario, busy)
-        live.slot(scenario.id, run.RunJob, job, chart_here=False)  # Train's progress and Stop, under the buttons
         limits, problem = run.budget()
         if problem:
             st.warning(problem, icon=":material/warning:")

@@ -86,6 +86,7 @@ def _evidence(evidence: dict) -> str:
 
 def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found: list[Finding], busy: bool) -> None:
     """The Find a fix button, and the last search's results for these settings."""
+    live.slot(scenario.id, run.DoctorJob, run.active(scenario.id))  # the search's progress and Stop, where its button was
     row = st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=keys(scenario.id).fix_row)
     seeds = row.number_input("Seeds per candidate", min_value=1, max_value=MAX_SEEDS, value=doctor.default_seeds(result.spec), step=1,
                               key=keys(scenario.id).doctor_seeds,
@@ -105,7 +106,6 @@ def fix_panel(scenario: Scenario, result: RunResult, criterion: Criterion, found
                f"until one succeeds on {doctor.TARGET_RATE:.0%} of the seeds or {limits.max_doctor_seconds:g} s have passed.")
     if pressed:
         _start(scenario, result, criterion, found, int(seeds))
-    live.slot(scenario.id, run.DoctorJob, run.active(scenario.id))  # the search's progress and Stop, under its button
     report = st.session_state.get(keys(scenario.id).doctor)
     if report is not None and _same_settings(report, result):
         if report.control is None:
@@ -237,8 +237,10 @@ def draw_live(job: run.DoctorJob, progress, box) -> None:
     more = " (pairs or triples may follow)" if stage == "single changes" else ""
     when = f" · about {left:.0f} s left in this round{more}" if left is not None else ""
     seeds = job.request.seeds
-    progress.progress(min(share, 1.0), text=(f"Finding a fix · {stage}: {state.label} · {share:.0%} of its epochs "
-                                             f"on {seeds} seeds · {len(job.measured)} measured{when} · {elapsed}"))
+    epochs = "" if stage == "failing seeds" else f" · {share:.0%} of its epochs on {seeds} seeds"
+    most = f" of at most {job.budget.max_doctor_seconds:g} s"
+    progress.progress(min(share, 1.0), text=(f"Finding a fix · {stage}: {state.label}{epochs} · {len(job.measured)} measured"
+                                             f"{when} · {elapsed}{most}"))
     if job.measured and job.drawn_measured != len(job.measured):  # redraw the table only when it grew
         job.drawn_measured = len(job.measured)
         with box.container():

@@ -61,8 +61,26 @@ def slot(page: str, kind: type | tuple[type, ...], job: run.Job | None, chart_he
     top[1].button(stop_label(job), key=keys(page).stop, type="primary", width="stretch", icon=":material/stop_circle:",
                   on_click=job.stop.set)
     drawn = Box(progress, box.empty() if chart_here else None, box.empty())
+    with box:
+        _scroll_into_view(f"live-box-{page}")
     st.session_state[_slots_key(page)]["box"] = drawn
     return drawn
+
+
+def _scroll_into_view(key: str) -> None:
+    """Bring the box into the window if the page put it past an edge (a button pressed at the window's bottom): a script
+    in a zero-height frame of the same origin, run once when the box appears."""
+    from streamlit.components.v1 import html
+
+    script = f"""<script>
+    setTimeout(() => {{
+      const box = window.parent.document.querySelector('.st-key-{key}');
+      if (!box) return;
+      const r = box.getBoundingClientRect();
+      if (r.top < 0 || r.bottom > window.parent.innerHeight) box.scrollIntoView({{block: 'nearest'}});
+    }}, 60);
+    </script>"""
+    html(script, height=0)
 
 
 def chart_slot(page: str, job: run.Job | None, kind: type | tuple[type, ...]) -> None:

@@ -65,6 +65,7 @@ def panel(scenario: Scenario, busy: bool, form: controls.FormRead) -> None:
                "settings at once and count how many succeed.")
     k = keys(scenario.id)
     rule = criterion_control(scenario, settings_task(scenario, form))
+    live.slot(scenario.id, run.RestartsJob, run.active(scenario.id))  # the seeds' progress and Stop, where the buttons were
     row = st.container(horizontal=True, gap="small", vertical_alignment="bottom", key=k.restart_row)
     seeds = row.number_input("Seeds", min_value=1, max_value=MAX_SEEDS, value=DEFAULT_SEEDS, step=1, key=k.seeds, width=170)
     spec = form.spec
@@ -92,7 +93,6 @@ def panel(scenario: Scenario, busy: bool, form: controls.FormRead) -> None:
         pair = (f"{lower_label(scenario.preset('question').label)} and {lower_label(scenario.preset('answer').label)}"
                 if both is not None else "")
         st.caption(_estimate(spec, int(seeds), both, f"the form's settings ({mine})", pair))
-    live.slot(scenario.id, run.RestartsJob, run.active(scenario.id))  # the seeds' progress and Stop, under the buttons
     outcomes: list[RestartsResult] = st.session_state.get(k.restarts) or []
     if not outcomes:
         return
