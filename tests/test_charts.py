@@ -408,6 +408,8 @@ def test_coefficients_chart_lines_and_target_rules(parabola):
     targets = pd.DataFrame(rows(spec, layer(spec, "targets")))
     assert dict(zip(targets["coefficient"], targets["value"])) == {"A": 1.0, "B": 2.0, "C": 2.0}
     assert layer(spec, "targets")["mark"]["strokeDash"] == TARGET_DASH
+    # B and C share the target 2: one dashed line, labelled with both, so neither hides behind the other's curve.
+    assert sorted(r["label"] for r in rows(spec, layer(spec, "target labels"))) == ["A target 1", "B = C target 2"]
     assert layer(spec, "targets")["encoding"]["color"] == layer(spec, "coefficients")["encoding"]["color"]
     no_target = coefficients_chart(trajectory).to_dict()
     assert [u["description"] for u in units(no_target)] == ["coefficients"]

@@ -4,7 +4,6 @@ classifier's thresholds and a small card."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import altair as alt
 import numpy as np
@@ -21,7 +20,6 @@ from ui.charts.common import (
     TARGET_DASH,
     TEST_GREY,
     chart_title,
-    colour_by,
     finite,
     number_tooltip,
     run_label,
@@ -58,21 +56,24 @@ def fit_chart(r: RunResult, title: str | None = None) -> alt.LayerChart:
         layers = _classification_layers(r, r.grid_x, r.grid_prediction, fit_name(r))
     else:
         palette = {"training data": DATA_GREY, target_label(r): TARGET_BLACK, "fit": FIT_ORANGE}
-        if r.x_test is not None:
-            palette.update({"test data": TEST_GREY, "test answers": FIT_ORANGE})
         layers = [
             training_data_layer(r, palette),
             line_layer(r.grid_x, r.grid_target, target_label(r), palette, dash=TARGET_DASH, width=1.5),
             line_layer(r.grid_x, r.grid_prediction, "fit", palette, width=2.5),
         ]
         if r.x_test is not None:
-            layers += _test_layers(r, palette)
+            layers += _test_layers(r)
+    subtitle = run_subtitle(r)
+    if r.task != "classification" and r.x_test is not None:  # the legend's symbols are the lines' and circles': say these
+        subtitle = [*subtitle, "hollow squares: test points · triangles: the fit's answers on them"]
     return alt.layer(*layers).properties(
-        width="container", height=HEIGHT, title=chart_title(title, run_subtitle(r))
+        width="container", height=HEIGHT, title=chart_title(title, subtitle)
     ).interactive()
 
 
-def _test_layers(r: RunResult, palette: Mapping[str, str]) -> list[alt.Chart]:
+def _test_layers(r: RunResult) -> list[alt.Chart]:
+    """The test points (hollow grey squares) and the fit's answers on them (orange triangles), outside the colour legend,
+    whose symbols could not show their shapes; the subtitle names them."""
     frame = pd.DataFrame({
         "x": finite(r.x_test), "truth": finite(r.y_test), "answer": finite(r.test_prediction),
     })
@@ -80,10 +81,10 @@ def _test_layers(r: RunResult, palette: Mapping[str, str]) -> list[alt.Chart]:
     tooltip = [number_tooltip("x", "x"), number_tooltip("truth", "test y"), number_tooltip("answer", "answer")]
     points = alt.Chart(frame.assign(series="test data"), description="test data").mark_point(
         shape="square", size=28, filled=False, clip=True
-    ).encode(x="x:Q", y="truth:Q", color=colour_by("series", palette), tooltip=tooltip)
+    ).encode(x="x:Q", y="truth:Q", color=alt.value(TEST_GREY), tooltip=tooltip)
     answers = alt.Chart(frame.assign(series="test answers"), description="test answers").mark_point(
         shape="triangle-up", size=34, filled=True, opacity=0.85, clip=True
-    ).encode(x="x:Q", y="answer:Q", color=colour_by("series", palette), tooltip=tooltip)
+    ).encode(x="x:Q", y="answer:Q", color=alt.value(FIT_ORANGE), tooltip=tooltip)
     return [points, answers]
 
 

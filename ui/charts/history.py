@@ -178,6 +178,16 @@ def coefficients_chart(trajectory: pd.DataFrame, target=None) -> alt.LayerChart:
             tooltip=[alt.Tooltip("what:N", title="rule"), alt.Tooltip("coefficient:N", title="coefficient"),
                      number_tooltip("value", "value")],
         ))
+        # Equal targets (B = C = 2 in the posted case) draw one line: a label at the left names every coefficient on it,
+        # so none hides behind another's curve.
+        labels = {}
+        for name, value in goal.items():
+            labels.setdefault(value, []).append(name)
+        marks = pd.DataFrame({"epoch": float(frame["epoch"].min()), "value": list(labels),
+                              "label": [f"{' = '.join(names)} target {value:g}" for value, names in labels.items()]})
+        layers.append(alt.Chart(marks, description="target labels").mark_text(align="left", baseline="bottom", dx=4, dy=-3,
+                                                                              fontSize=11, fontWeight="bold").encode(
+            x="epoch:Q", y="value:Q", text="label:N", tooltip=[alt.Tooltip("label:N", title="target")]))
     subtitle = "dashed: the target " + ", ".join(f"{k} = {v:g}" for k, v in goal.items()) if goal else None
     return alt.layer(*layers).properties(
         width="container", height=HEIGHT, title=chart_title("Learned A x² + B x + C over epochs", subtitle)
