@@ -53,11 +53,18 @@ def worker(workers: int = 1):
         pool.shutdown()
 
 
+LOADING_NOTE_S = 1.0  # a worker not ready after this long is loading TensorFlow: say so once
+LOADING_NOTE = "loading TensorFlow in the training process (once per command, about 10 to 20 s) ..."
+
+
 def wait(job):
     """The job's result; Ctrl-C stops the run and ends the command (a dead worker raises WorkerDied, see `main`)."""
     from core.runner.workers import TrainingError
 
     try:
+        worker = getattr(job, "worker", None)
+        if worker is not None and not worker.ready.wait(LOADING_NOTE_S):  # say why the terminal is quiet
+            print(LOADING_NOTE, file=sys.stderr, flush=True)
         return job.wait()
     except KeyboardInterrupt:
         job.stop()
