@@ -310,9 +310,9 @@ def test_units_chart_draws_kinks_where_the_readout_puts_them(sine):
     kinks = pd.DataFrame(rows(spec, layer(spec, "kinks")))
     expected = [(v, inside) for v, inside in zip(sine.readout.units.kinks, sine.readout.units.kink_in_range) if v is not None]
     np.testing.assert_allclose(kinks["x"], [v for v, _ in expected])
-    assert kinks["where"].tolist() == ["inside the data range" if inside else "outside the data range" for _, inside in expected]
+    assert kinks["where"].tolist() == ["inside the data" if inside else "outside the data" for _, inside in expected]
     dash = layer(spec, "kinks")["encoding"]["strokeDash"]["scale"]
-    assert dash["range"][dash["domain"].index("outside the data range")] != [1, 0]
+    assert dash["range"][dash["domain"].index("outside the data")] != [1, 0]
     shade = rows(spec, layer(spec, "data range"))[0]
     assert (shade["x_min"], shade["x_max"]) == (sine.spec.data.x_min, sine.spec.data.x_max)
 

@@ -57,4 +57,7 @@ def show_chart(chart, stretch: bool = True) -> None:
         chart.title = alt.Undefined
     if not stretch:  # drawn at the chart's own size (Streamlit's theme would fit it into a smaller box)
         chart = chart.properties(autosize=alt.AutoSizeParams(type="pad"))
+    elif isinstance(chart, (alt.Chart, alt.LayerChart)) and chart.autosize is alt.Undefined:
+        # As wide as the column, and the height the plot's own: with "fit", a legend below the plot took its height.
+        chart = chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
     draw_chart(chart, width="stretch" if stretch else "content")

@@ -60,7 +60,9 @@ def colour_by(field: str, palette: Mapping[str, str], title: str | None = None, 
     return alt.Color(
         f"{field}:N",
         scale=alt.Scale(domain=list(palette), range=list(palette.values())),
-        legend=(legend if isinstance(legend, alt.Legend) else alt.Legend(title=title, orient="right")) if legend else None,
+        # Below the plot, three to a row: a legend on the right took a third of a phone's width.
+        legend=(legend if isinstance(legend, alt.Legend) else alt.Legend(title=title, orient="bottom", columns=3, labelLimit=140))
+        if legend else None,
     )
 
 

@@ -147,9 +147,9 @@ def weights_chart(r: RunResult, max_lines: int = 64) -> alt.Chart:
     ).mark_line(strokeWidth=1.3, clip=True, point=len(keep) < 2).encode(  # one epoch: a point, no line
         x=alt.X("epoch:Q", title="epoch", axis=epoch_axis(wide["epoch"])),
         y=alt.Y("value:Q", title="weight value (scaled units of the network)"),
-        color=alt.Color("layer:N", title="layer", scale=alt.Scale(scheme="dark2"), legend=alt.Legend(orient="right")),
+        color=alt.Color("layer:N", title="layer", scale=alt.Scale(scheme="dark2"), legend=alt.Legend(orient="bottom", columns=3)),
         strokeDash=alt.StrokeDash("kind:N", title="kind", scale=alt.Scale(domain=kind_domain, range=dashes[: len(kind_domain)] or [[1, 0]]),
-                                  legend=alt.Legend(orient="right")),
+                                  legend=alt.Legend(orient="bottom", columns=3)),
         detail="weight:N",
         tooltip=[alt.Tooltip("weight:N", title="weight"), alt.Tooltip("epoch:Q", title="epoch", format="d"),
                  number_tooltip("value", "value")],

@@ -100,7 +100,8 @@ def _data_range(x_min: float, x_max: float) -> alt.Chart:
 def _unit_lines(wide: pd.DataFrame, top_names: list[str], rest_names: list[str], others: str, palette: dict[str, str],
                 y_title: str) -> list[alt.Chart]:
     """The other units as faint grey lines under one legend entry (if any), then the coloured units."""
-    legend = alt.Legend(title=None, orient="bottom", columns=min(len(palette), 5), symbolType="stroke", labelLimit=160)
+    # Three to a row, so that nine entries fit a phone's column (five to a row cut the last ones at 390 px).
+    legend = alt.Legend(title=None, orient="bottom", columns=min(len(palette), 3), symbolType="stroke", labelLimit=160)
     tooltip = [alt.Tooltip("unit:N", title="unit"), number_tooltip("x", "x"), number_tooltip("contribution", "contribution")]
     scale = alt.Scale(domain=list(palette), range=list(palette.values()))
     layers = []
@@ -131,18 +132,18 @@ def _kink_rules(readout_units, x_min: float, x_max: float, coloured: int) -> tup
     if not kinks:
         return None
     in_range = readout_units.kink_in_range or [v is not None and x_min < v < x_max for v in kinks]
-    rows = [(float(v), f"unit {i + 1}", "inside the data range" if inside else "outside the data range")
+    rows = [(float(v), f"unit {i + 1}", "inside the data" if inside else "outside the data")
             for i, (v, inside) in enumerate(zip(kinks, in_range)) if v is not None and math.isfinite(v)]
     if not rows:
         return None
     frame = pd.DataFrame(rows, columns=["x", "unit", "where"])
-    where = ["inside the data range", "outside the data range"]
+    where = ["inside the data", "outside the data"]
     rules = alt.Chart(frame, description="kinks").mark_rule(
         color=RULE_GREY, strokeWidth=1.2, opacity=1.0 if len(rows) <= coloured else 0.5, clip=True
     ).encode(
         x="x:Q",
         strokeDash=alt.StrokeDash("where:N", title="ReLU kink", scale=alt.Scale(domain=where, range=[[1, 0], [2, 3]]),
-                                  legend=alt.Legend(orient="bottom", title="ReLU kink")),
+                                  legend=alt.Legend(orient="top", title="ReLU kink", direction="horizontal")),
         tooltip=[alt.Tooltip("unit:N", title="first-layer unit"), number_tooltip("x", "kink at x"), alt.Tooltip("where:N", title="lies")],
     )
     domain, beyond = boundary_view(x_min, x_max, frame["x"].tolist())
