@@ -112,8 +112,7 @@ def _train(scenario: Scenario, form: controls.FormRead) -> run.Job | None:
         st.error("Nothing was trained, fix these settings first:\n\n" + "\n".join(f"- {md(e)}" for e in form.errors),
                  icon=":material/error:")
         return None
-    controls.write_url(scenario, form.spec)
-    refused = run.refusal([form.spec])
+    refused = run.refusal([form.spec])  # the URL already holds form.spec: the page writes it each run
     if refused:
         st.error("Nothing was trained. " + md(refused), icon=":material/timer_off:")
         return None

@@ -26,7 +26,7 @@ from core.outcomes.restarts import SweepSummary
 from core.outcomes.results import Finding, RunResult
 from core.settings.criteria import Criterion
 
-ROLE_ORDER = {"cause": 0, "symptom": 1, "note": 2}
+ROLE_ORDER = {role: i for i, role in enumerate(Finding.ROLES)}
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from core.outcomes.results import Finding, RunResult
 READ_SHARE = 0.1  # every failing seed is read when that takes at most this share of the doctor's budget...
 MOST_READ = 7  # ... and they are at most this many (with the run shown, 8 readings); else this many spread, when cheap
 SHARED = 0.25  # a finding the first reading lacks joins when this share of the seeds read shows it
-UNTALLIED = ("seed_dependent",)
-ROLES = ("cause", "symptom", "note")  # the order findings are listed in  # read from the control's rate, not from a seed
+UNTALLIED = ("seed_dependent",)  # read from the control's rate, not from a seed
 
 
 def seeds_to_read(failing: list[int], shown_seed: int, one_run_s: float, budget_s: float) -> tuple[list[int], bool]:
@@ -70,4 +69,4 @@ def tally(readings: list[tuple[RunResult, list[Finding]]], base: list[Finding], 
         text = f"{item.text} (Seen in {share} failing seeds{which}.)"
         evidence = {**item.evidence, "seeds_showing": count, "seeds_read": read, "seeds_failing": failing}
         out.append(dataclasses.replace(item, text=text, evidence=evidence))
-    return sorted(out, key=lambda item: ROLES.index(item.role) if item.role in ROLES else len(ROLES))
+    return sorted(out, key=lambda item: Finding.ROLES.index(item.role))  # causes first, as the registry lists them

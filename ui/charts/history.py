@@ -57,10 +57,7 @@ def _curve_panel(frame: pd.DataFrame, y_title: str, *, log: bool, palette: Mappi
         color=colour_by("run", palette, legend=legend and alt.Legend(title=None, orient="bottom")),
         tooltip=[alt.Tooltip("run:N", title="run"), alt.Tooltip("epoch:Q", title="epoch", format="d"),
                  number_tooltip("value", y_title.split(" (")[0])],
-    ).properties(width="container", height=240, title=chart_title(title, subtitle),
-                 # The height is the plot's own: "fit" would take the legend and the axes out of it (a legend below
-                 # squashed the Compare tab's loss plot to about 90 px at 800 px).
-                 autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+    ).properties(width="container", height=240, title=chart_title(title, subtitle))  # the plot's own height: show_chart
     return chart.interactive(name=f"zoom_{name}")
 
 
